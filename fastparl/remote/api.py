@@ -1,0 +1,103 @@
+"""``connect`` / ``disconnect`` / ``kill``: choosing and tearing down the backend."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import Any
+
+from fastparl.errors import ConnectionError, FastparlError
+
+__all__ = ["connect", "disconnect", "backend", "kill", "is_connected"]
+
+_lock = threading.RLock()
+_backend: Any = None
+_target: str | None = None
+_LOCAL_NAMES = ("local", "serial")
+
+
+def connect(address: str | None = None, distributed_files: tuple[str, ...] | list[str] = (), *,
+            log_to_driver: bool = True, **_ignored: Any) -> None:
+    """Choose where actors run.  Optional: creating an actor connects locally by itself.
+
+    Args:
+        address: ``None`` or ``"local"``: one process per actor on this machine (the default, unless
+            ``FASTPARL_HOSTS`` is set).  ``"serial"``: actors run inside this process, for debugging.
+            ``"host:port[,host:port]"``: worker daemons on other machines.
+        distributed_files: accepted for PARL compatibility (files to ship to remote hosts).
+        log_to_driver: forward actors' stdout/stderr here, each line prefixed with class and pid.
+
+    Raises:
+        ConnectionError: already connected elsewhere, or the address is malformed.
+    """
+    global _backend, _target
+    if address is None:
+        address = os.environ.get("FASTPARL_HOSTS") or "local"  # read here, never at import
+    target = str(address).strip()
+    with _lock:
+        if _backend is not None:
+            if target == _target:
+                return
+            raise ConnectionError(f"fastparl is already connected to {_target!r}; call fastparl.disconnect() "
+                                  f"before connecting to {target!r}")
+        from fastparl.remote.resources import visible_gpus
+
+        gpus = visible_gpus()
+        if target == "local":
+            from fastparl.remote.local import LocalBackend
+
+            _backend = LocalBackend(gpus, log_to_driver=log_to_driver)
+        elif target == "serial":
+            from fastparl.remote.serial import SerialBackend
+
+            _backend = SerialBackend(gpus)
+        else:
+            _check_hosts(target)
+            raise ConnectionError(
+                f"connecting to remote hosts ({target!r}) is not available in this version of fastparl: only the "
+                "local backend (one process per actor on this machine) and 'serial' exist so far. Unset "
+                "FASTPARL_HOSTS, or call fastparl.connect('local').")
+        _target = target
+
+
+def _check_hosts(target: str) -> None:
+    for part in target.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConnectionError(
+                f"bad host address {part.strip()!r} in {target!r}: expected 'host:port' entries separated by "
+                "commas, e.g. FASTPARL_HOSTS='10.0.0.2:8037,10.0.0.3:8037'")
+
+
+def backend() -> Any:
+    """The current backend, connecting locally first if nobody called :func:`connect`."""
+    b = _backend
+    if b is None:
+        connect()
+        b = _backend
+    return b
+
+
+def is_connected() -> bool:
+    return _backend is not None
+
+
+def disconnect() -> None:
+    """Stop every actor and the backend's helper processes.  Runs by itself at exit."""
+    global _backend, _target
+    with _lock:
+        b, _backend, _target = _backend, None, None
+    if b is not None:
+        b.shutdown()
+
+
+atexit.register(disconnect)
+
+
+def kill(proxy: Any) -> None:
+    """Stop an actor's process now.  Later calls on it raise :class:`fastparl.errors.ActorDiedError`."""
+    actor = getattr(proxy, "__dict__", {}).get("_fp_actor")
+    if actor is None:
+        raise TypeError(f"fastparl.kill() takes an instance of a @remote_class, got {type(proxy).__name__}")
+    actor.kill()

@@ -1,0 +1,352 @@
+"""A message channel over a Unix stream socket, with out-of-band buffers in shared memory.
+
+Frame layout (little endian)::
+
+    header  : body_len u32, n_fds u16, n_oob u16, n_ctrl u16, flags u8, op u8, seq u64
+    fd table: n_fds  x (segment id u64, size u64, kind u64)   descriptors ride in SCM_RIGHTS
+    oob     : n_oob  x (segment id u64, offset u64, nbytes u64) pickle buffers in the arena
+    ctrl    : n_ctrl x (kind u64, segment id u64)              releases and forgets for the peer
+    body    : pickle protocol 5 (or, with FLAG_BODY_OOB, the first oob entry)
+
+Both ends are symmetric.  A call costs one ``send`` and one ``recv`` per side; a large array
+costs one copy into the sender's persistent arena, and the receiver gets a read-only view.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import os
+import select
+import socket
+import struct
+import weakref
+from collections import deque
+from typing import Any, Callable
+
+from fastparl.errors import SerializationError
+from fastparl.remote import objref, serialization
+from fastparl.remote.shm import ARENA, SHARED, Arena, Segment, _send_hook, lookup
+
+__all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD"]
+
+HDR = struct.Struct("<IHHHBBQ")
+ENT = struct.Struct("<QQQ")
+CTRL = struct.Struct("<QQ")
+FLAG_BODY_OOB = 1
+OOB_THRESHOLD = 64 << 10  # buffers at least this large go to shared memory (perf/runtime.py measures it)
+BODY_OOB_THRESHOLD = 1 << 20
+CTRL_RELEASE, CTRL_FORGET = 0, 1
+_MAX_FDS = 64
+_ANC = socket.CMSG_SPACE(_MAX_FDS * 4)
+_MSG_DONTWAIT = socket.MSG_DONTWAIT
+
+
+class PeerClosed(Exception):
+    """The other end closed the socket (its process exited or closed the channel)."""
+
+
+class Channel:
+    """One end of a framed, shared-memory-aware connection."""
+
+    def __init__(self, sock: socket.socket, oob_threshold: int = OOB_THRESHOLD):
+        self.sock = sock
+        self.fileno = sock.fileno()
+        self.oob_threshold = oob_threshold
+        self.arena = Arena()
+        self.peer_segs: dict[int, Segment] = {}  # segments the peer sent us, held until it says forget
+        self.peer_has: set[int] = set()  # segment ids whose descriptor the peer holds
+        self._ctrl: list[tuple[int, int]] = []
+        self._outq: list[bytes] = []
+        self._rbuf = bytearray(1 << 18)
+        self._rview = memoryview(self._rbuf)
+        self._rstart = 0
+        self._rend = 0
+        self._fds: deque[int] = deque()
+        self.closed = False
+        self._weak_self = weakref.ref(self)
+
+    # ------------------------------------------------------------------ encoding
+    def forget_later(self, seg_id: int) -> None:
+        """Called when a segment this channel sent dies: tell the peer (on the next message)."""
+        self._ctrl.append((CTRL_FORGET, seg_id))
+        self.peer_has.discard(seg_id)
+
+    def encode(self, op: int, seq: int, payload: Any) -> tuple[bytes, list[int]]:
+        """Pickle ``payload`` into one frame; returns (frame bytes, descriptors to attach)."""
+        bufs: list[Any] = []
+        segs: list[Segment] = []
+        threshold = self.oob_threshold
+
+        def on_buffer(pb: Any) -> bool:
+            if pb.raw().nbytes < threshold:
+                return True
+            bufs.append(pb)
+            return False
+
+        def on_retry() -> None:
+            bufs.clear()
+            segs.clear()
+
+        _send_hook.get = segs.append
+        try:
+            body = serialization.dumps(payload, on_buffer, on_retry)
+        finally:
+            _send_hook.get = None
+        flags = 0
+        if not bufs and not segs and not self._ctrl and len(body) < BODY_OOB_THRESHOLD:  # the fast path
+            return HDR.pack(len(body), 0, 0, 0, 0, op, seq) + body, []
+        fd_ents: list[bytes] = []
+        fds: list[int] = []
+        for seg in segs:
+            if seg.id not in self.peer_has:
+                self._attach(seg, fd_ents, fds)
+        oob: list[bytes] = []
+        if len(body) >= BODY_OOB_THRESHOLD:
+            bufs.insert(0, body)
+            flags |= FLAG_BODY_OOB
+        for pb in bufs:
+            raw = pb.raw() if not isinstance(pb, bytes) else pb
+            n = raw.nbytes if not isinstance(raw, bytes) else len(raw)
+            seg, off, new = self.arena.alloc(n)
+            seg.u8[off:off + n] = memoryview(raw).cast("B")
+            if new:
+                self._attach(seg, fd_ents, fds)
+            oob.append(ENT.pack(seg.id, off, n))
+        if flags & FLAG_BODY_OOB:
+            body = b""
+        ctrl, self._ctrl = self._ctrl, []
+        parts = [HDR.pack(len(body), len(fds), len(oob), len(ctrl), flags, op, seq), *fd_ents, *oob]
+        parts.extend(CTRL.pack(k, s) for k, s in ctrl)
+        parts.append(body)
+        if len(fds) > _MAX_FDS:
+            raise SerializationError(f"one message may carry at most {_MAX_FDS} new shared arrays, got {len(fds)}; "
+                                     "send them in several calls")
+        return b"".join(parts), fds
+
+    def _attach(self, seg: Segment, fd_ents: list[bytes], fds: list[int]) -> None:
+        fd_ents.append(ENT.pack(seg.id, seg.size, seg.kind))
+        fds.append(seg.fd)
+        self.peer_has.add(seg.id)
+        seg.peers.add(self)
+
+    # ------------------------------------------------------------------ sending
+    def send(self, op: int, seq: int, payload: Any, defer: bool = False,
+             on_blocked: Callable[[], None] | None = None) -> None:
+        """Send one frame.  With ``defer`` it is queued until :meth:`flush` (batched replies).
+
+        ``on_blocked`` is called when the socket buffer is full, so that a caller that pipelines
+        many requests can drain replies instead of deadlocking with a peer that is blocked too.
+        """
+        data, fds = self.encode(op, seq, payload)
+        if defer and not fds:
+            self._outq.append(data)
+            return
+        if self._outq:
+            self._outq.append(data)
+            data = b"".join(self._outq)
+            self._outq.clear()
+        self.send_raw(data, fds, on_blocked)
+
+    def flush(self, on_blocked: Callable[[], None] | None = None) -> None:
+        if self._outq:
+            data = b"".join(self._outq)
+            self._outq.clear()
+            self.send_raw(data, [], on_blocked)
+
+    def send_raw(self, data: bytes, fds: list[int], on_blocked: Callable[[], None] | None = None) -> None:
+        sock = self.sock
+        view = memoryview(data)
+        sent_any = False
+        try:
+            while view:
+                try:
+                    if fds:
+                        n = sock.sendmsg([view], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))],
+                                       _MSG_DONTWAIT if on_blocked else 0)
+                        fds = []
+                    else:
+                        n = sock.send(view, _MSG_DONTWAIT) if on_blocked else sock.send(view)
+                except BlockingIOError:
+                    r, _, _ = select.select([sock], [sock], [])
+                    if r:
+                        on_blocked()  # type: ignore[misc]
+                    continue
+                sent_any = True
+                view = view[n:]
+        except (BrokenPipeError, ConnectionResetError) as e:
+            self.closed = True
+            raise PeerClosed(str(e)) from None
+        except BaseException:
+            if sent_any and view:  # a partial frame corrupts the stream: this channel is unusable now
+                self.closed = True
+            raise
+
+    # ------------------------------------------------------------------ receiving
+    def has_frame(self) -> bool:
+        """Whether a whole frame is already buffered (no system call)."""
+        avail = self._rend - self._rstart
+        if avail < HDR.size:
+            return False
+        body_len, n_fds, n_oob, n_ctrl, _, _, _ = HDR.unpack_from(self._rbuf, self._rstart)
+        return avail >= HDR.size + (n_fds + n_oob) * ENT.size + n_ctrl * CTRL.size + body_len
+
+    def recv(self, timeout: float | None = None) -> tuple[int, int, Any, BaseException | None] | None:
+        """Receive one frame: (op, seq, payload, error).  ``error`` is set when the body could not be
+        unpickled (the frame is consumed either way).  Returns None on timeout; raises PeerClosed."""
+        while True:
+            frame = self.next_buffered()
+            if frame is not None:
+                return frame
+            if timeout is not None and not self._wait_readable(timeout):
+                return None
+            self._read(block=True)
+
+    def poll(self) -> list[tuple[int, int, Any, BaseException | None]]:
+        """Read whatever has arrived, without blocking; returns the complete frames."""
+        frames = []
+        while True:
+            frame = self.next_buffered()
+            if frame is not None:
+                frames.append(frame)
+                continue
+            if not self._read(block=False):
+                return frames
+
+    def _wait_readable(self, timeout: float) -> bool:
+        try:
+            r, _, _ = select.select([self.fileno], [], [], max(0.0, timeout))
+        except ValueError:  # closed
+            raise PeerClosed("channel closed") from None
+        return bool(r)
+
+    def _read(self, block: bool) -> bool:
+        if self._rstart == self._rend:
+            self._rstart = self._rend = 0
+        elif len(self._rbuf) - self._rend < 65536:
+            self._compact()
+        try:
+            n, anc, msg_flags, _ = self.sock.recvmsg_into([self._rview[self._rend:]], _ANC,
+                                                          0 if block else _MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except InterruptedError:
+            return True
+        except (ConnectionResetError, OSError) as e:
+            if isinstance(e, OSError) and e.errno not in (errno.ECONNRESET, errno.EBADF, errno.ENOTCONN):
+                raise
+            self.closed = True
+            raise PeerClosed(str(e)) from None
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+                self._fds.extend(fds)
+        if n == 0:
+            self.closed = True
+            raise PeerClosed("peer closed the connection")
+        self._rend += n
+        return True
+
+    def _compact(self) -> None:
+        live = self._rend - self._rstart
+        need = 0
+        if live >= HDR.size:
+            body_len, n_fds, n_oob, n_ctrl, _, _, _ = HDR.unpack_from(self._rbuf, self._rstart)
+            need = HDR.size + (n_fds + n_oob) * ENT.size + n_ctrl * CTRL.size + body_len
+        size = len(self._rbuf)
+        while size < need + 65536:
+            size *= 2
+        if size != len(self._rbuf):
+            new = bytearray(size)
+            new[:live] = self._rview[self._rstart:self._rend]
+            self._rview.release()
+            self._rbuf, self._rview = new, memoryview(new)
+        else:
+            self._rbuf[:live] = self._rview[self._rstart:self._rend]
+        self._rstart, self._rend = 0, live
+
+    def next_buffered(self) -> tuple[int, int, Any, BaseException | None] | None:
+        start = self._rstart
+        avail = self._rend - start
+        if avail < HDR.size:
+            return None
+        buf = self._rbuf
+        body_len, n_fds, n_oob, n_ctrl, flags, op, seq = HDR.unpack_from(buf, start)
+        pos = start + HDR.size
+        total = HDR.size + (n_fds + n_oob) * ENT.size + n_ctrl * CTRL.size + body_len
+        if avail < total:
+            return None
+        self._rstart = start + total
+        if not (n_fds or n_oob or n_ctrl):
+            try:
+                return op, seq, serialization.loads(self._rview[pos:pos + body_len]), None
+            except Exception as e:  # noqa: BLE001
+                return op, seq, None, e
+        for _ in range(n_fds):
+            seg_id, size, kind = ENT.unpack_from(buf, pos)
+            pos += ENT.size
+            self._adopt(seg_id, size, kind, self._fds.popleft())
+        views = []
+        for _ in range(n_oob):
+            seg_id, off, n = ENT.unpack_from(buf, pos)
+            pos += ENT.size
+            views.append(self._region(seg_id, off, n))
+        for _ in range(n_ctrl):
+            kind, seg_id = CTRL.unpack_from(buf, pos)
+            pos += CTRL.size
+            if kind == CTRL_RELEASE:
+                self.arena.release(seg_id)
+            else:
+                self.peer_segs.pop(seg_id, None)
+                self.peer_has.discard(seg_id)
+                objref.forget(seg_id)
+        if flags & FLAG_BODY_OOB:
+            body: Any = views.pop(0)
+        else:
+            body = self._rview[pos:pos + body_len]
+        try:
+            return op, seq, serialization.loads(body, buffers=views), None
+        except Exception as e:  # noqa: BLE001
+            return op, seq, None, e
+
+    def _adopt(self, seg_id: int, size: int, kind: int, fd: int) -> None:
+        seg = lookup(seg_id)
+        if seg is not None:  # we already map it (e.g. our own shared array coming back)
+            os.close(fd)
+        else:
+            try:
+                seg = Segment(seg_id, kind, size, fd, writable=(kind == SHARED), populate=(kind == ARENA))
+            except BaseException:
+                os.close(fd)
+                raise
+        self.peer_segs[seg_id] = seg
+        self.peer_has.add(seg_id)
+
+    def _region(self, seg_id: int, off: int, n: int) -> Any:
+        seg = self.peer_segs[seg_id]
+        view = seg.view(off, n)
+        weakref.finalize(view, _release, self._weak_self, seg_id)
+        return view
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        while self._fds:
+            try:
+                os.close(self._fds.popleft())
+            except OSError:
+                pass
+        self.arena.close()
+        self.peer_segs.clear()
+
+
+def _release(weak_channel: "weakref.ref[Channel]", seg_id: int) -> None:
+    ch = weak_channel()
+    if ch is not None and not ch.closed:
+        ch._ctrl.append((CTRL_RELEASE, seg_id))
+

@@ -1,0 +1,74 @@
+"""What every backend's actor handle shares: turning remote error reports into exceptions."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from fastparl.errors import RemoteAttributeError, RemoteError, SerializationError
+
+__all__ = ["build_error", "CALLABLE_ATTR"]
+
+CALLABLE_ATTR = object()  # a GETATTR reply meaning: the attribute is a method, call it by name
+_subclasses: dict[type, type] = {}
+
+
+def build_error(info: tuple, what: str) -> BaseException:
+    """Rebuild the exception an actor reported.
+
+    ``info`` is ``(type name, message, traceback, pickled exception or None, kind, pid)``.  The
+    result is a :class:`RemoteError` that is *also* an instance of the original exception type
+    where that is possible (so ``except ValueError`` keeps working), with the original
+    exception as ``__cause__`` and the remote traceback in the message.
+    """
+    type_name, message, tb, pickled, kind, pid = info
+    text = f"{type_name} in {what} (actor pid {pid}): {message}\n\nRemote traceback:\n{tb.rstrip()}"
+    original: BaseException | None = None
+    if pickled is not None:
+        try:
+            original = pickle.loads(pickled)
+        except Exception:  # noqa: BLE001
+            original = None
+    if kind == "serialization":
+        err: BaseException = SerializationError(text)
+    elif kind == "attr":
+        err = RemoteAttributeError(
+            f"{what}: {message}. Check the name; the actor's methods are those of its class, and its attributes "
+            f"are whatever its methods set on self.", tb, original, type_name)
+    else:
+        err = _remote_error(text, tb, original, type_name)
+    if original is not None:
+        err.__cause__ = original
+    return err
+
+
+def _remote_error(text: str, tb: str, original: BaseException | None, type_name: str) -> RemoteError:
+    exc_type = type(original) if original is not None else None
+    if exc_type is not None and issubclass(exc_type, Exception) and not issubclass(exc_type, RemoteError):
+        cls = _subclasses.get(exc_type)
+        if cls is None:
+            try:
+                cls = type(f"RemoteError[{exc_type.__name__}]", (RemoteError, exc_type), {"__str__": RemoteError.__str__})
+            except TypeError:  # e.g. a final or layout-conflicting exception type
+                cls = RemoteError
+            _subclasses[exc_type] = cls
+        try:
+            err = cls.__new__(cls)
+            RemoteError.__init__(err, text, tb, original, type_name)
+            return err
+        except Exception:  # noqa: BLE001
+            pass
+    return RemoteError(text, tb, original, type_name)
+
+
+def unpicklable_reply(what: str, err: BaseException) -> SerializationError:
+    return SerializationError(f"the reply of {what} could not be unpickled in the driver: {type(err).__name__}: "
+                              f"{err}. Is the module that defines its type importable here?")
+
+
+def describe_call(cls_name: str, name: str) -> str:
+    return f"{cls_name}.{name}()"
+
+
+def no_pickle(obj: Any) -> None:
+    raise SerializationError(f"{type(obj).__name__} (an actor handle) cannot be pickled or sent to another actor")

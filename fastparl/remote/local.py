@@ -1,0 +1,324 @@
+"""The local backend: one process per actor, forked by a fork server, linked by a Unix socket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from typing import Any
+
+import fastparl
+from fastparl.errors import ActorDiedError, FastparlError, FutureTimeoutError, ResourceError, SerializationError
+from fastparl.remote import actor as actor_mod
+from fastparl.remote.channel import Channel, PeerClosed
+from fastparl.remote.futures import Future, timeout_error
+from fastparl.remote.handle import CALLABLE_ATTR, build_error, unpicklable_reply
+from fastparl.remote.monitor import Monitor
+from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, OK, SETATTR, SPAWN, STATUS
+from fastparl.remote.resources import GpuPool
+from fastparl.remote.serialization import describe_unpicklable
+
+__all__ = ["LocalBackend", "LocalActor"]
+
+
+class LocalBackend:
+    """Starts the fork server and creates :class:`LocalActor` processes through it."""
+
+    name = "local"
+
+    def __init__(self, gpus: list[str], log_to_driver: bool = True, start_timeout: float = 60.0):
+        self.gpus = GpuPool(gpus)
+        self.log_to_driver = log_to_driver
+        self.actors: "weakref.WeakSet[LocalActor]" = weakref.WeakSet()
+        self.monitor = Monitor()
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._closed = False
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fastparl.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([pkg_root, *filter(None, [env.get("PYTHONPATH")])])
+        try:
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "fastparl.remote.forkserver", str(theirs.fileno()), str(os.getpid())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env, close_fds=True)
+        finally:
+            theirs.close()
+        self.ctl = Channel(ours)
+        frame = self.ctl.recv(timeout=start_timeout)
+        if frame is None or frame[0] != OK:
+            self.server.kill()
+            raise FastparlError(f"the fastparl fork server did not start within {start_timeout} s "
+                                f"(exit code {self.server.poll()}); see its output above")
+
+    def _request(self, op: int, payload: Any, fds: list[int] = ()) -> Any:
+        with self._lock:
+            if self._closed:
+                raise FastparlError("fastparl was disconnected; call fastparl.connect() again")
+            self._seq += 1
+            data, _ = self.ctl.encode(op, self._seq, payload)
+            try:
+                self.ctl.send_raw(data, list(fds))
+                frame = self.ctl.recv(timeout=30)
+            except PeerClosed:
+                raise FastparlError("the fastparl fork server died; call fastparl.disconnect() and "
+                                    "fastparl.connect() to start a new one") from None
+            if frame is None:
+                raise FastparlError("the fastparl fork server did not answer within 30 s")
+            if frame[0] == ERR:
+                raise build_error(frame[2], "fork server")
+            return frame[2]
+
+    def spawn(self, env: dict[str, str | None], sock_fd: int, out_fd: int, err_fd: int) -> int:
+        return self._request(SPAWN, {"env": env, "nfds": 3}, [sock_fd, out_fd, err_fd])
+
+    def exit_code(self, pid: int, wait: float = 1.0) -> int | None:
+        """The actor's exit code (negative: killed by that signal), or None if still running."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                code = self._request(STATUS, pid)
+            except FastparlError:
+                return None
+            if code is not None or time.monotonic() >= deadline:
+                return code
+            time.sleep(0.005)
+
+    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict) -> "LocalActor":
+        return LocalActor(self, cls, args, kwargs, opts)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for a in list(self.actors):
+            a.close()
+        self.ctl.close()  # the server sees EOF, stops what is left, reaps, exits
+        try:
+            self.server.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+        self.monitor.stop()
+
+
+class LocalActor:
+    """Driver-side handle of one actor process: sends calls, matches replies by sequence number."""
+
+    def __init__(self, backend: LocalBackend, cls: type, args: tuple, kwargs: dict, opts: dict):
+        self.backend = backend
+        self.cls_name = cls.__name__
+        self.lock = threading.RLock()
+        self.seq = 0
+        self.replies: dict[int, tuple[bool, Any]] = {}
+        self.dropped: set[int] = set()
+        self.error: FastparlError | None = None  # set once the actor is gone
+        self.kill_reason: FastparlError | None = None
+        self.pid = -1
+        self.fileno = -1
+        self.gpus = backend.gpus.acquire(int(opts.get("n_gpu") or 0), self.cls_name)
+        try:
+            self._start(cls, args, kwargs, opts)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, cls: type, args: tuple, kwargs: dict, opts: dict) -> None:
+        backend = self.backend
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_r = err_r = out_w = err_w = -1
+        if backend.log_to_driver:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        env: dict[str, str | None] = {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
+        try:
+            self.pid = backend.spawn(env, theirs.fileno(), out_w, err_w)
+        finally:
+            theirs.close()
+            for fd in (out_w, err_w):
+                if fd >= 0:
+                    os.close(fd)
+        self.ch = Channel(ours)
+        self.fileno = self.ch.fileno
+        self.streams = backend.monitor.add_actor(self, out_r, err_r, f"({self.cls_name} pid={self.pid}) ",
+                                                 opts.get("max_memory"))
+        backend.actors.add(self)
+        spec = actor_mod.class_spec(cls)
+        self.call_sync(INIT, (spec, args, kwargs, list(sys.path), os.getcwd()), f"{self.cls_name}.__init__()",
+                       args, kwargs)
+
+    # ------------------------------------------------------------------ calls
+    def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
+        what = f"{self.cls_name}.{name}()"
+        if wait:
+            return self.call_sync(CALL, (name, args, kwargs or {}), what, args, kwargs)
+        return Future(self, self._send(CALL, (name, args, kwargs or {}), what, args, kwargs), what)
+
+    def getattr(self, name: str) -> Any:
+        return self.call_sync(GETATTR, name, f"{self.cls_name}.{name}")
+
+    def setattr(self, name: str, value: Any) -> None:
+        self.call_sync(SETATTR, (name, value), f"setting {self.cls_name}.{name}", (value,))
+
+    def call_sync(self, op: int, payload: Any, what: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        with self.lock:
+            ok, value = self.wait_reply(self._send(op, payload, what, args, kwargs), None, what)
+        if ok:
+            return value
+        raise value
+
+    def _send(self, op: int, payload: Any, what: str, args: tuple, kwargs: dict | None) -> int:
+        with self.lock:
+            if self.error is not None:
+                raise self.error
+            ch = self.ch
+            self.seq += 1
+            seq = self.seq
+            try:
+                data, fds = ch.encode(op, seq, payload)
+            except SerializationError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise describe_unpicklable(f"the arguments of {what}", args, kwargs, e) from e
+            try:
+                ch.send_raw(data, fds, self._drain)
+            except PeerClosed:
+                self._died(what)
+                raise self.error from None  # type: ignore[misc]
+            if ch.closed:  # interrupted half-way through a frame
+                self._died(what)
+            return seq
+
+    def _drain(self) -> None:
+        try:
+            for frame in self.ch.poll():
+                self._store(frame)
+        except PeerClosed:
+            pass  # the send that called us will fail next, and report it
+
+    def _store(self, frame: tuple) -> None:
+        op, seq, payload, err = frame
+        if seq in self.dropped:
+            self.dropped.discard(seq)
+            return
+        if err is not None:
+            self.replies[seq] = (False, unpicklable_reply(f"call #{seq} on {self.cls_name}", err))
+        elif op == OK:
+            self.replies[seq] = (True, payload)
+        elif op == CALLABLE:
+            self.replies[seq] = (True, CALLABLE_ATTR)
+        else:
+            self.replies[seq] = (False, payload)  # error info, built into an exception when read
+
+    def _finish(self, reply: tuple[bool, Any], what: str) -> tuple[bool, Any]:
+        ok, value = reply
+        if not ok and isinstance(value, tuple):
+            value = build_error(value, what)
+        return ok, value
+
+    def wait_reply(self, seq: int, timeout: float | None, what: str) -> tuple[bool, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            while True:
+                reply = self.replies.pop(seq, None)
+                if reply is not None:
+                    return self._finish(reply, what)
+                if self.error is not None:
+                    return False, self.error
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise timeout_error(what, timeout)
+                try:
+                    frame = self.ch.recv(remaining)
+                except PeerClosed:
+                    self._died(what)
+                    continue
+                except FutureTimeoutError:
+                    raise
+                if frame is not None:
+                    self._store(frame)
+
+    def poll_reply(self, seq: int) -> tuple[bool, Any] | None:
+        with self.lock:
+            if seq not in self.replies and self.error is None:
+                try:
+                    for frame in self.ch.poll():
+                        self._store(frame)
+                except PeerClosed:
+                    self._died(f"call #{seq} on {self.cls_name}")
+            reply = self.replies.pop(seq, None)
+            if reply is not None:
+                return self._finish(reply, f"call #{seq} on {self.cls_name}")
+            return (False, self.error) if self.error is not None else None
+
+    def drop_reply(self, seq: int) -> None:
+        self.dropped.add(seq)
+        if self.replies.pop(seq, None) is not None:
+            self.dropped.discard(seq)
+
+    # ------------------------------------------------------------------ death and cleanup
+    def _died(self, what: str) -> None:
+        if self.error is not None:
+            return
+        reason = self.kill_reason
+        if reason is None:
+            code = self.backend.exit_code(self.pid)
+            tail = self.streams.stderr_tail(wait=0.5) if self.streams else ""
+            reason = ActorDiedError(
+                f"actor {self.cls_name} (pid {self.pid}) died {_describe_exit(code)} during {what}."
+                + (f" Last lines of its stderr:\n{tail}" if tail else " It wrote nothing to stderr.")
+                + "\nCalls on this actor will fail from now on: create a new one.", code, tail)
+        self.error = reason
+        self._release()
+
+    def kill(self, reason: FastparlError | None = None) -> None:
+        """Stop the actor process now (SIGKILL); later calls raise ``reason``."""
+        if self.error is None and self.kill_reason is None:
+            self.kill_reason = reason or ActorDiedError(
+                f"actor {self.cls_name} (pid {self.pid}) was stopped by fastparl.kill(); create a new one")
+        if self.pid > 0:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if reason is None:
+            self.error = self.kill_reason
+            self.close()
+
+    def close(self) -> None:
+        """Release the actor: closing the socket makes it exit (it sees EOF)."""
+        if self.error is None:
+            self.error = ActorDiedError(f"actor {self.cls_name} (pid {self.pid}) was released; create a new one")
+        ch = getattr(self, "ch", None)
+        if ch is not None:
+            ch.close()
+        self._release()
+
+    def _release(self) -> None:
+        gpus, self.gpus = self.gpus, []
+        if gpus:
+            self.backend.gpus.release(gpus)
+        self.backend.actors.discard(self)
+        streams = getattr(self, "streams", None)
+        if streams is not None:
+            streams.stop_memory_watch()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "(exit status unknown)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = {"SIGKILL": " (killed: out of memory, or by a user)", "SIGSEGV": " (segmentation fault in native code)",
+                "SIGABRT": " (aborted by native code)"}.get(name, "")
+        return f"from {name}{hint}"
+    return f"with exit code {code}"

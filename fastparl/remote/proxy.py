@@ -1,0 +1,250 @@
+"""``@remote_class``: turn a class into one whose instances live in another process.
+
+The decorated name becomes a *proxy class*: it keeps the original's name, docstring and the
+signatures of its methods (for ``help()`` and IDEs), ``isinstance(proxy, Decorated)`` holds, and
+it can be subclassed (the subclass is a remote class too).  Each method becomes a stub that
+checks its arguments in the caller, like a local call would, then forwards the call.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any, Callable
+
+from fastparl.remote.handle import CALLABLE_ATTR, no_pickle
+
+__all__ = ["remote_class", "RemoteProxy"]
+
+_OPTIONS = ("wait", "max_memory", "n_gpu")
+_SIMPLE = (type(None), bool, int, float, complex, str, bytes)
+
+
+class RemoteProxy:
+    """Base of every proxy class.  Instances hold a backend-specific actor handle."""
+
+    _fp_cls: type
+    _fp_opts: dict[str, Any]
+    _fp_actor: Any
+    _fp_wait: bool
+
+    def __init_subclass__(cls, _fp_generated: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not _fp_generated:  # a user subclass of a decorated class: make it a remote class too
+            _adopt_subclass(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from fastparl.remote import api
+
+        cls = type(self)
+        real = cls._fp_cls
+        try:
+            inspect.signature(real).bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{real.__name__}(): {e}") from None
+        except ValueError:  # no signature available (builtin base class): let the actor check
+            pass
+        object.__setattr__(self, "_fp_wait", bool(cls._fp_opts.get("wait", True)))
+        object.__setattr__(self, "_fp_actor", None)
+        object.__setattr__(self, "_fp_actor", api.backend().create_actor(real, args, kwargs, cls._fp_opts))
+
+    def _fp_call(self, name: str, args: tuple, kwargs: dict | None) -> Any:
+        return self._fp_actor.call(name, args, kwargs, self._fp_wait)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_fp_") or (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(name)
+        actor = self._fp_actor
+        value = actor.getattr(name)
+        if value is CALLABLE_ATTR:
+            wait = self._fp_wait
+            return lambda *args, **kwargs: actor.call(name, args, kwargs, wait)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_fp_"):
+            object.__setattr__(self, name, value)
+        else:
+            self._fp_actor.setattr(name, value)
+
+    def __reduce__(self) -> Any:
+        no_pickle(self)
+
+    def __repr__(self) -> str:
+        actor = self.__dict__.get("_fp_actor")
+        pid = getattr(actor, "pid", "?")
+        return f"<remote {type(self)._fp_cls.__qualname__} actor pid={pid}>"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(type(self)._fp_cls)) | set(object.__dir__(self)))
+
+    def __del__(self) -> None:
+        actor = self.__dict__.get("_fp_actor")
+        if actor is not None:
+            try:
+                actor.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+
+def remote_class(cls: type | None = None, **options: Any) -> Any:
+    """Decorate a class so that each instance runs in its own process (PARL's ``@parl.remote_class``).
+
+    Usable bare (``@remote_class``) or with options (``@remote_class(wait=False, max_memory=512, n_gpu=1)``).
+
+    Args:
+        cls: the class (when used bare).
+        wait: if False, every method call returns a :class:`fastparl.Future` at once (PARL's ``wait=False``).
+        max_memory: MB of private memory the actor may use; above it the actor is stopped and the next
+            call raises :class:`fastparl.errors.ResourceError`.
+        n_gpu: GPUs to give the actor exclusively, through ``CUDA_VISIBLE_DEVICES`` (0 hides all GPUs).
+
+    Returns:
+        The proxy class, or a decorator when called with options only.
+    """
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise TypeError(f"remote_class() got unknown option(s) {sorted(unknown)}; the options are {list(_OPTIONS)}")
+    wait = options.get("wait", True)
+    if not isinstance(wait, bool):
+        raise TypeError(f"remote_class(wait=...) takes True or False, got {wait!r}")
+    max_memory = options.get("max_memory")
+    if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(max_memory, (int, float))
+                                   or max_memory <= 0):
+        raise ValueError(f"remote_class(max_memory=...) takes a positive number of MB or None, got {max_memory!r}")
+    n_gpu = options.get("n_gpu", 0)
+    if isinstance(n_gpu, bool) or not isinstance(n_gpu, int) or n_gpu < 0:
+        raise ValueError(f"remote_class(n_gpu=...) takes a whole number >= 0, got {n_gpu!r}")
+    opts = {"wait": wait, "max_memory": max_memory, "n_gpu": n_gpu}
+    if cls is None:
+        return lambda c: _make(c, opts)
+    return _make(cls, opts)
+
+
+def _make(cls: Any, opts: dict[str, Any]) -> type:
+    if not isinstance(cls, type):
+        raise TypeError(f"@remote_class decorates classes, not {type(cls).__name__} {cls!r}; to run a function "
+                        "remotely, make it a method of a class")
+    if isinstance(cls, type) and issubclass(cls, RemoteProxy):
+        raise TypeError(f"{cls.__name__} is already a remote class; decorate it once")
+    ns: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+                          "_fp_cls": cls, "_fp_opts": opts}
+    for name in _method_names(cls):
+        ns[name] = _stub(name, inspect.getattr_static(cls, name))
+    proxy = types.new_class(cls.__name__, (RemoteProxy,), {"_fp_generated": True}, lambda d: d.update(ns))
+    _set_init_signature(proxy, cls)
+    return proxy
+
+
+def _method_names(cls: type) -> list[str]:
+    names = []
+    for klass in reversed(cls.__mro__[:-1]):
+        for name, attr in vars(klass).items():
+            if name.startswith("__") or name.startswith("_fp_"):
+                continue
+            if isinstance(attr, (types.FunctionType, staticmethod, classmethod)) and name not in names:
+                names.append(name)
+    return names
+
+
+def _set_init_signature(proxy: type, real: type) -> None:
+    try:
+        sig = inspect.signature(real)
+        proxy.__signature__ = sig  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+
+
+def _adopt_subclass(cls: type) -> None:
+    parents = [b for b in cls.__bases__ if issubclass(b, RemoteProxy) and b is not RemoteProxy]
+    real_bases = tuple(getattr(b, "_fp_cls", b) if b in parents else b for b in cls.__bases__)
+    own = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
+    real = type(cls.__name__, real_bases, own)
+    real.__qualname__ = cls.__qualname__
+    for value in own.values():  # zero-argument super() must see the real class, not the proxy
+        fn = getattr(value, "__func__", value)
+        code = getattr(fn, "__code__", None)
+        if code is not None and "__class__" in code.co_freevars:
+            fn.__closure__[code.co_freevars.index("__class__")].cell_contents = real
+    cls._fp_cls = real
+    cls._fp_opts = dict(parents[0]._fp_opts) if parents else {"wait": True}
+    for name in list(own):
+        if not name.startswith("__") and isinstance(own[name], (types.FunctionType, staticmethod, classmethod)):
+            setattr(cls, name, _stub(name, own[name]))
+    _set_init_signature(cls, real)
+
+
+def _stub(name: str, attr: Any) -> Callable[..., Any]:
+    """A method that forwards to the actor, with the original's signature checked by Python itself."""
+    func = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+    stub = None
+    if isinstance(attr, types.FunctionType):
+        stub = _generated_stub(name, attr)
+    if stub is None:
+        def stub(self: RemoteProxy, *args: Any, **kwargs: Any) -> Any:
+            return self._fp_actor.call(name, args, kwargs, self._fp_wait)
+    stub.__name__ = name
+    stub.__qualname__ = getattr(func, "__qualname__", name)
+    stub.__doc__ = getattr(func, "__doc__", None)
+    stub.__module__ = getattr(func, "__module__", None)
+    stub.__wrapped__ = func  # type: ignore[attr-defined]  # help() and inspect.signature show the original
+    return stub
+
+
+def _generated_stub(name: str, func: types.FunctionType) -> Callable[..., Any] | None:
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        return None
+    params = params[1:]
+    text, pos, kw, env = [], [], [], {}
+    star_kw = None
+    seen_kwonly = False
+    for i, p in enumerate(params):
+        if not p.name.isidentifier() or p.name.startswith("_fp_") or p.name == "self":
+            return None
+        piece = p.name
+        if p.default is not p.empty:
+            if not _is_simple(p.default):
+                return None
+            env[f"_fp_d{i}"] = p.default
+            piece += f"=_fp_d{i}"
+        if p.kind == p.POSITIONAL_ONLY:
+            pos.append(p.name)
+        elif p.kind == p.POSITIONAL_OR_KEYWORD:
+            pos.append(p.name)
+        elif p.kind == p.VAR_POSITIONAL:
+            pos.append("*" + p.name)
+            piece = "*" + p.name
+            seen_kwonly = True
+        elif p.kind == p.KEYWORD_ONLY:
+            if not seen_kwonly:
+                text.append("*")
+                seen_kwonly = True
+            kw.append(p.name)
+        elif p.kind == p.VAR_KEYWORD:
+            star_kw = p.name
+            piece = "**" + p.name
+        text.append(piece)
+        if p.kind == p.POSITIONAL_ONLY and (i + 1 == len(params) or params[i + 1].kind != p.POSITIONAL_ONLY):
+            text.append("/")
+    args_expr = "(" + "".join(f"{a}, " for a in pos) + ")"
+    kw_items = [f"{k!r}: {k}" for k in kw] + ([f"**{star_kw}"] if star_kw else [])
+    kw_expr = "{" + ", ".join(kw_items) + "}" if kw_items else "None"
+    src = (f"def {name}(_fp_self, {', '.join(text)}):\n"
+           f"    return _fp_self._fp_actor.call({name!r}, {args_expr}, {kw_expr}, _fp_self._fp_wait)\n")
+    try:
+        exec(compile(src, f"<fastparl stub {name}>", "exec"), env)
+    except SyntaxError:
+        return None
+    return env[name]
+
+
+def _is_simple(value: Any) -> bool:
+    if isinstance(value, _SIMPLE):
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return all(_is_simple(v) for v in value)
+    return False

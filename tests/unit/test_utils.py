@@ -1,0 +1,136 @@
+"""Unit tests of fastparl.utils (logger, TrainLogger, plot, seeding, schedulers) and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastparl import cli
+from fastparl.utils import CSVLogger, LinearDecayScheduler, PiecewiseScheduler, TrainLogger, logger, set_seed
+from fastparl.utils.plot import load_curve, plot_curves, seed_statistics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_logger_set_dir_writes_file(tmp_path, capsys):
+    d = str(tmp_path / "log")
+    logger.set_dir(d)
+    logger.info("info line")
+    logger.warning("warn line")
+    assert logger.get_dir() == d
+    text = open(os.path.join(d, "log.log")).read()
+    assert "info line" in text and "WRN warn line" in text
+    assert "info line" in capsys.readouterr().out
+
+
+def test_train_logger_csv_with_changing_keys(tmp_path):
+    tl = TrainLogger(str(tmp_path / "run"), tensorboard=False)
+    tl.log(10, episode_return=1.0, loss=0.5)
+    tl.log(20, episode_return=2.0, loss=None)
+    tl.log(25, eval_return=7.0)
+    tl.close()
+    rows = _read(str(tmp_path / "run" / "progress.csv"))
+    assert [r["env_steps"] for r in rows] == ["10", "20", "25"]
+    assert rows[0]["episode_return"] == "1.0" and rows[1]["loss"] == "" and rows[2]["eval_return"] == "7.0"
+    assert "time_elapsed" in rows[0]
+
+
+def test_train_logger_tensorboard(tmp_path):
+    pytest.importorskip("tensorboardX")
+    with TrainLogger(str(tmp_path / "tb")) as tl:
+        tl.log(1, episode_return=3.0)
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "tb"))
+
+
+def test_csv_logger_parl_api(tmp_path):
+    c = CSVLogger(str(tmp_path / "r.csv"))
+    c.log_dict({"loss": 1, "reward": 2})
+    c.log_dict({"loss": 3, "reward": 4})
+    with pytest.raises(ValueError):
+        c.log_dict({"loss": 1})
+    c.close()
+    assert open(tmp_path / "r.csv").read().split() == ["loss,reward", "1,2", "3,4"]
+
+
+def test_schedulers():
+    s = PiecewiseScheduler([(0, 1.0), (2, 0.5), (4, 0.1)])
+    assert [s.step() for _ in range(5)] == [1.0, 0.5, 0.5, 0.1, 0.1]
+    lin = LinearDecayScheduler(1.0, 4)
+    assert [lin.step() for _ in range(5)] == [0.75, 0.5, 0.25, 0.0, 0.0]
+    with pytest.raises(ValueError):
+        PiecewiseScheduler([(2, 1.0), (1, 0.5)])
+
+
+def test_set_seed_is_deterministic():
+    gym = pytest.importorskip("gymnasium")
+    env = gym.make("CartPole-v1")
+    set_seed(3, env=env)
+    a = (np.random.rand(), env.reset()[0], env.action_space.sample())
+    set_seed(3, env=env)
+    b = (np.random.rand(), env.reset()[0], env.action_space.sample())
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2]
+    with pytest.raises(TypeError):
+        set_seed(1.5)
+
+
+def _fake_runs(root, name, offsets):
+    for seed, off in enumerate(offsets):
+        tl = TrainLogger(str(root / name / f"seed{seed}"), tensorboard=False)
+        for step in range(0, 1000, 50):
+            tl.log(step + seed, episode_return=step / 10 + off)
+            if step % 200 == 0:
+                tl.log(step + seed, eval_return=1.0)
+        tl.close()
+    return str(root / name)
+
+
+def test_seed_statistics_mean_std():
+    xs = np.array([0.0, 10.0])
+    grid, mean, std = seed_statistics([(xs, np.array([0.0, 10.0])), (xs, np.array([2.0, 12.0]))], points=3)
+    np.testing.assert_allclose(grid, [0, 5, 10])
+    np.testing.assert_allclose(mean, [1, 6, 11])
+    np.testing.assert_allclose(std, [1, 1, 1])
+
+
+def test_plot_two_seeds_png(tmp_path):
+    logdir = _fake_runs(tmp_path, "dqn", [0.0, 5.0])
+    xs, ys = load_curve(os.path.join(logdir, "seed0", "progress.csv"))
+    assert len(xs) == 20 and ys[-1] == 95.0  # eval-only rows are skipped
+    out = plot_curves([logdir], out=str(tmp_path / "out" / "c.png"), smooth=3)
+    with open(out, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(KeyError, match="available"):
+        plot_curves([logdir], out=str(tmp_path / "x.png"), y="nope")
+    with pytest.raises(FileNotFoundError):
+        plot_curves([str(tmp_path / "missing")], out=str(tmp_path / "x.png"))
+
+
+def test_cli_plot(tmp_path, capsys):
+    a = _fake_runs(tmp_path, "a", [0.0, 1.0])
+    b = _fake_runs(tmp_path, "b", [3.0])
+    out = str(tmp_path / "cmp.png")
+    assert cli.main(["plot", a, b, "--y", "episode_return", "-o", out]) == 0
+    assert os.path.getsize(out) > 1000 and out in capsys.readouterr().out
+    assert cli.main(["plot", str(tmp_path / "missing"), "-o", out]) == 2
+    assert cli.main([]) == 1
+
+
+def test_python_dash_m_fastparl(tmp_path):
+    a = _fake_runs(tmp_path, "a", [0.0])
+    out = str(tmp_path / "m.png")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, "-m", "fastparl", "plot", a, "-o", out, "--x", "env_steps"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(out)
