@@ -19,6 +19,8 @@ os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
 from fastparl import errors  # noqa: E402
 from fastparl.remote import (  # noqa: E402
     Future,
+    ObjectRef,
+    SharedArray,
     connect,
     disconnect,
     get,
@@ -44,6 +46,8 @@ __all__ = [
     "Algorithm",
     "Future",
     "Model",
+    "ObjectRef",
+    "SharedArray",
     "connect",
     "disconnect",
     "errors",

@@ -31,7 +31,7 @@ class RemoteError(FastparlError):
 
     def __init__(self, message: str, remote_traceback: str = "", remote_exception: BaseException | None = None,
                  exc_type: str = ""):
-        super().__init__(message)
+        BaseException.__init__(self, message)  # not super(): a RemoteError may also subclass the remote type
         self.remote_traceback = remote_traceback
         self.remote_exception = remote_exception
         self.exc_type = exc_type

@@ -102,14 +102,19 @@ def run_train_episode(agent: CartpoleAgent, env: gym.Env) -> tuple[np.ndarray, n
             return np.array(obs_list), np.array(action_list), np.array(reward_list, np.float32), terminated
 
 
-def evaluate(agent: CartpoleAgent, env: gym.Env, episodes: int) -> float:
-    """Mean return of ``episodes`` greedy episodes."""
+def evaluate(agent: CartpoleAgent, env: gym.Env, episodes: int, greedy: bool = True) -> float:
+    """Mean return of ``episodes`` episodes, greedy (``agent.predict``) or sampled (``agent.sample``).
+
+    On CartPole the greedy action of even an *untrained* policy network sometimes balances
+    the pole for 500 steps, so the sampled return is the more honest learning signal.
+    """
+    act = agent.predict if greedy else agent.sample
     returns = []
     for _ in range(episodes):
         obs, _ = env.reset()
         total, done = 0.0, False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.predict(obs))
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
@@ -117,7 +122,7 @@ def evaluate(agent: CartpoleAgent, env: gym.Env, episodes: int) -> float:
 
 
 def train(args: Args) -> dict[str, float]:
-    """Train and return ``{"eval_return": ..., "wall_time": ..., "env_steps": ...}``."""
+    """Train; return ``{"eval_return", "sample_return", "wall_time", "env_steps"}`` (returns: 10-episode means)."""
     logdir = args.logdir or f"runs/pg_{args.env}/seed{args.seed}"
     env, eval_env = gym.make(args.env), gym.make(args.env)
     set_seed(args.seed, env=env, paddle=True)
@@ -130,7 +135,8 @@ def train(args: Args) -> dict[str, float]:
     logger.info(f"PolicyGradient on {args.env}: obs_dim {obs_dim}, act_dim {act_dim}, logdir {logdir}")
 
     start = time.time()
-    steps, episodes, next_eval, eval_return = 0, 0, args.eval_every, float("nan")
+    steps, episodes, next_eval = 0, 0, args.eval_every
+    eval_return = sample_return = float("nan")
     bar = progress_bar(args.total_steps, desc="pg", disable=not args.progress)
     while steps < args.total_steps:
         obs, act, rew, _terminated = run_train_episode(agent, env)
@@ -144,14 +150,17 @@ def train(args: Args) -> dict[str, float]:
         if steps >= next_eval or steps >= args.total_steps:
             next_eval += args.eval_every
             eval_return = evaluate(agent, eval_env, args.eval_episodes)
-            tlog.log(steps, eval_return=eval_return, episodes=episodes)
-            logger.info(f"step {steps} episodes {episodes} eval_return {eval_return:.1f}")
+            sample_return = evaluate(agent, eval_env, args.eval_episodes, greedy=False)
+            tlog.log(steps, eval_return=eval_return, sample_return=sample_return, episodes=episodes)
+            logger.info(f"step {steps} episodes {episodes} eval_return {eval_return:.1f} "
+                        f"sample_return {sample_return:.1f}")
     bar.close()
     wall = time.time() - start
     tlog.close()
     agent.save(f"{logdir}/model.ckpt")
-    logger.info(f"done: eval_return {eval_return:.1f} over {args.eval_episodes} episodes, {wall:.1f} s")
-    return {"eval_return": eval_return, "wall_time": wall, "env_steps": float(steps)}
+    logger.info(f"done: eval_return {eval_return:.1f} (greedy), sample_return {sample_return:.1f} over "
+                f"{args.eval_episodes} episodes, {wall:.1f} s")
+    return {"eval_return": eval_return, "sample_return": sample_return, "wall_time": wall, "env_steps": float(steps)}
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

@@ -55,6 +55,7 @@ def _remote_error(text: str, tb: str, original: BaseException | None, type_name:
         try:
             err = cls.__new__(cls)
             RemoteError.__init__(err, text, tb, original, type_name)
+            err.__dict__.update(getattr(original, "__dict__", {}))  # e.g. errno, or a custom .code
             return err
         except Exception:  # noqa: BLE001
             pass

@@ -74,24 +74,27 @@ class Monitor:
         os.write(self._wake_w, b"x")
         return streams
 
-    def stop(self) -> None:
+    def stop(self, drain: float = 1.0) -> None:
+        """Stop the thread, first forwarding what actors wrote before they exited (up to ``drain`` s)."""
         self._stop = True
         try:
             os.write(self._wake_w, b"x")
         except OSError:
             pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(drain)
 
     def _run(self) -> None:
         next_mem = 0.0
-        while not self._stop:
+        while not (self._stop and not self._pending and len(self.sel.get_map()) <= 1):
             with self._lock:
                 for fd, streams, is_err in self._pending:
                     self.sel.register(fd, selectors.EVENT_READ, (streams, is_err))
                 self._pending.clear()
                 watched = [s for s in self.watched if s.max_memory_mb]
                 self.watched = watched
-            timeout = None
-            if watched:
+            timeout = 0.05 if self._stop else None
+            if watched and not self._stop:
                 now = time.monotonic()
                 if now >= next_mem:
                     self._check_memory(watched)

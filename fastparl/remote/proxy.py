@@ -159,19 +159,32 @@ def _adopt_subclass(cls: type) -> None:
     parents = [b for b in cls.__bases__ if issubclass(b, RemoteProxy) and b is not RemoteProxy]
     real_bases = tuple(getattr(b, "_fp_cls", b) if b in parents else b for b in cls.__bases__)
     own = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
-    real = type(cls.__name__, real_bases, own)
+    class_cell = types.CellType()
+    real_ns = {k: _rebind_class_cell(v, class_cell) for k, v in own.items()}
+    real = type(cls.__name__, real_bases, real_ns)
     real.__qualname__ = cls.__qualname__
-    for value in own.values():  # zero-argument super() must see the real class, not the proxy
-        fn = getattr(value, "__func__", value)
-        code = getattr(fn, "__code__", None)
-        if code is not None and "__class__" in code.co_freevars:
-            fn.__closure__[code.co_freevars.index("__class__")].cell_contents = real
+    class_cell.cell_contents = real  # zero-argument super() in the real methods sees the real class
     cls._fp_cls = real
     cls._fp_opts = dict(parents[0]._fp_opts) if parents else {"wait": True}
     for name in list(own):
         if not name.startswith("__") and isinstance(own[name], (types.FunctionType, staticmethod, classmethod)):
             setattr(cls, name, _stub(name, own[name]))
     _set_init_signature(cls, real)
+
+
+def _rebind_class_cell(value: Any, cell: Any) -> Any:
+    """A copy of a function (or static/class method) whose ``__class__`` cell is ``cell``."""
+    wrapper = type(value) if isinstance(value, (staticmethod, classmethod)) else None
+    fn = value.__func__ if wrapper else value
+    code = getattr(fn, "__code__", None)
+    if not isinstance(fn, types.FunctionType) or code is None or "__class__" not in code.co_freevars:
+        return value
+    closure = list(fn.__closure__ or ())
+    closure[code.co_freevars.index("__class__")] = cell
+    new = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, tuple(closure))
+    new.__kwdefaults__, new.__qualname__, new.__doc__ = fn.__kwdefaults__, fn.__qualname__, fn.__doc__
+    new.__dict__.update(fn.__dict__)
+    return wrapper(new) if wrapper else new
 
 
 def _stub(name: str, attr: Any) -> Callable[..., Any]:

@@ -1,0 +1,283 @@
+"""One contract for every backend: what user code may rely on, whatever runs the actors."""
+
+import inspect
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import fastparl
+from fastparl.errors import (ActorDiedError, FastparlError, FutureTimeoutError, RemoteAttributeError, RemoteError,
+                             SerializationError)
+
+from _actors import AsyncWorker, Base, CustomError, Plain, RemotePlain
+
+
+def test_calls_args_and_attributes(backend):
+    p = RemotePlain(5, name="x")
+    assert p.add() == 6
+    assert p.add(k=4) == 10
+    assert p.echo(1, 2, a=3) == ((1, 2), {"a": 3})
+    assert p.kwonly(1, 2) == (1, 2, 3, {})
+    assert p.kwonly(1, b=2, c=5, z=9) == (1, 2, 5, {"z": 9})
+    assert p.n == 10 and p.name == "x" and p.double == 20
+    p.n = 1
+    assert p.add() == 2
+    p.new_attr = [1, 2]
+    assert p.new_attr == [1, 2]
+
+
+def test_calls_run_in_order(backend):
+    p = RemotePlain()
+    assert [p.add() for _ in range(50)] == list(range(1, 51))
+
+
+def test_argument_errors_raise_in_the_caller(backend):
+    p = RemotePlain()
+    with pytest.raises(TypeError, match="positional"):
+        p.add(1, 2)
+    with pytest.raises(TypeError):
+        p.kwonly(a=1, b=2)  # a is positional-only
+    with pytest.raises(TypeError, match="Plain"):
+        RemotePlain(1, 2, 3)
+    assert p.add() == 1  # the actor is unharmed
+
+
+def test_class_looks_like_the_original(backend):
+    assert RemotePlain.__name__ == "Plain"
+    assert RemotePlain.__doc__ == Plain.__doc__
+    assert str(inspect.signature(RemotePlain.add)) == str(inspect.signature(Plain.add))
+    assert str(inspect.signature(RemotePlain)) == str(inspect.signature(Plain))
+    p = RemotePlain()
+    assert isinstance(p, RemotePlain)
+    assert "add" in dir(p)
+
+
+def test_remote_exception_carries_type_and_traceback(backend):
+    p = RemotePlain()
+    with pytest.raises(ValueError) as info:
+        p.fail("broken widget")
+    err = info.value
+    assert isinstance(err, RemoteError) and isinstance(err, FastparlError)
+    assert "broken widget" in str(err) and "ValueError" in str(err) and "Plain.fail()" in str(err)
+    assert "raise ValueError(msg)" in err.remote_traceback
+    assert isinstance(err.__cause__, ValueError)
+    with pytest.raises(RemoteError) as info:
+        p.fail_custom()
+    assert isinstance(info.value, CustomError) and info.value.__cause__.code == 42
+    assert p.add() == 1  # still alive
+
+
+def test_missing_method_or_attribute(backend):
+    p = RemotePlain()
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        p.no_such_thing()
+    with pytest.raises(RemoteAttributeError):
+        p.missing_attr
+    assert not hasattr(p, "nope")
+    assert p.add() == 1
+
+
+def test_unpicklable_argument_names_the_culprit(backend):
+    import threading
+
+    p = RemotePlain()
+    with pytest.raises(SerializationError, match="positional argument 0 \\(lock\\)"):
+        p.identity(threading.Lock())
+    with pytest.raises(SerializationError, match="keyword argument 'x'"):
+        p.echo(1, x=threading.Lock())
+    assert p.add() == 1
+
+
+def test_unpicklable_result(backend):
+    p = RemotePlain()
+    with pytest.raises(SerializationError, match="unpicklable|pickle"):
+        p.unpicklable()
+    assert p.add() == 1
+
+
+def test_lambdas_and_local_classes_travel(backend):
+    p = RemotePlain()
+    f = p.identity(lambda x: x + 1)
+    assert f(1) == 2
+
+    class Local:
+        v = 3
+
+    assert p.identity(Local()).v == 3
+
+
+def test_futures(backend):
+    w = AsyncWorker()
+    futs = [w.work(i) for i in range(20)]
+    assert all(isinstance(f, fastparl.Future) for f in futs)
+    assert futs[3].get() == 9
+    assert fastparl.get(futs) == [i * i for i in range(20)]
+    assert futs[0].done()
+    assert w.history().result(timeout=10) == list(range(20))
+
+
+def test_future_timeout_and_wait(backend):
+    w = AsyncWorker()
+    slow = w.sleep(0.5)
+    if backend == "local":
+        with pytest.raises(FutureTimeoutError):
+            slow.result(timeout=0.05)
+        assert not slow.done()
+    fast = w.work(3)
+    done, pending = fastparl.wait([slow, fast], num_returns=2, timeout=10)
+    assert len(done) == 2 and not pending
+    assert slow.result() == 0.5 and fast.result() == 9
+
+
+def test_many_pipelined_futures_do_not_deadlock(backend):
+    w = AsyncWorker()
+    big = np.ones(1000)
+    futs = [w.work(i) for i in range(3000)]
+    futs += [w.sleep(0) for _ in range(10)]
+    assert fastparl.get(futs[:3000]) == [i * i for i in range(3000)]
+    del big
+
+
+def test_numpy_roundtrip_and_read_only_views(backend):
+    p = RemotePlain()
+    for n in (3, 10_000, 1_000_000):
+        a = np.random.default_rng(n).standard_normal(n)
+        b = p.identity(a)
+        assert np.array_equal(a, b) and b.dtype == a.dtype
+    big = p.make(1 << 20)
+    assert big.dtype == np.float32 and big[-1] == (1 << 20) - 1
+    assert not big.flags.writeable  # a view of the sender's buffer: copy it to write
+    assert not p.writable(np.zeros(1 << 18))
+    nested = p.identity({"w": [np.ones((300, 300)), np.zeros(5)], "s": "x"})
+    assert nested["w"][0].shape == (300, 300) and nested["s"] == "x"
+
+
+def test_shared_array_is_written_in_place(backend):
+    p = RemotePlain()
+    s = fastparl.shared_array((4, 1000), np.float32)
+    p.fill(s, 7.0)
+    assert (s == 7).all()
+    p.fill(s[1], 3.0)  # a view travels as a handle too
+    assert (s[1] == 3).all() and (s[0] == 7).all()
+    assert p.total(s) == pytest.approx(7 * 3000 + 3 * 1000)
+    back = p.identity(s)
+    assert isinstance(back, fastparl.SharedArray)
+    back[0, 0] = -1
+    assert s[0, 0] == -1  # same memory
+    assert p.writable(s)
+
+
+def test_shared_array_handle_is_small():
+    from fastparl.remote.shm import _send_hook
+
+    seen = []
+    _send_hook.get = seen.append
+    try:
+        small = pickle.dumps(fastparl.shared_array(10), protocol=5)
+        large = pickle.dumps(fastparl.shared_array(10_000_000), protocol=5)
+    finally:
+        _send_hook.get = None
+    assert len(large) < 400 and abs(len(large) - len(small)) < 16 and len(seen) == 2
+
+
+def test_shared_array_arguments_are_checked():
+    with pytest.raises(ValueError):
+        fastparl.shared_array((-1, 3))
+    with pytest.raises(TypeError):
+        fastparl.shared_array(3, dtype=object)
+    a = fastparl.shared_array((2, 3), "int16", fill=5)
+    assert a.dtype == np.int16 and (a == 5).all()
+    assert type(a + 1) is np.ndarray  # arithmetic results are plain arrays
+
+
+def test_put_broadcasts_one_copy(backend):
+    weights = {"w1": np.full((256, 256), 2.0), "w2": np.full(1000, 2.0)}
+    ref = fastparl.put(weights)
+    actors = [RemotePlain() for _ in range(3)]
+    assert [a.mean_of(ref) for a in actors] == [2.0, 2.0, 2.0]
+    assert actors[0].writable(fastparl.put(np.ones(100_000))) is False
+    assert fastparl.get(ref) is weights
+
+
+def test_kill_and_dead_actor_errors(backend):
+    p, q = RemotePlain(), RemotePlain()
+    assert p.add() == 1
+    fastparl.kill(p)
+    with pytest.raises(ActorDiedError, match="fastparl.kill"):
+        p.add()
+    with pytest.raises(ActorDiedError):
+        p.add()
+    assert q.add() == 1  # others are unharmed
+    with pytest.raises(TypeError):
+        fastparl.kill(object())
+
+
+def test_subclassing_a_remote_class(backend):
+    class Child(Base):
+        def who(self):
+            return "child:" + super().who()
+
+        def twice(self):
+            return 2 * self.get()
+
+    c = Child(21)
+    assert c.twice() == 42 and c.who() == "child:base" and c.get() == 21
+    assert isinstance(c, Base) and isinstance(c, Child)
+
+
+def test_remote_class_argument_errors():
+    with pytest.raises(TypeError, match="unknown option"):
+        fastparl.remote_class(max_mem=3)
+    with pytest.raises(ValueError, match="max_memory"):
+        fastparl.remote_class(max_memory=-1)
+    with pytest.raises(ValueError, match="n_gpu"):
+        fastparl.remote_class(n_gpu=1.5)
+    with pytest.raises(TypeError, match="wait"):
+        fastparl.remote_class(wait="no")
+    with pytest.raises(TypeError, match="classes"):
+        fastparl.remote_class(lambda: None)
+    with pytest.raises(TypeError, match="already"):
+        fastparl.remote_class(RemotePlain)
+
+
+def test_proxies_cannot_be_pickled(backend):
+    p = RemotePlain()
+    with pytest.raises(SerializationError):
+        pickle.dumps(p)
+
+
+def test_gpus_are_handed_out_exclusively(monkeypatch):
+    fastparl.disconnect()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    fastparl.connect("local")
+    try:
+        GpuPlain = fastparl.remote_class(n_gpu=1)(Plain)
+        a, b = GpuPlain(), GpuPlain()
+        assert sorted([a.env("CUDA_VISIBLE_DEVICES"), b.env("CUDA_VISIBLE_DEVICES")]) == ["3", "5"]
+        assert RemotePlain().env("CUDA_VISIBLE_DEVICES") == ""  # n_gpu=0 hides GPUs
+        with pytest.raises(fastparl.errors.ResourceError, match="n_gpu=1.*0 of the 2"):
+            GpuPlain()
+        fastparl.kill(a)
+        c = GpuPlain()  # a's GPU came back
+        assert c.env("CUDA_VISIBLE_DEVICES") in ("3", "5")
+        with pytest.raises(fastparl.errors.ResourceError):
+            fastparl.remote_class(n_gpu=3)(Plain)()
+    finally:
+        fastparl.disconnect()
+
+
+def test_connect_rules(monkeypatch):
+    fastparl.disconnect()
+    fastparl.connect("serial")
+    fastparl.connect("serial")  # same target: no-op
+    with pytest.raises(fastparl.errors.ConnectionError, match="disconnect"):
+        fastparl.connect("local")
+    fastparl.disconnect()
+    with pytest.raises(fastparl.errors.ConnectionError, match="bad host address"):
+        fastparl.connect("nohostport")
+    monkeypatch.setenv("FASTPARL_HOSTS", "h1:80,h2:notaport")
+    with pytest.raises(fastparl.errors.ConnectionError, match="h2:notaport"):
+        fastparl.connect()
+    assert not fastparl.remote.is_connected()
