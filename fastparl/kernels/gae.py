@@ -12,7 +12,7 @@ from fastparl.kernels import _validate as v
 
 __all__ = ["gae"]
 
-_COLUMN_MAX_ENVS = 4  # up to this many envs, one env at a time beats vectorising across envs
+_ROW_CALL_MIN_ENVS = 32  # from this many envs on, vectorise each time step across envs
 
 
 # The recursion is A_t = x_t + c_t * A_{t+1} with x_t = r_t - V_t + gamma (1 - d_t) V'_t and
@@ -23,52 +23,70 @@ _FM = {"contract"}
 
 
 @numba.njit(inline="always", fastmath=_FM)
-def _xc(t: int, n: int, r: np.ndarray, v: np.ndarray, d: np.ndarray, nv: float, gamma: float, gl: float,
-        has_trunc: bool, u: np.ndarray, b: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled
-    zero = r.dtype.type(0.0)
-    if has_trunc and u[t, n] and not d[t, n]:
-        return r[t, n] - v[t, n] + gamma * b[t, n], zero
-    if d[t, n]:
-        return r[t, n] - v[t, n], zero
-    return r[t, n] - v[t, n] + gamma * nv, gl
+def _xc(t: int, r: np.ndarray, v: np.ndarray, d: np.ndarray, nv: float, gamma: float,
+        gl: float) -> tuple[float, float]:  # pragma: no cover - compiled
+    live = not d[t]
+    return r[t] - v[t] + (gamma * nv if live else r.dtype.type(0.0)), (gl if live else r.dtype.type(0.0))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FM)
-def _gae_column(r: np.ndarray, v: np.ndarray, d: np.ndarray, lv: np.ndarray, gamma: float, lam: float,
-                has_trunc: bool, u: np.ndarray, b: np.ndarray, adv: np.ndarray, ret: np.ndarray,
-                n: int) -> None:  # pragma: no cover - compiled
-    """One env (column n), four steps per iteration: A_{t-3} = X + C A_{t+1} shortens the carried chain 4x."""
+def _gae_1d(r: np.ndarray, v: np.ndarray, d: np.ndarray, lv: float, gamma: float, lam: float, has_trunc: bool,
+            u: np.ndarray, b: np.ndarray, adv: np.ndarray, ret: np.ndarray) -> None:  # pragma: no cover - compiled
+    """One env, 1-D arrays.  Without truncation, four steps per iteration: A_{t-3} = X + C A_{t+1}
+    leaves one multiply-add per four steps on the carried chain."""
     T = r.shape[0]
     gl = gamma * lam
     a = r.dtype.type(0.0)
-    nv = lv[n]
+    nv = lv
+    if has_trunc:  # plain loop; branches are cheap because episode ends are rare
+        for t in range(T - 1, -1, -1):
+            val = v[t]
+            if d[t]:
+                a = r[t] - val
+            elif u[t]:
+                a = r[t] + gamma * b[t] - val
+            else:
+                a = r[t] + gamma * nv - val + gl * a
+            adv[t] = a
+            ret[t] = a + val
+            nv = val
+        return
     t = T - 1
     for _ in range(T % 4):
-        x, c = _xc(t, n, r, v, d, nv, gamma, gl, has_trunc, u, b)
+        x, c = _xc(t, r, v, d, nv, gamma, gl)
         a = x + c * a
-        adv[t, n] = a
-        ret[t, n] = a + v[t, n]
-        nv = v[t, n]
+        adv[t] = a
+        ret[t] = a + v[t]
+        nv = v[t]
         t -= 1
     while t >= 3:
-        x3, c3 = _xc(t, n, r, v, d, nv, gamma, gl, has_trunc, u, b)
-        x2, c2 = _xc(t - 1, n, r, v, d, v[t, n], gamma, gl, has_trunc, u, b)
-        x1, c1 = _xc(t - 2, n, r, v, d, v[t - 1, n], gamma, gl, has_trunc, u, b)
-        x0, c0 = _xc(t - 3, n, r, v, d, v[t - 2, n], gamma, gl, has_trunc, u, b)
-        x2 += c2 * x3
-        c2 *= c3
-        x1 += c1 * x2
-        c1 *= c2
-        x0 += c0 * x1
-        c0 *= c1
-        adv[t, n] = x3 + c3 * a
-        adv[t - 1, n] = x2 + c2 * a
-        adv[t - 2, n] = x1 + c1 * a
+        v3 = v[t]
+        v2 = v[t - 1]
+        v1 = v[t - 2]
+        v0 = v[t - 3]
+        x3, c3 = _xc(t, r, v, d, nv, gamma, gl)
+        x2, c2 = _xc(t - 1, r, v, d, v3, gamma, gl)
+        x1, c1 = _xc(t - 2, r, v, d, v2, gamma, gl)
+        x0, c0 = _xc(t - 3, r, v, d, v1, gamma, gl)
+        x2 = x2 + c2 * x3
+        c2 = c2 * c3
+        x1 = x1 + c1 * x2
+        c1 = c1 * c2
+        x0 = x0 + c0 * x1
+        c0 = c0 * c1
+        a3 = x3 + c3 * a
+        a2 = x2 + c2 * a
+        a1 = x1 + c1 * a
         a = x0 + c0 * a
-        adv[t - 3, n] = a
-        for k in range(4):
-            ret[t - k, n] = adv[t - k, n] + v[t - k, n]
-        nv = v[t - 3, n]
+        adv[t] = a3
+        ret[t] = a3 + v3
+        adv[t - 1] = a2
+        ret[t - 1] = a2 + v2
+        adv[t - 2] = a1
+        ret[t - 2] = a1 + v1
+        adv[t - 3] = a
+        ret[t - 3] = a + v0
+        nv = v0
         t -= 4
 
 
@@ -99,13 +117,23 @@ def _gae_kernel(rewards: np.ndarray, values: np.ndarray, terminated: np.ndarray,
                 gamma: float, lam: float, has_trunc: bool, truncated: np.ndarray, bootstrap: np.ndarray,
                 adv: np.ndarray, ret: np.ndarray) -> None:  # pragma: no cover - compiled
     T, N = rewards.shape
-    if N <= _COLUMN_MAX_ENVS:
-        for n in range(N):
-            _gae_column(rewards, values, terminated, last_values, gamma, lam, has_trunc, truncated, bootstrap,
-                        adv, ret, n)
-        return
     carry = np.zeros(N, dtype=rewards.dtype)
     gl = gamma * lam
+    if N < _ROW_CALL_MIN_ENVS:  # few envs: a call per row costs more than it saves
+        for t in range(T - 1, -1, -1):
+            for n in range(N):
+                nv = last_values[n] if t == T - 1 else values[t + 1, n]
+                val = values[t, n]
+                if terminated[t, n]:
+                    a = rewards[t, n] - val
+                elif has_trunc and truncated[t, n]:
+                    a = rewards[t, n] + gamma * bootstrap[t, n] - val
+                else:
+                    a = rewards[t, n] + gamma * nv - val + gl * carry[n]
+                carry[n] = a
+                adv[t, n] = a
+                ret[t, n] = a + val
+        return
     for t in range(T - 1, -1, -1):
         nv = last_values if t == T - 1 else values[t + 1]
         tt = t if has_trunc else 0
@@ -161,5 +189,12 @@ def gae(rewards: npt.ArrayLike, values: npt.ArrayLike, terminated: npt.ArrayLike
     has_trunc, u2, b2 = v.optional_truncation(shape, dtype, truncated, bootstrap_values)
     adv = np.empty(r2.shape, dtype=dtype)
     ret = np.empty(r2.shape, dtype=dtype)
-    _gae_kernel(r2, v2, d2, lv, dtype.type(g), dtype.type(lm), has_trunc, u2, b2, adv, ret)
+    f = dtype.type
+    if r2.shape[1] == 1:  # one env: the 1-D kernel
+        T = r2.shape[0]
+        u1, b1 = (u2.reshape(T), b2.reshape(T)) if has_trunc else (u2.reshape(1), b2.reshape(1))
+        _gae_1d(r2.reshape(T), v2.reshape(T), d2.reshape(T), f(lv[0]), f(g), f(lm), has_trunc, u1, b1,
+                adv.reshape(T), ret.reshape(T))
+    else:
+        _gae_kernel(r2, v2, d2, lv, f(g), f(lm), has_trunc, u2, b2, adv, ret)
     return v.restore_shape(adv, shape), v.restore_shape(ret, shape)

@@ -65,6 +65,8 @@ class Channel:
         self._fds: deque[int] = deque()
         self.closed = False
         self._weak_self = weakref.ref(self)
+        self._bufs: list[Any] = []
+        self._segs: list[Segment] = []
 
     # ------------------------------------------------------------------ encoding
     def forget_later(self, seg_id: int) -> None:
@@ -72,25 +74,23 @@ class Channel:
         self._ctrl.append((CTRL_FORGET, seg_id))
         self.peer_has.discard(seg_id)
 
+    def _on_buffer(self, pb: Any) -> bool:
+        if pb.raw().nbytes < self.oob_threshold:
+            return True  # small: pickled in band
+        self._bufs.append(pb)
+        return False
+
+    def _on_retry(self) -> None:
+        self._bufs.clear()
+        self._segs.clear()
+
     def encode(self, op: int, seq: int, payload: Any) -> tuple[bytes, list[int]]:
         """Pickle ``payload`` into one frame; returns (frame bytes, descriptors to attach)."""
-        bufs: list[Any] = []
-        segs: list[Segment] = []
-        threshold = self.oob_threshold
-
-        def on_buffer(pb: Any) -> bool:
-            if pb.raw().nbytes < threshold:
-                return True
-            bufs.append(pb)
-            return False
-
-        def on_retry() -> None:
-            bufs.clear()
-            segs.clear()
-
+        bufs = self._bufs = []
+        segs = self._segs = []
         _send_hook.get = segs.append
         try:
-            body = serialization.dumps(payload, on_buffer, on_retry)
+            body = serialization.dumps(payload, self._on_buffer, self._on_retry)
         finally:
             _send_hook.get = None
         flags = 0
