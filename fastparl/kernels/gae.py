@@ -12,7 +12,7 @@ from fastparl.kernels import _validate as v
 
 __all__ = ["gae"]
 
-_ROW_CALL_MIN_ENVS = 32  # from this many envs on, vectorise each time step across envs
+_ROW_CALL_MIN_ENVS = 256  # from this many envs on, vectorise each time step across envs
 
 
 # The recursion is A_t = x_t + c_t * A_{t+1} with x_t = r_t - V_t + gamma (1 - d_t) V'_t and

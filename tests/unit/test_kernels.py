@@ -11,7 +11,7 @@ import pytest
 from fastparl.kernels import SumTree, discounted_returns, gae, nstep_targets, vtrace
 from fastparl.kernels import _reference as ref
 
-SHAPES = [(1,), (7,), (1, 1), (1, 5), (64, 1), (33, 3), (40, 6)]
+SHAPES = [(1,), (7,), (1, 1), (1, 5), (64, 1), (33, 3), (40, 6), (3, 300)]
 
 
 def _rollout(shape, seed, p_end=0.15, dtype=np.float32):
