@@ -134,3 +134,17 @@ def test_python_dash_m_fastparl(tmp_path):
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert os.path.exists(out)
+
+
+def test_summary_add_scalar_writes_events(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from fastparl.utils import summary
+
+    d = str(tmp_path / "sum")
+    logger.set_dir(d)
+    try:
+        summary.add_scalar("train/return", 1.0, 1)
+        summary.add_scalar("train/return", 2.0, 2)
+    finally:
+        summary.close()
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(d))
