@@ -70,7 +70,7 @@ class _Block:
         """Step every env once with the actions in the shared buffer; returns how many episodes ended."""
         b = self.b
         actions = b["actions"]
-        act = actions.tolist() if actions.ndim == 1 else actions
+        act = list(actions)  # NumPy scalars: gymnasium's Discrete.contains checks them faster than ints
         observations, rewards, terms, truncs, ended = [], [], [], [], []
         for i, env in enumerate(self.envs):  # the hot loop: Python lists, one bulk write per field after it
             obs, r, term, trunc, _ = env.step(act[i])

@@ -281,3 +281,23 @@ def test_connect_rules(monkeypatch):
     with pytest.raises(fastparl.errors.ConnectionError, match="h2:notaport"):
         fastparl.connect()
     assert not fastparl.remote.is_connected()
+
+
+class _FailsToStart:
+    def __init__(self, x):
+        raise KeyError(f"no config {x}")
+
+
+def test_constructor_errors_reach_the_caller(backend):
+    Remote = fastparl.remote_class(_FailsToStart)
+    with pytest.raises(KeyError) as info:
+        Remote("abc")
+    assert isinstance(info.value, RemoteError) and "no config abc" in str(info.value)
+    assert "_FailsToStart.__init__()" in str(info.value)
+    assert RemotePlain().add() == 1  # the runtime is fine afterwards
+
+
+def test_callable_attributes_set_in_init_are_callable(backend):
+    p = RemotePlain()
+    p.fn = len  # a builtin stored on the instance: reached through attribute access
+    assert p.fn([1, 2, 3]) == 3
