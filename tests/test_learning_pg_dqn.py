@@ -61,14 +61,23 @@ def test_policy_gradient_learns_cartpole(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["dqn"])
-def test_dqn_learns_cartpole(tmp_path, algo):
+@pytest.mark.parametrize("algo,dueling", [("dqn", False), ("ddqn", False), ("dqn", True)])
+def test_dqn_learns_cartpole(tmp_path, algo, dueling):
     mod = load_example("DQN")
     before = untrained_return(mod)
-    args = mod.Args(seed=0, algo=algo, total_steps=12_000, eval_every=6_000, logdir=str(tmp_path), tensorboard=False)
+    args = mod.Args(
+        seed=0,
+        algo=algo,
+        dueling=dueling,
+        total_steps=12_000,
+        eval_every=6_000,
+        logdir=str(tmp_path),
+        tensorboard=False,
+    )
     result = mod.train(args)
     assert result["eval_return"] >= 120, result
     assert result["eval_return"] > max(before, RANDOM_RETURN) + 50, (before, result)
-    rows = open(tmp_path / "progress.csv").read().splitlines()
+    with open(tmp_path / "progress.csv") as f:
+        rows = f.read().splitlines()
     assert rows[0].startswith("env_steps") and len(rows) > 10
     assert np.isfinite(result["wall_time"])

@@ -105,8 +105,15 @@ class CartpoleAgent(parl.Agent):
         update_target_steps: sync the target network every this many ``learn`` calls.
     """
 
-    def __init__(self, algorithm: parl.Algorithm, act_dim: int, e_greed: float = 0.1,
-                 e_greed_decrement: float = 0.0, e_greed_min: float = 0.01, update_target_steps: int = 128) -> None:
+    def __init__(
+        self,
+        algorithm: parl.Algorithm,
+        act_dim: int,
+        e_greed: float = 0.1,
+        e_greed_decrement: float = 0.0,
+        e_greed_min: float = 0.01,
+        update_target_steps: int = 128,
+    ) -> None:
         super().__init__(algorithm)
         if not isinstance(act_dim, int):
             raise TypeError(f"act_dim must be an int, got {act_dim!r}")
@@ -122,10 +129,7 @@ class CartpoleAgent(parl.Agent):
 
     def sample(self, obs: np.ndarray) -> int:
         """Epsilon-greedy action; no network call when exploring."""
-        if np.random.random() < self.e_greed:
-            act = np.random.randint(self.act_dim)
-        else:
-            act = self.predict(obs)
+        act = np.random.randint(self.act_dim) if np.random.random() < self.e_greed else self.predict(obs)
         self.e_greed = max(self.e_greed_min, self.e_greed - self.e_greed_decrement)
         return act
 
@@ -133,8 +137,9 @@ class CartpoleAgent(parl.Agent):
         """Greedy action, computed in numpy on views of the current weights."""
         return int(self._fast(obs).argmax())
 
-    def learn(self, obs: np.ndarray, act: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
-              terminal: np.ndarray) -> float:
+    def learn(
+        self, obs: np.ndarray, act: np.ndarray, reward: np.ndarray, next_obs: np.ndarray, terminal: np.ndarray
+    ) -> float:
         """One gradient step on a batch of ``(batch_size,)`` columns (as PARL)."""
         if self.global_step % self.update_target_steps == 0:
             self.alg.sync_target()
@@ -176,8 +181,14 @@ def train(args: Args) -> dict[str, float]:
     algo_cls = parl.algorithms.DDQN if args.algo == "ddqn" else parl.algorithms.DQN
     alg = algo_cls(model, gamma=args.gamma, lr=args.lr)
     decay_steps = max(1, int(args.e_greed_fraction * args.total_steps))
-    agent = CartpoleAgent(alg, act_dim, e_greed=1.0, e_greed_decrement=(1.0 - args.e_greed_min) / decay_steps,
-                          e_greed_min=args.e_greed_min, update_target_steps=args.update_target_steps)
+    agent = CartpoleAgent(
+        alg,
+        act_dim,
+        e_greed=1.0,
+        e_greed_decrement=(1.0 - args.e_greed_min) / decay_steps,
+        e_greed_min=args.e_greed_min,
+        update_target_steps=args.update_target_steps,
+    )
     rpm = ReplayMemory(args.memory_size, obs_dim, 0, rng=args.seed)
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     logger.info(f"{args.algo} on {args.env}: obs_dim {obs_dim}, act_dim {act_dim}, logdir {logdir}")

@@ -152,14 +152,17 @@ def train(args: Args) -> dict[str, float]:
             eval_return = evaluate(agent, eval_env, args.eval_episodes)
             sample_return = evaluate(agent, eval_env, args.eval_episodes, greedy=False)
             tlog.log(steps, eval_return=eval_return, sample_return=sample_return, episodes=episodes)
-            logger.info(f"step {steps} episodes {episodes} eval_return {eval_return:.1f} "
-                        f"sample_return {sample_return:.1f}")
+            logger.info(
+                f"step {steps} episodes {episodes} eval_return {eval_return:.1f} sample_return {sample_return:.1f}"
+            )
     bar.close()
     wall = time.time() - start
     tlog.close()
     agent.save(f"{logdir}/model.ckpt")
-    logger.info(f"done: eval_return {eval_return:.1f} (greedy), sample_return {sample_return:.1f} over "
-                f"{args.eval_episodes} episodes, {wall:.1f} s")
+    logger.info(
+        f"done: eval_return {eval_return:.1f} (greedy), sample_return {sample_return:.1f} over "
+        f"{args.eval_episodes} episodes, {wall:.1f} s"
+    )
     return {"eval_return": eval_return, "sample_return": sample_return, "wall_time": wall, "env_steps": float(steps)}
 
 

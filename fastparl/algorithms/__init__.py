@@ -14,14 +14,18 @@ _ALGORITHMS: dict[str, str] = {
     "PolicyGradient": "fastparl.algorithms.policy_gradient",
     "DQN": "fastparl.algorithms.dqn",
     "DDQN": "fastparl.algorithms.ddqn",
+    "A2C": "fastparl.algorithms.a2c",
+    "PPO": "fastparl.algorithms.ppo",
 }
 
 __all__ = sorted(_ALGORITHMS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fastparl.algorithms.ddqn import DDQN
-    from fastparl.algorithms.dqn import DQN
-    from fastparl.algorithms.policy_gradient import PolicyGradient
+    from fastparl.algorithms.ddqn import DDQN  # noqa: F401
+    from fastparl.algorithms.dqn import DQN  # noqa: F401
+    from fastparl.algorithms.policy_gradient import PolicyGradient  # noqa: F401
+    from fastparl.algorithms.a2c import A2C  # noqa: F401
+    from fastparl.algorithms.ppo import PPO  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

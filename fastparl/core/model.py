@@ -14,7 +14,7 @@ paddle = import_paddle()
 __all__ = ["Model"]
 
 
-class Model(paddle.nn.Layer):
+class Model(paddle.nn.Layer):  # type: ignore[name-defined,misc]
     """Base class of fastparl's neural networks (a ``paddle.nn.Layer``), as ``parl.Model``.
 
     A ``Model`` is usually a policy or a Q function.  Subclasses call ``super().__init__()``
@@ -53,8 +53,7 @@ class Model(paddle.nn.Layer):
         """
         if not isinstance(weights, Mapping):
             raise TypeError(
-                f"set_weights expects a dict name -> array (as returned by get_weights()), "
-                f"got {type(weights).__name__}"
+                f"set_weights expects a dict name -> array (as returned by get_weights()), got {type(weights).__name__}"
             )
         state = self.state_dict()
         missing = [k for k in state if k not in weights]

@@ -191,8 +191,12 @@ class LocalActor:
             except PeerClosed:
                 self._died(what)
                 raise self.error from None  # type: ignore[misc]
-            if ch.closed:  # interrupted half-way through a frame
-                self._died(what)
+            finally:
+                if ch.closed and self.error is None:  # interrupted (Ctrl-C) half-way through a frame
+                    self.kill(ActorDiedError(
+                        f"a call to {what} was interrupted half-way through sending, which leaves the link to actor "
+                        f"{self.cls_name} (pid {self.pid}) unusable: the actor was stopped; create a new one"))
+                    self.error = self.kill_reason
             return seq
 
     def _drain(self) -> None:

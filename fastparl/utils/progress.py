@@ -51,7 +51,8 @@ class CSVLogger:
                 self.csv_writer.writeheader()
                 self.keys_set = set(result)
             if set(result) != self.keys_set:
-                raise ValueError(f"CSVLogger: keys {sorted(result)} differ from the header {sorted(self.keys_set or ())}")
+                header = sorted(self.keys_set or ())
+                raise ValueError(f"CSVLogger: keys {sorted(result)} differ from the header {header}")
             self.csv_writer.writerow(result)
 
     def flush(self) -> None:

@@ -23,7 +23,7 @@ class PiecewiseScheduler:
     def __init__(self, scheduler_list: list[tuple[int, float]]) -> None:
         if not scheduler_list:
             raise ValueError("PiecewiseScheduler needs at least one (step, value) pair")
-        for (s0, _), (s1, _) in zip(scheduler_list, scheduler_list[1:]):
+        for (s0, _), (s1, _) in zip(scheduler_list, scheduler_list[1:], strict=False):
             if s0 >= s1:
                 raise ValueError(f"steps of scheduler_list must increase, got {s0} then {s1}")
         self.scheduler_list = scheduler_list

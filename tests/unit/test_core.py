@@ -184,7 +184,8 @@ def test_numpy_mlp_matches_paddle_and_follows_updates():
     x = np.random.RandomState(0).randn(3, 4).astype(np.float32)
     np.testing.assert_allclose(fast(x), m(paddle.to_tensor(x)).numpy(), rtol=1e-5, atol=1e-5)
     alg = parl.algorithms.DQN(m, gamma=0.9, lr=0.1)
-    alg.learn(paddle.to_tensor(x), paddle.zeros([3, 1], "int64"), paddle.ones([3, 1]), paddle.to_tensor(x), paddle.zeros([3, 1]))
+    xt = paddle.to_tensor(x)
+    alg.learn(xt, paddle.zeros([3, 1], "int64"), paddle.ones([3, 1]), xt, paddle.zeros([3, 1]))
     m.set_weights(Net().get_weights())
     np.testing.assert_allclose(fast(x[0]), m(paddle.to_tensor(x[0])).numpy(), rtol=1e-5, atol=1e-5)
     with pytest.raises(TypeError):

@@ -5,6 +5,7 @@ gym's 4-tuple ``step`` is the only thing adapted, by a small wrapper playing PAR
 ``CompatWrapper`` role, because gymnasium replaced gym.
 """
 
+# ruff: noqa: UP008, UP032, B007, N806  (PARL's code is kept verbatim)
 from __future__ import annotations
 
 import numpy as np

@@ -28,7 +28,8 @@ def test_logger_set_dir_writes_file(tmp_path, capsys):
     logger.info("info line")
     logger.warning("warn line")
     assert logger.get_dir() == d
-    text = open(os.path.join(d, "log.log")).read()
+    with open(os.path.join(d, "log.log")) as f:
+        text = f.read()
     assert "info line" in text and "WRN warn line" in text
     assert "info line" in capsys.readouterr().out
 
@@ -59,7 +60,8 @@ def test_csv_logger_parl_api(tmp_path):
     with pytest.raises(ValueError):
         c.log_dict({"loss": 1})
     c.close()
-    assert open(tmp_path / "r.csv").read().split() == ["loss,reward", "1,2", "3,4"]
+    with open(tmp_path / "r.csv") as f:
+        assert f.read().split() == ["loss,reward", "1,2", "3,4"]
 
 
 def test_schedulers():
@@ -130,8 +132,13 @@ def test_python_dash_m_fastparl(tmp_path):
     out = str(tmp_path / "m.png")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
-    r = subprocess.run([sys.executable, "-m", "fastparl", "plot", a, "-o", out, "--x", "env_steps"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "fastparl", "plot", a, "-o", out, "--x", "env_steps"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert os.path.exists(out)
 
