@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 # ----------------------------------------------------------------------------------- plot
-def _add_plot(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser(
+def _add_plot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
         "plot",
         help="draw training curves (mean ± std over seeds) from log directories to a PNG",
         description="Each LOGDIR is one run (holding progress.csv) or a folder of seed runs.",
@@ -46,9 +46,8 @@ def _run_plot(args: argparse.Namespace) -> int:
 
 
 # name -> (add arguments, run).  Add `worker` and `status` here.
-_SUBCOMMANDS: dict[
-    str, tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]
-] = {
+_AddFn = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], argparse.ArgumentParser]
+_SUBCOMMANDS: dict[str, tuple[_AddFn, Callable[[argparse.Namespace], int]]] = {
     "plot": (_add_plot, _run_plot),
 }
 

@@ -14,8 +14,6 @@ a paddle eager forward.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -28,6 +26,7 @@ import paddle.nn.functional as F
 import fastparl as parl
 from fastparl.core import NumpyMLP
 from fastparl.utils import ReplayMemory, TrainLogger, logger, progress_bar, set_seed
+from fastparl.utils.arguments import parse_args as fastparl_parse_args
 
 
 @dataclass
@@ -45,10 +44,15 @@ class Args:
     logdir: str | None = None
     """where to write progress.csv and TensorBoard events (default: runs/<algo>_<env>/seed<seed>)"""
     lr: float = 1e-3
+    """Adam learning rate"""
     gamma: float = 0.99
+    """discount factor"""
     batch_size: int = 64
+    """transitions per gradient step"""
     memory_size: int = 200_000
+    """replay memory capacity"""
     warmup_steps: int = 1000
+    """env steps collected before the first gradient step"""
     learn_freq: int = 256
     """train every learn_freq env steps ..."""
     gradient_steps: int = 128
@@ -56,12 +60,17 @@ class Args:
     update_target_steps: int = 128
     """sync the target network every this many gradient steps"""
     e_greed_min: float = 0.04
+    """final exploration rate"""
     e_greed_fraction: float = 0.16
     """fraction of total_steps over which epsilon decays from 1 to e_greed_min"""
     hidden: int = 128
+    """width of the two hidden layers"""
     eval_every: int = 5000
+    """env steps between evaluations"""
     eval_episodes: int = 10
+    """greedy episodes per evaluation"""
     tensorboard: bool = True
+    """also write TensorBoard events (needs tensorboardX)"""
     progress: bool = False
     """show a tqdm progress bar"""
 
@@ -227,15 +236,7 @@ def train(args: Args) -> dict[str, float]:
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """Build :class:`Args` from the command line (``--total-steps`` style flags)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    return fastparl_parse_args(Args, argv, description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ probabilities computed in numpy on zero-copy views of the weights (``NumpyMLP``)
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -27,6 +25,7 @@ import fastparl as parl
 from fastparl.core import NumpyMLP
 from fastparl.kernels import discounted_returns
 from fastparl.utils import TrainLogger, logger, progress_bar, set_seed
+from fastparl.utils.arguments import parse_args as fastparl_parse_args
 
 
 @dataclass
@@ -40,11 +39,15 @@ class Args:
     logdir: str | None = None
     """where to write progress.csv and TensorBoard events (default: runs/pg_<env>/seed<seed>)"""
     lr: float = 1e-3
+    """Adam learning rate"""
     gamma: float = 1.0
     """discount of the reward-to-go (PARL QuickStart: 1.0)"""
     eval_every: int = 20_000
+    """env steps between evaluations"""
     eval_episodes: int = 10
+    """episodes per evaluation (greedy and sampled)"""
     tensorboard: bool = True
+    """also write TensorBoard events (needs tensorboardX)"""
     progress: bool = False
     """show a tqdm progress bar"""
 
@@ -168,15 +171,7 @@ def train(args: Args) -> dict[str, float]:
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """Build :class:`Args` from the command line (``--total-steps`` style flags)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    return fastparl_parse_args(Args, argv, description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

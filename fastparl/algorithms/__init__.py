@@ -21,10 +21,10 @@ _ALGORITHMS: dict[str, str] = {
 __all__ = sorted(_ALGORITHMS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from fastparl.algorithms.a2c import A2C  # noqa: F401
     from fastparl.algorithms.ddqn import DDQN  # noqa: F401
     from fastparl.algorithms.dqn import DQN  # noqa: F401
     from fastparl.algorithms.policy_gradient import PolicyGradient  # noqa: F401
-    from fastparl.algorithms.a2c import A2C  # noqa: F401
     from fastparl.algorithms.ppo import PPO  # noqa: F401
 
 

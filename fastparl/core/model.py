@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -106,19 +107,87 @@ class Model(paddle.nn.Layer):  # type: ignore[name-defined,misc]
         decay = float(decay)
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f"sync_weights_to: decay must be in [0, 1], got {decay}")
-        target_params = dict(target_model.named_parameters())
+        pairs = _sync_pairs(self, target_model)
+        if pairs is not None:  # CPU: update through cached numpy views, ~4x cheaper than paddle ops
+            for src, dst in pairs:
+                if decay == 0.0:
+                    np.copyto(dst, src)
+                else:
+                    dst *= decay
+                    dst += (1.0 - decay) * src
+            return
         with paddle.no_grad():
-            for name, param in self.named_parameters():
-                target = target_params.get(name)
-                if target is None or tuple(target.shape) != tuple(param.shape):
-                    raise ValueError(
-                        f"sync_weights_to: parameter {name!r} of shape {tuple(param.shape)} has no "
-                        f"match in the target model; the architectures differ"
-                    )
+            for param, target in _check_pairs(self, target_model):
                 if decay == 0.0:
                     paddle.assign(param, output=target)
                 else:
                     paddle.assign(decay * target + (1.0 - decay) * param, output=target)
+
+
+# source model -> {id(target model): (weakref to target, [(param, target param)], [(views)])}
+_SYNC_CACHE: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def _check_pairs(source: Model, target: Model) -> list[tuple[Any, Any]]:
+    """Match parameters by name; raise ValueError if names or shapes differ."""
+    target_params = dict(target.named_parameters())
+    pairs = []
+    for name, param in source.named_parameters():
+        other = target_params.get(name)
+        if other is None or tuple(other.shape) != tuple(param.shape):
+            raise ValueError(
+                f"sync_weights_to: parameter {name!r} of shape {tuple(param.shape)} has no "
+                f"match in the target model; the architectures differ"
+            )
+        pairs.append((param, other))
+    return pairs
+
+
+def _cpu_view(tensor: Any) -> np.ndarray | None:
+    """A zero-copy numpy view of a dense CPU float tensor, else None."""
+    try:
+        if not tensor.place.is_cpu_place() or str(tensor.dtype) not in ("paddle.float32", "paddle.float64"):
+            return None
+        view = np.from_dlpack(tensor.detach())
+    except (AttributeError, BufferError, RuntimeError, TypeError, ValueError):
+        return None
+    return view if view.flags.c_contiguous and view.ctypes.data == tensor.data_ptr() else None
+
+
+def _sync_pairs(source: Model, target: Model) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Cached (source view, target view) pairs for sync_weights_to, or None to use paddle ops.
+
+    The cache is revalidated on every call by comparing each view's address with its
+    parameter's ``data_ptr()``, so a re-allocated parameter (or a deepcopy) rebuilds it.
+    """
+    try:
+        per_source = _SYNC_CACHE.setdefault(source, {})
+    except TypeError:
+        return None
+    entry = per_source.get(id(target))
+    if entry is not None:
+        target_ref, params, views = entry
+        if (
+            target_ref() is target
+            and len(params) == len(source.parameters())
+            and all(
+                sv.ctypes.data == sp.data_ptr() and tv.ctypes.data == tp.data_ptr()
+                for (sp, tp), (sv, tv) in zip(params, views, strict=True)
+            )
+        ):
+            return views  # type: ignore[no-any-return]
+    params = _check_pairs(source, target)
+    views = []
+    for sp, tp in params:
+        sv, tv = _cpu_view(sp), _cpu_view(tp)
+        if sv is None or tv is None or sv.dtype != tv.dtype:
+            per_source.pop(id(target), None)
+            return None
+        views.append((sv, tv))
+    for key in [k for k, (ref, _, _) in per_source.items() if ref() is None]:
+        del per_source[key]  # targets that no longer exist
+    per_source[id(target)] = (weakref.ref(target), params, views)
+    return views
 
 
 def _numpy_dtype(tensor: Any) -> np.dtype:

@@ -31,7 +31,8 @@ _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - x.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+    out: np.ndarray = z / z.sum(axis=-1, keepdims=True)
+    return out
 
 
 _OUTPUTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

@@ -70,7 +70,8 @@ def _smooth(ys: np.ndarray, window: int) -> np.ndarray:
     csum = np.cumsum(np.insert(ys, 0, 0.0))
     idx = np.arange(1, len(ys) + 1)
     lo = np.maximum(idx - window, 0)
-    return (csum[idx] - csum[lo]) / (idx - lo)  # trailing mean over up to `window` points
+    out: np.ndarray = (csum[idx] - csum[lo]) / (idx - lo)  # trailing mean over up to `window` points
+    return out
 
 
 def seed_statistics(

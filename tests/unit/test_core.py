@@ -73,6 +73,33 @@ def test_sync_weights_to_decay(decay):
         np.testing.assert_allclose(v, decay * wd[k] + (1 - decay) * ws[k], rtol=1e-6, atol=1e-7)
 
 
+def test_sync_weights_to_repeated_and_after_copies():
+    """The cached numpy-view fast path must follow updates, deep copies and new targets."""
+    src = Net()
+    dst = copy.deepcopy(src)
+    for _ in range(3):
+        src.set_weights(Net().get_weights())
+        ws, wd = src.get_weights(), dst.get_weights()
+        src.sync_weights_to(dst, decay=0.5)
+        for k, v in dst.get_weights().items():
+            np.testing.assert_allclose(v, 0.5 * wd[k] + 0.5 * ws[k], rtol=1e-6, atol=1e-7)
+    clone = copy.deepcopy(src)  # a copy of the source must not write through the source's views
+    clone.set_weights(Net().get_weights())
+    clone.sync_weights_to(dst)
+    for k, v in dst.get_weights().items():
+        np.testing.assert_array_equal(v, clone.get_weights()[k])
+    other = Net()
+    src.sync_weights_to(other)
+    for k, v in other.get_weights().items():
+        np.testing.assert_array_equal(v, src.get_weights()[k])
+    alg = parl.algorithms.DQN(src, gamma=0.9, lr=0.1)  # optimizer steps update in place
+    x = paddle.randn([4, 4])
+    alg.learn(x, paddle.zeros([4, 1], "int64"), paddle.ones([4, 1]), x, paddle.zeros([4, 1]))
+    alg.sync_target()
+    for k, v in alg.target_model.get_weights().items():
+        np.testing.assert_array_equal(v, src.get_weights()[k])
+
+
 def test_sync_weights_to_errors():
     m = Net()
     with pytest.raises(ValueError):
@@ -81,6 +108,8 @@ def test_sync_weights_to_errors():
         m.sync_weights_to(copy.deepcopy(m), decay=1.5)
     with pytest.raises(TypeError):
         m.sync_weights_to(nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="architectures differ"):
+        m.sync_weights_to(Net(obs_dim=5))
 
 
 def test_deepcopy_is_independent():

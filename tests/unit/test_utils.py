@@ -155,3 +155,28 @@ def test_summary_add_scalar_writes_events(tmp_path):
     finally:
         summary.close()
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(d))
+
+
+def test_dataclass_args_flags_and_help(capsys):
+    from dataclasses import dataclass
+
+    from fastparl.utils.arguments import field_docs, parse_args
+
+    @dataclass
+    class Args:
+        total_steps: int = 10
+        """environment steps"""
+        lr: float = 0.1
+        logdir: str | None = None
+        dueling: bool = False
+        """use a dueling head"""
+
+    assert field_docs(Args) == {"total_steps": "environment steps", "dueling": "use a dueling head"}
+    a = parse_args(Args, ["--total-steps", "5", "--lr", "0.5", "--dueling", "--logdir", "x"])
+    assert a == Args(total_steps=5, lr=0.5, logdir="x", dueling=True)
+    assert parse_args(Args, []) == Args()
+    with pytest.raises(SystemExit):
+        parse_args(Args, ["--help"])
+    assert "environment steps" in capsys.readouterr().out
+    with pytest.raises(TypeError):
+        parse_args(dict, [])

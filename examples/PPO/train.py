@@ -1,0 +1,212 @@
+"""PPO on a gymnasium env (CartPole-v1, or a MuJoCo task such as InvertedPendulum-v5): PARL's PPO example.
+
+The algorithm is ``parl.algorithms.PPO`` (PARL 2.x's paddle PPO); the loop is PARL's
+``examples/PPO/train.py``: collect ``num_steps`` steps from ``num_envs`` envs, GAE (the Numba
+kernel behind :class:`fastparl.data.RolloutStorage`), then ``update_epochs`` passes of
+minibatch updates.  Envs run in this process (``--actors 0``) or in ``--actors N`` processes
+with observations in shared memory (:class:`fastparl.env.RemoteVectorEnv`).  Time-limit
+truncations bootstrap from V(final observation).
+
+    python examples/PPO/train.py --env CartPole-v1 --seed 0 --total-steps 100000
+    python examples/PPO/train.py --env CartPole-v1 --actors 2
+    python examples/PPO/train.py --env InvertedPendulum-v5 --total-steps 100000   # needs gymnasium[mujoco]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+import fastparl as parl
+from fastparl.data import RolloutStorage
+from fastparl.env import make_vector_env
+from fastparl.utils import TrainLogger, logger, set_seed
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ppo_model import PPOAgent, PPOModel, RunningMeanStd  # noqa: E402
+
+# Hyper-parameters by action type: discrete = rl-baselines3-zoo's CartPole-v1 PPO, continuous =
+# CleanRL's ppo_continuous_action.py / PARL's mujoco_config (with normalised observations and rewards).
+PRESETS: dict[str, dict[str, object]] = {
+    "discrete": dict(num_envs=8, num_steps=32, num_minibatches=1, update_epochs=20, lr=1e-3, clip_param=0.2,
+                     entropy_coef=0.0, gamma=0.98, gae_lambda=0.8, clip_vloss=False, norm_obs=False,
+                     norm_reward=False),
+    "continuous": dict(num_envs=1, num_steps=2048, num_minibatches=32, update_epochs=10, lr=3e-4, clip_param=0.2,
+                       entropy_coef=0.0, gamma=0.99, gae_lambda=0.95, clip_vloss=True, norm_obs=True,
+                       norm_reward=True),
+}
+
+
+@dataclass
+class Args:
+    env: str = "CartPole-v1"
+    """gymnasium id: discrete actions (CartPole-v1) or continuous (InvertedPendulum-v5, HalfCheetah-v5 ...)"""
+    seed: int = 0
+    """seed of numpy, paddle, the envs and the action sampling"""
+    total_steps: int = 100_000
+    """environment steps (rounded down to whole rollouts of num_envs * num_steps)"""
+    actors: int = 0
+    """0: step the envs in this process; N > 0: in N actor processes (RemoteVectorEnv)"""
+    num_envs: int | None = None
+    """parallel envs (default 8 discrete, 1 continuous)"""
+    num_steps: int | None = None
+    """steps per env per rollout (T in the paper)"""
+    num_minibatches: int | None = None
+    update_epochs: int | None = None
+    lr: float | None = None
+    """initial learning rate, decayed linearly to 0"""
+    clip_param: float | None = None
+    entropy_coef: float | None = None
+    gamma: float | None = None
+    gae_lambda: float | None = None
+    clip_vloss: bool | None = None
+    """clipped value loss (PARL's use_clipped_value_loss)"""
+    norm_obs: bool | None = None
+    """normalise observations with running statistics (PARL's wrap_rms)"""
+    norm_reward: bool | None = None
+    """scale rewards by the running std of the discounted return"""
+    eval_episodes: int = 10
+    """deterministic evaluation episodes at the end (and before training)"""
+    logdir: str | None = None
+    """progress.csv + TensorBoard (default runs/ppo_<env>/seed<seed>)"""
+    tensorboard: bool = True
+
+
+def resolve(args: Args, continuous: bool) -> Args:
+    """Fill the ``None`` fields of ``args`` from :data:`PRESETS`."""
+    preset = PRESETS["continuous" if continuous else "discrete"]
+    return dataclasses.replace(args, **{k: v for k, v in preset.items() if getattr(args, k) is None})
+
+
+class ObsNorm:
+    """Observation normalisation ``clip((x - mean) / sqrt(var + 1e-8), -10, 10)`` with running statistics."""
+
+    def __init__(self, shape: tuple[int, ...], enabled: bool) -> None:
+        self.enabled = enabled
+        self.rms = RunningMeanStd(shape)
+
+    def __call__(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
+        if not self.enabled:
+            return np.asarray(obs, np.float32)
+        if update:
+            self.rms.update(obs)
+        return np.clip((obs - self.rms.mean) / np.sqrt(self.rms.var + 1e-8), -10, 10).astype(np.float32)
+
+
+def evaluate(agent: PPOAgent, env: gym.Env, norm: ObsNorm, episodes: int) -> float:
+    """Mean return of ``episodes`` deterministic episodes (greedy or mean action, frozen obs statistics)."""
+    space = env.action_space
+    returns = []
+    for _ in range(episodes):
+        obs, _ = env.reset()
+        total, done = 0.0, False
+        while not done:
+            action = agent.predict(norm(obs[None]))[0]
+            if isinstance(space, gym.spaces.Box):
+                action = np.clip(action, space.low, space.high)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def train(args: Args) -> dict[str, float]:
+    """Train PPO; return eval returns (before/after), wall time and env steps/s."""
+    start = time.time()
+    eval_env = gym.make(args.env)
+    continuous = isinstance(eval_env.action_space, gym.spaces.Box)
+    args = resolve(args, continuous)
+    logdir = args.logdir or f"runs/ppo_{args.env}/seed{args.seed}"
+    set_seed(args.seed, paddle=True)
+    eval_env.reset(seed=args.seed + 10_000)
+    envs = make_vector_env(args.env, args.num_envs, num_actors=args.actors)
+    obs_space, act_space = envs.single_observation_space, envs.single_action_space
+    obs_dim = int(np.prod(obs_space.shape))
+    act_dim = int(np.prod(act_space.shape)) if continuous else int(act_space.n)
+    batch = args.num_envs * args.num_steps
+    num_updates = max(1, args.total_steps // batch)
+
+    model = PPOModel(obs_dim, act_dim, continuous=continuous)
+    alg = parl.algorithms.PPO(model, clip_param=args.clip_param, entropy_coef=args.entropy_coef, initial_lr=args.lr,
+                              use_clipped_value_loss=args.clip_vloss, continuous_action=continuous)
+    agent = PPOAgent(alg, num_updates, args.update_epochs, args.num_minibatches, lr_decay=True, initial_lr=args.lr,
+                     seed=args.seed)
+    norm = ObsNorm(obs_space.shape, args.norm_obs)
+    rew_rms, disc_ret = RunningMeanStd(), np.zeros(args.num_envs)
+    rollout = RolloutStorage(args.num_steps, args.num_envs, obs_space.shape, act_space.shape if continuous else (),
+                             np.float32 if continuous else np.int64)
+    tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
+    initial_return = evaluate(agent, eval_env, norm, args.eval_episodes)
+    logger.info(f"PPO on {args.env} ({'continuous' if continuous else 'discrete'}): {args.num_envs} envs x "
+                f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, initial eval {initial_return:.1f}")
+
+    obs, _ = envs.reset(seed=args.seed)
+    steps, sample_time, episodes = 0, 0.0, deque(maxlen=20)  # returns of the last 20 episodes
+    low, high = (act_space.low, act_space.high) if continuous else (None, None)
+    for update in range(1, num_updates + 1):
+        t0 = time.time()
+        rollout.reset()
+        for _ in range(args.num_steps):
+            nobs = norm(obs, update=True)
+            value, action, logprob, _ = agent.sample(nobs)
+            obs, reward, term, trunc, info = envs.step(np.clip(action, low, high) if continuous else action)
+            boot = None
+            if info and trunc.any():  # bootstrap time-limit truncations from V(final obs)
+                boot = np.zeros(args.num_envs, np.float32)
+                boot[trunc] = agent.value(norm(info["final_obs"][trunc]))
+            if info:
+                episodes.extend(info["episode"]["r"][info["_episode"]].tolist())
+            if args.norm_reward:  # gymnasium's NormalizeReward, vectorised
+                disc_ret = disc_ret * args.gamma * (1.0 - term) + reward
+                rew_rms.update(disc_ret)
+                reward = np.clip(reward / np.sqrt(rew_rms.var + 1e-8), -10, 10)
+            rollout.append(nobs, action, logprob, reward, term, value, trunc, boot)
+        rollout.compute_returns(agent.value(norm(obs)), args.gamma, args.gae_lambda)
+        steps += batch
+        sample_time += time.time() - t0
+        value_loss, action_loss, entropy, lr = agent.learn(rollout)
+        tlog.log(steps, episode_return=float(np.mean(episodes)) if episodes else None, value_loss=value_loss,
+                 action_loss=action_loss, entropy=entropy, lr=lr, steps_per_s=steps / (time.time() - start))
+        if update % max(1, num_updates // 10) == 0 and episodes:
+            logger.info(f"step {steps}: mean return of the last {len(episodes)} episodes {np.mean(episodes):.1f}")
+    envs.close()
+    train_wall = time.time() - start
+    eval_return = evaluate(agent, eval_env, norm, args.eval_episodes)
+    tlog.log(steps, eval_return=eval_return)
+    tlog.close()
+    agent.save(f"{logdir}/model.ckpt")
+    np.savez(f"{logdir}/obs_rms.npz", mean=norm.rms.mean, var=norm.rms.var)
+    wall = time.time() - start
+    result = {"eval_return": eval_return, "initial_eval_return": initial_return, "wall_time": wall,
+              "train_time": train_wall, "env_steps": float(steps), "steps_per_s": steps / train_wall,
+              "sample_steps_per_s": steps / sample_time}
+    logger.info(f"done: eval return {eval_return:.1f} ({args.eval_episodes} deterministic episodes), {wall:.1f} s, "
+                f"{result['steps_per_s']:.0f} env steps/s overall, {result['sample_steps_per_s']:.0f} env steps/s "
+                f"while sampling")
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Build :class:`Args` from the command line (``--total-steps`` style flags)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        kind = str(f.type).split(" ")[0]
+        if kind.startswith("bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            parser.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=f.default)
+    return Args(**vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    train(parse_args())
