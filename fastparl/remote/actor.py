@@ -68,9 +68,9 @@ def error_info(exc: BaseException, kind: str = "remote") -> tuple:
     return (type(exc).__qualname__, str(exc), tb, pickled, kind, os.getpid())
 
 
-def serve(sock_fd: int) -> int:
-    """Run the actor loop on the connected socket ``sock_fd`` until the driver goes away."""
-    ch = Channel(socket.socket(fileno=sock_fd))
+def serve(sock_fd: int, fd_sock: int) -> int:
+    """Run the actor loop on the connected sockets until the driver goes away."""
+    ch = Channel(socket.socket(fileno=sock_fd), socket.socket(fileno=fd_sock))
     obj: Any = None
     cls_name = "?"
     slow: set[str] = set()
@@ -97,7 +97,7 @@ def serve(sock_fd: int) -> int:
                 ch.flush()
             t0 = time.perf_counter()
             try:
-                result = fn(*args, **kwargs)
+                result = fn(*args) if kwargs is None else fn(*args, **kwargs)
             except Exception as e:  # noqa: BLE001 - the caller gets it as RemoteError
                 fn = args = kwargs = None  # drop views of the arguments before replying (releases ride on it)
                 _reply_error(ch, seq, e)
@@ -105,7 +105,7 @@ def serve(sock_fd: int) -> int:
             fn = args = kwargs = None
             if time.perf_counter() - t0 > SLOW_CALL_S:
                 slow.add(name)
-            _reply(ch, seq, result, defer=ch.has_frame() and name not in slow, what=f"{cls_name}.{name}()")
+            _reply(ch, seq, result, ch.has_frame() and name not in slow, cls_name, name)
             result = None
         elif op == GETATTR:
             try:
@@ -116,7 +116,7 @@ def serve(sock_fd: int) -> int:
             if callable(value) and not isinstance(value, type):
                 ch.send(CALLABLE, seq, None)
             else:
-                _reply(ch, seq, value, what=f"attribute {cls_name}.{payload}")
+                _reply(ch, seq, value, False, cls_name, payload, "attribute ")
             value = None
         elif op == SETATTR:
             name, value = payload
@@ -150,12 +150,13 @@ def serve(sock_fd: int) -> int:
             ch.send(OK, seq, None)
 
 
-def _reply(ch: Channel, seq: int, value: Any, defer: bool = False, what: str = "result") -> None:
+def _reply(ch: Channel, seq: int, value: Any, defer: bool, cls_name: str, name: str, kind: str = "") -> None:
     try:
         ch.send(OK, seq, value, defer=defer)
     except PeerClosed:
         raise
     except Exception as e:  # noqa: BLE001 - unpicklable result
+        what = f"attribute {cls_name}.{name}" if kind else f"{cls_name}.{name}()"
         err = TypeError(f"the result of {what} could not be pickled: {type(e).__name__}: {e}. "
                         "Return plain data (NumPy arrays, numbers, lists, dicts) from actor methods.")
         _reply_error(ch, seq, err, "serialization")

@@ -3,10 +3,14 @@
 Frame layout (little endian)::
 
     header  : body_len u32, n_fds u16, n_oob u16, n_ctrl u16, flags u8, op u8, seq u64
-    fd table: n_fds  x (segment id u64, size u64, kind u64)   descriptors ride in SCM_RIGHTS
+    fd table: n_fds  x (segment id u64, size u64, kind u64)   descriptors: see below
     oob     : n_oob  x (segment id u64, offset u64, nbytes u64) pickle buffers in the arena
     ctrl    : n_ctrl x (kind u64, segment id u64)              releases and forgets for the peer
     body    : pickle protocol 5 (or, with FLAG_BODY_OOB, the first oob entry)
+
+Descriptors of new segments travel on a second, ``SOCK_SEQPACKET`` socket (``SCM_RIGHTS``), sent
+before the frame that needs them: the frame socket then uses plain ``send``/``recv_into``, which
+cost ~0.7 us less per message than ``sendmsg``/``recvmsg`` with room for ancillary data.
 
 Both ends are symmetric.  A call costs one ``send`` and one ``recv`` per side; a large array
 costs one copy into the sender's persistent arena, and the receiver gets a read-only view.
@@ -24,11 +28,10 @@ import weakref
 from collections import deque
 from typing import Any, Callable
 
-from fastparl.errors import SerializationError
 from fastparl.remote import objref, serialization
 from fastparl.remote.shm import ARENA, SHARED, Arena, Segment, _send_hook, lookup
 
-__all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD"]
+__all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD", "socket_pairs"]
 
 HDR = struct.Struct("<IHHHBBQ")
 ENT = struct.Struct("<QQQ")
@@ -42,6 +45,13 @@ _ANC = socket.CMSG_SPACE(_MAX_FDS * 4)
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
 
 
+def socket_pairs() -> tuple[tuple[socket.socket, socket.socket], tuple[socket.socket, socket.socket]]:
+    """Two connected ends, each (frame socket, descriptor socket), for :class:`Channel`."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fa, fb = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    return (a, fa), (b, fb)
+
+
 class PeerClosed(Exception):
     """The other end closed the socket (its process exited or closed the channel)."""
 
@@ -49,8 +59,9 @@ class PeerClosed(Exception):
 class Channel:
     """One end of a framed, shared-memory-aware connection."""
 
-    def __init__(self, sock: socket.socket, oob_threshold: int = OOB_THRESHOLD):
+    def __init__(self, sock: socket.socket, fd_sock: socket.socket, oob_threshold: int = OOB_THRESHOLD):
         self.sock = sock
+        self.fd_sock = fd_sock
         self.fileno = sock.fileno()
         self.oob_threshold = oob_threshold
         self.arena = Arena()
@@ -119,9 +130,6 @@ class Channel:
         parts = [HDR.pack(len(body), len(fds), len(oob), len(ctrl), flags, op, seq), *fd_ents, *oob]
         parts.extend(CTRL.pack(k, s) for k, s in ctrl)
         parts.append(body)
-        if len(fds) > _MAX_FDS:
-            raise SerializationError(f"one message may carry at most {_MAX_FDS} new shared arrays, got {len(fds)}; "
-                                     "send them in several calls")
         return b"".join(parts), fds
 
     def _attach(self, seg: Segment, fd_ents: list[bytes], fds: list[int]) -> None:
@@ -156,31 +164,56 @@ class Channel:
 
     def send_raw(self, data: bytes, fds: list[int], on_blocked: Callable[[], None] | None = None) -> None:
         sock = self.sock
-        view = memoryview(data)
-        sent_any = False
+        sent = 0
         try:
+            if fds:
+                self.send_fds(fds)
+            if on_blocked is None:
+                sock.sendall(data)
+                return
+            try:
+                sent = sock.send(data, _MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):  # the common case: one system call
+                return
+            view = memoryview(data)[sent:]
             while view:
                 try:
-                    if fds:
-                        n = sock.sendmsg([view], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))],
-                                       _MSG_DONTWAIT if on_blocked else 0)
-                        fds = []
-                    else:
-                        n = sock.send(view, _MSG_DONTWAIT) if on_blocked else sock.send(view)
+                    n = sock.send(view, _MSG_DONTWAIT)
                 except BlockingIOError:
                     r, _, _ = select.select([sock], [sock], [])
                     if r:
-                        on_blocked()  # type: ignore[misc]
+                        on_blocked()
                     continue
-                sent_any = True
+                sent += n
                 view = view[n:]
         except (BrokenPipeError, ConnectionResetError) as e:
             self.closed = True
             raise PeerClosed(str(e)) from None
         except BaseException:
-            if sent_any and view:  # a partial frame corrupts the stream: this channel is unusable now
+            if 0 < sent < len(data):  # a partial frame corrupts the stream: this channel is unusable now
                 self.closed = True
             raise
+
+    def send_fds(self, fds: list[int]) -> None:
+        """Send descriptors on the side socket; the peer takes them when it parses the next frame."""
+        for i in range(0, len(fds), _MAX_FDS):
+            self.fd_sock.sendmsg([b"F"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds[i:i + _MAX_FDS]))])
+
+    def take_fds(self, n: int) -> list[int]:
+        """Receive ``n`` descriptors from the side socket (they were sent before the frame)."""
+        while len(self._fds) < n:
+            _, anc, _, _ = self.fd_sock.recvmsg(1, _ANC)
+            if not anc:
+                self.closed = True
+                raise PeerClosed("peer closed the descriptor socket")
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds = array.array("i")
+                    fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+                    self._fds.extend(fds)
+        return [self._fds.popleft() for _ in range(n)]
 
     # ------------------------------------------------------------------ receiving
     def has_frame(self) -> bool:
@@ -226,8 +259,7 @@ class Channel:
         elif len(self._rbuf) - self._rend < 65536:
             self._compact()
         try:
-            n, anc, msg_flags, _ = self.sock.recvmsg_into([self._rview[self._rend:]], _ANC,
-                                                          0 if block else _MSG_DONTWAIT)
+            n = self.sock.recv_into(self._rview[self._rend:], 0, 0 if block else _MSG_DONTWAIT)
         except BlockingIOError:
             return False
         except InterruptedError:
@@ -237,11 +269,6 @@ class Channel:
                 raise
             self.closed = True
             raise PeerClosed(str(e)) from None
-        for level, kind, data in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-                self._fds.extend(fds)
         if n == 0:
             self.closed = True
             raise PeerClosed("peer closed the connection")
@@ -283,10 +310,11 @@ class Channel:
                 return op, seq, serialization.loads(self._rview[pos:pos + body_len]), None
             except Exception as e:  # noqa: BLE001
                 return op, seq, None, e
-        for _ in range(n_fds):
+        fds = self.take_fds(n_fds) if n_fds else ()
+        for fd in fds:
             seg_id, size, kind = ENT.unpack_from(buf, pos)
             pos += ENT.size
-            self._adopt(seg_id, size, kind, self._fds.popleft())
+            self._adopt(seg_id, size, kind, fd)
         views = []
         for _ in range(n_oob):
             seg_id, off, n = ENT.unpack_from(buf, pos)
@@ -332,10 +360,11 @@ class Channel:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for sock in (self.sock, self.fd_sock):
+            try:
+                sock.close()
+            except OSError:
+                pass
         while self._fds:
             try:
                 os.close(self._fds.popleft())

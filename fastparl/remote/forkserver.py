@@ -1,6 +1,6 @@
 """The fork server: a clean, single-threaded process that forks actors on request.
 
-It is started (``python -m fastparl.remote.forkserver FD DRIVER_PID``) from a fresh interpreter,
+It is started (``python -m fastparl.remote.forkserver FD FD_SOCK DRIVER_PID``) from a fresh interpreter,
 so it holds none of the driver's threads (paddle, BLAS) or large heap; it preloads numpy,
 cloudpickle and fastparl's actor code, so that a forked actor answers its first call in
 milliseconds.  It reaps its children and reports their exit codes to the driver.
@@ -38,8 +38,8 @@ def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
 
 
 class ForkServer:
-    def __init__(self, fd: int, driver_pid: int):
-        self.ch = Channel(socket.socket(fileno=fd))
+    def __init__(self, fd: int, fd_sock: int, driver_pid: int):
+        self.ch = Channel(socket.socket(fileno=fd), socket.socket(fileno=fd_sock))
         self.driver_pid = driver_pid
         self.children: dict[int, None] = {}
         self.status: dict[int, int] = {}
@@ -73,7 +73,8 @@ class ForkServer:
     def handle(self, frame: tuple) -> None:
         op, seq, payload, err = frame
         if op == SPAWN:
-            fds = [self.ch._fds.popleft() for _ in range(payload.pop("nfds"))]  # sent beside the frame
+            fds = self.ch.take_fds(payload.pop("nfds"))  # sent just before the frame
+            fds += [-1] * (4 - len(fds))  # no stdout/stderr pipes: the actor writes to ours
             try:
                 pid = self.spawn(payload, *fds)
             except Exception as e:  # noqa: BLE001
@@ -84,7 +85,7 @@ class ForkServer:
             self.reap()
             self.ch.send(OK, seq, self.status.get(payload))
 
-    def spawn(self, req: dict, sock_fd: int, out_fd: int, err_fd: int) -> int:
+    def spawn(self, req: dict, sock_fd: int, fd_sock: int, out_fd: int, err_fd: int) -> int:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         pid = os.fork()
@@ -92,7 +93,7 @@ class ForkServer:
             code = 1
             try:
                 self._become_actor(req, sock_fd, out_fd, err_fd)
-                code = actor.serve(sock_fd)
+                code = actor.serve(sock_fd, fd_sock)
             except PeerClosed:
                 code = 0
             except SystemExit as e:
@@ -107,7 +108,7 @@ class ForkServer:
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
-        for fd in (sock_fd, out_fd, err_fd):
+        for fd in (sock_fd, fd_sock, out_fd, err_fd):
             if fd >= 0:
                 os.close(fd)
         self.children[pid] = None
@@ -116,7 +117,8 @@ class ForkServer:
     def _become_actor(self, req: dict, sock_fd: int, out_fd: int, err_fd: int) -> None:
         signal.set_wakeup_fd(-1)
         os.close(self.wake_r)
-        self.ch.sock.close()  # other actors' and the driver's links must not stay open here
+        self.ch.sock.close()  # the driver's link must not stay open here (others' were closed after their fork)
+        self.ch.fd_sock.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
@@ -170,13 +172,13 @@ class ForkServer:
 
 
 def main() -> None:
-    fd, driver_pid = int(sys.argv[1]), int(sys.argv[2])
+    fd, fd_sock, driver_pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # No PDEATHSIG here: it fires when the driver *thread* that started us exits.  Driver death
     # (even SIGKILL) closes the control socket instead, and we then kill every actor.
     if os.getppid() != driver_pid:  # the driver died before we got here
         sys.exit(0)
-    ForkServer(fd, driver_pid).run()
+    ForkServer(fd, fd_sock, driver_pid).run()
 
 
 if __name__ == "__main__":

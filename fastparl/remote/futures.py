@@ -19,10 +19,10 @@ class Future:
     Results arrive in call order per actor; reading one never blocks other actors.
     """
 
-    __slots__ = ("_actor", "_seq", "_what", "_value", "_ok", "__weakref__")
+    __slots__ = ("_actor", "_seq", "_name", "_value", "_ok", "__weakref__")
 
-    def __init__(self, actor: Any, seq: int, what: str, value: Any = _PENDING, ok: bool = True):
-        self._actor, self._seq, self._what = actor, seq, what
+    def __init__(self, actor: Any, seq: int, name: str, value: Any = _PENDING, ok: bool = True):
+        self._actor, self._seq, self._name = actor, seq, name
         self._value, self._ok = value, ok
 
     def result(self, timeout: float | None = None) -> Any:
@@ -36,7 +36,7 @@ class Future:
             RemoteError, ActorDiedError, SerializationError: the call failed.
         """
         if self._value is _PENDING:
-            self._ok, self._value = self._actor.wait_reply(self._seq, timeout, self._what)
+            self._ok, self._value = self._actor.wait_reply(self._seq, timeout, self._name)
         if self._ok:
             return self._value
         raise self._value
@@ -48,7 +48,7 @@ class Future:
     def done(self) -> bool:
         """Whether the result is in (never blocks)."""
         if self._value is _PENDING:
-            reply = self._actor.poll_reply(self._seq)
+            reply = self._actor.poll_reply(self._seq, self._name)
             if reply is None:
                 return False
             self._ok, self._value = reply
@@ -63,7 +63,7 @@ class Future:
 
     def __repr__(self) -> str:
         state = "pending" if self._value is _PENDING else ("done" if self._ok else "failed")
-        return f"<fastparl.Future {self._what} {state}>"
+        return f"<fastparl.Future {getattr(self._actor, 'cls_name', '?')}.{self._name}() {state}>"
 
 
 def get(objects: Any, timeout: float | None = None) -> Any:

@@ -13,9 +13,9 @@ import weakref
 from typing import Any
 
 import fastparl
-from fastparl.errors import ActorDiedError, FastparlError, FutureTimeoutError, ResourceError, SerializationError
+from fastparl.errors import ActorDiedError, FastparlError, SerializationError
 from fastparl.remote import actor as actor_mod
-from fastparl.remote.channel import Channel, PeerClosed
+from fastparl.remote.channel import Channel, PeerClosed, socket_pairs
 from fastparl.remote.futures import Future, timeout_error
 from fastparl.remote.handle import CALLABLE_ATTR, build_error, unpicklable_reply
 from fastparl.remote.monitor import Monitor
@@ -39,17 +39,19 @@ class LocalBackend:
         self._lock = threading.Lock()
         self._seq = 0
         self._closed = False
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours, theirs = socket_pairs()
         pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fastparl.__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([pkg_root, *filter(None, [env.get("PYTHONPATH")])])
         try:
             self.server = subprocess.Popen(
-                [sys.executable, "-m", "fastparl.remote.forkserver", str(theirs.fileno()), str(os.getpid())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env, close_fds=True)
+                [sys.executable, "-m", "fastparl.remote.forkserver", *(str(s.fileno()) for s in theirs),
+                 str(os.getpid())],
+                pass_fds=tuple(s.fileno() for s in theirs), stdin=subprocess.DEVNULL, env=env, close_fds=True)
         finally:
-            theirs.close()
-        self.ctl = Channel(ours)
+            for sock in theirs:
+                sock.close()
+        self.ctl = Channel(*ours)
         frame = self.ctl.recv(timeout=start_timeout)
         if frame is None or frame[0] != OK:
             self.server.kill()
@@ -74,8 +76,10 @@ class LocalBackend:
                 raise build_error(frame[2], "fork server")
             return frame[2]
 
-    def spawn(self, env: dict[str, str | None], sock_fd: int, out_fd: int, err_fd: int) -> int:
-        return self._request(SPAWN, {"env": env, "nfds": 3}, [sock_fd, out_fd, err_fd])
+    def spawn(self, env: dict[str, str | None], fds: list[int]) -> int:
+        """Fork an actor; ``fds``: its frame socket, descriptor socket, stdout and stderr (-1: inherit)."""
+        fds = [fd for fd in fds if fd >= 0]
+        return self._request(SPAWN, {"env": env, "nfds": len(fds)}, fds)
 
     def exit_code(self, pid: int, wait: float = 1.0) -> int | None:
         """The actor's exit code (negative: killed by that signal), or None if still running."""
@@ -131,73 +135,85 @@ class LocalActor:
 
     def _start(self, cls: type, args: tuple, kwargs: dict, opts: dict) -> None:
         backend = self.backend
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours, theirs = socket_pairs()
         out_r = err_r = out_w = err_w = -1
         if backend.log_to_driver:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
         env: dict[str, str | None] = {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
         try:
-            self.pid = backend.spawn(env, theirs.fileno(), out_w, err_w)
+            self.pid = backend.spawn(env, [*(s.fileno() for s in theirs), out_w, err_w])
         finally:
-            theirs.close()
+            for sock in theirs:
+                sock.close()
             for fd in (out_w, err_w):
                 if fd >= 0:
                     os.close(fd)
-        self.ch = Channel(ours)
+        self.ch = Channel(*ours)
         self.fileno = self.ch.fileno
         self.streams = backend.monitor.add_actor(self, out_r, err_r, f"({self.cls_name} pid={self.pid}) ",
                                                  opts.get("max_memory"))
         backend.actors.add(self)
         spec = actor_mod.class_spec(cls)
-        self.call_sync(INIT, (spec, args, kwargs, list(sys.path), os.getcwd()), f"{self.cls_name}.__init__()",
-                       args, kwargs)
+        self.call_sync(INIT, (spec, args, kwargs, list(sys.path), os.getcwd()), "__init__", args, kwargs)
 
     # ------------------------------------------------------------------ calls
+    def describe(self, op: int, name: str) -> str:
+        """Text naming a call in error messages (built only when one is needed)."""
+        if op == GETATTR:
+            return f"{self.cls_name}.{name}"
+        if op == SETATTR:
+            return f"setting {self.cls_name}.{name}"
+        return f"{self.cls_name}.{name}()"
+
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
-        what = f"{self.cls_name}.{name}()"
-        if wait:
-            return self.call_sync(CALL, (name, args, kwargs or {}), what, args, kwargs)
-        return Future(self, self._send(CALL, (name, args, kwargs or {}), what, args, kwargs), what)
-
-    def getattr(self, name: str) -> Any:
-        return self.call_sync(GETATTR, name, f"{self.cls_name}.{name}")
-
-    def setattr(self, name: str, value: Any) -> None:
-        self.call_sync(SETATTR, (name, value), f"setting {self.cls_name}.{name}", (value,))
-
-    def call_sync(self, op: int, payload: Any, what: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         with self.lock:
-            ok, value = self.wait_reply(self._send(op, payload, what, args, kwargs), None, what)
+            seq = self._send(CALL, (name, args, kwargs), name, args, kwargs)
+            if not wait:
+                return Future(self, seq, name)
+            ok, value = self._wait(seq, None, CALL, name)
         if ok:
             return value
         raise value
 
-    def _send(self, op: int, payload: Any, what: str, args: tuple, kwargs: dict | None) -> int:
+    def getattr(self, name: str) -> Any:
+        return self.call_sync(GETATTR, name, name)
+
+    def setattr(self, name: str, value: Any) -> None:
+        self.call_sync(SETATTR, (name, value), name, (value,))
+
+    def call_sync(self, op: int, payload: Any, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         with self.lock:
-            if self.error is not None:
-                raise self.error
-            ch = self.ch
-            self.seq += 1
-            seq = self.seq
-            try:
-                data, fds = ch.encode(op, seq, payload)
-            except SerializationError:
-                raise
-            except Exception as e:  # noqa: BLE001
-                raise describe_unpicklable(f"the arguments of {what}", args, kwargs, e) from e
-            try:
-                ch.send_raw(data, fds, self._drain)
-            except PeerClosed:
-                self._died(what)
-                raise self.error from None  # type: ignore[misc]
-            finally:
-                if ch.closed and self.error is None:  # interrupted (Ctrl-C) half-way through a frame
-                    self.kill(ActorDiedError(
-                        f"a call to {what} was interrupted half-way through sending, which leaves the link to actor "
-                        f"{self.cls_name} (pid {self.pid}) unusable: the actor was stopped; create a new one"))
-                    self.error = self.kill_reason
-            return seq
+            ok, value = self._wait(self._send(op, payload, name, args, kwargs), None, op, name)
+        if ok:
+            return value
+        raise value
+
+    def _send(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None) -> int:
+        """Send one request (the caller holds ``self.lock``); returns its sequence number."""
+        if self.error is not None:
+            raise self.error
+        ch = self.ch
+        self.seq += 1
+        seq = self.seq
+        try:
+            data, fds = ch.encode(op, seq, payload)
+        except SerializationError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise describe_unpicklable(f"the arguments of {self.describe(op, name)}", args, kwargs, e) from e
+        try:
+            ch.send_raw(data, fds, self._drain)
+        except PeerClosed:
+            self._died(self.describe(op, name))
+            raise self.error from None  # type: ignore[misc]
+        finally:
+            if ch.closed and self.error is None:  # interrupted (Ctrl-C) half-way through a frame
+                self.kill(ActorDiedError(
+                    f"a call to {self.describe(op, name)} was interrupted half-way through sending, which leaves the "
+                    f"link to actor {self.cls_name} (pid {self.pid}) unusable: the actor was stopped; create a new one"))
+                self.error = self.kill_reason
+        return seq
 
     def _drain(self) -> None:
         try:
@@ -220,35 +236,39 @@ class LocalActor:
         else:
             self.replies[seq] = (False, payload)  # error info, built into an exception when read
 
-    def _finish(self, reply: tuple[bool, Any], what: str) -> tuple[bool, Any]:
-        ok, value = reply
-        if not ok and isinstance(value, tuple):
-            value = build_error(value, what)
-        return ok, value
-
-    def wait_reply(self, seq: int, timeout: float | None, what: str) -> tuple[bool, Any]:
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def wait_reply(self, seq: int, timeout: float | None, name: str) -> tuple[bool, Any]:
+        """(ok, value or exception) of call ``seq`` to method ``name``, waiting up to ``timeout`` s."""
         with self.lock:
-            while True:
-                reply = self.replies.pop(seq, None)
-                if reply is not None:
-                    return self._finish(reply, what)
+            return self._wait(seq, timeout, CALL, name)
+
+    def _wait(self, seq: int, timeout: float | None, op: int, name: str) -> tuple[bool, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ch = self.ch
+        while True:
+            reply = self.replies.pop(seq, None)
+            if reply is None:
                 if self.error is not None:
                     return False, self.error
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise timeout_error(what, timeout)
+                    raise timeout_error(self.describe(op, name), timeout)
                 try:
-                    frame = self.ch.recv(remaining)
+                    frame = ch.recv(remaining)
                 except PeerClosed:
-                    self._died(what)
+                    self._died(self.describe(op, name))
                     continue
-                except FutureTimeoutError:
-                    raise
-                if frame is not None:
-                    self._store(frame)
+                if frame is None:
+                    continue
+                if frame[1] == seq and frame[0] == OK and frame[3] is None:  # the common case
+                    return True, frame[2]
+                self._store(frame)
+                continue
+            ok, value = reply
+            if not ok and isinstance(value, tuple):
+                value = build_error(value, self.describe(op, name))
+            return ok, value
 
-    def poll_reply(self, seq: int) -> tuple[bool, Any] | None:
+    def poll_reply(self, seq: int, name: str = "?") -> tuple[bool, Any] | None:
         with self.lock:
             if seq not in self.replies and self.error is None:
                 try:
@@ -258,7 +278,10 @@ class LocalActor:
                     self._died(f"call #{seq} on {self.cls_name}")
             reply = self.replies.pop(seq, None)
             if reply is not None:
-                return self._finish(reply, f"call #{seq} on {self.cls_name}")
+                ok, value = reply
+                if not ok and isinstance(value, tuple):
+                    value = build_error(value, f"{self.cls_name}.{name}()")
+                return ok, value
             return (False, self.error) if self.error is not None else None
 
     def drop_reply(self, seq: int) -> None:

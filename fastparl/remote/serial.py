@@ -95,7 +95,7 @@ class SerialActor:
         else:
             ok, value = self._run(lambda: fn(*args, **kwargs), what)
         if not wait:
-            return Future(self, 0, what, value, ok)
+            return Future(self, 0, name, value, ok)
         if ok:
             return value
         raise value
@@ -112,7 +112,7 @@ class SerialActor:
         if not ok:
             raise err
 
-    def poll_reply(self, seq: int) -> None:
+    def poll_reply(self, seq: int, name: str = "?") -> None:
         return None
 
     def drop_reply(self, seq: int) -> None:

@@ -301,3 +301,16 @@ def test_callable_attributes_set_in_init_are_callable(backend):
     p = RemotePlain()
     p.fn = len  # a builtin stored on the instance: reached through attribute access
     assert p.fn([1, 2, 3]) == 3
+
+
+def test_output_can_stay_unforwarded(capfd):
+    fastparl.disconnect()
+    fastparl.connect("local", log_to_driver=False)
+    try:
+        p = RemotePlain()
+        p.say("quiet")
+        assert p.add() == 1
+    finally:
+        fastparl.disconnect()
+    out, err = capfd.readouterr()
+    assert "quiet" in out and "(Plain pid=" not in out  # written straight to our stdout, without a prefix

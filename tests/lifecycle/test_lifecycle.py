@@ -46,8 +46,10 @@ def _start(mode, **kw):
 
 
 def _finish(proc):
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, out, err
+    # Not communicate(): it would skip what readline() already buffered in proc.stdout.
+    out = proc.stdout.read()
+    err = proc.stderr.read()  # small: the driver cannot block on a full stderr pipe before stdout's EOF
+    return proc.wait(timeout=60), out, err
 
 
 @pytest.fixture
