@@ -259,7 +259,8 @@ class Channel:
         elif len(self._rbuf) - self._rend < 65536:
             self._compact()
         try:
-            n = self.sock.recv_into(self._rview[self._rend:], 0, 0 if block else _MSG_DONTWAIT)
+            end = self._rend
+            n = self.sock.recv_into(self._rview[end:] if end else self._rview, 0, 0 if block else _MSG_DONTWAIT)
         except BlockingIOError:
             return False
         except InterruptedError:
