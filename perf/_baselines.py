@@ -102,11 +102,12 @@ class RawPeer:
             code = 0
             try:
                 a.close()
-                pin_self(cpu)
                 fd = b.fileno()
+                _close_other_fds(fd)
+                pin_self(cpu)
                 rd, wr = os.read, os.write
                 while True:
-                    x = rd(fd, 1)
+                    x = rd(fd, 65536)
                     if not x:
                         break
                     wr(fd, x)
@@ -136,7 +137,24 @@ class RawPeer:
             out[i] = clock() - t0
         return out
 
+    def pipelined(self, n: int) -> None:
+        """``n`` 1-byte writes (one system call each, like one frame per call), then read the ``n``
+        echoed bytes: the floor for a design that sends each pipelined call on its own."""
+        fd = self.sock.fileno()
+        wr, rd = os.write, os.read
+        for _ in range(n):
+            wr(fd, b"x")
+        got = 0
+        while got < n:
+            got += len(rd(fd, n - got))
+
     def close(self) -> None:
+        import socket
+
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # EOF for the child even if another process holds our end
+        except OSError:
+            pass
         self.sock.close()
         os.waitpid(self.pid, 0)
 
@@ -157,15 +175,25 @@ def _recv(conn: Any) -> Any:
     return pickle.loads(memoryview(head)[4:], buffers=bufs)
 
 
+def _close_other_fds(keep: int) -> None:
+    """In a forked child: drop every inherited descriptor but stdio and ``keep`` (other peers' and
+    fastparl's sockets would otherwise stay open here and keep those peers from seeing EOF)."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
 def _mp_serve(conn: Any, other: Any, cpu: int | None, factory: Callable[[], Any]) -> None:
-    other.close()
+    _close_other_fds(conn.fileno())
     pin_self(cpu)
     obj = factory()
     while True:
         try:
-            name, args, kwargs = _recv(conn)
+            msg = _recv(conn)
         except (EOFError, OSError):
             return
+        if msg is None:
+            return
+        name, args, kwargs = msg
         try:
             result, ok = getattr(obj, name)(*args, **kwargs), True
         except Exception as e:  # noqa: BLE001
@@ -200,8 +228,12 @@ class MpProxy:
         _send(self.conn, (name, args, kwargs))
         return self.recv()
 
-    def pipelined(self, name: str, n: int, window: int = 1000) -> list[Any]:
-        """``n`` calls with up to ``window`` in flight (a bounded window keeps both pipes from filling)."""
+    def pipelined(self, name: str, n: int, window: int = 100) -> list[Any]:
+        """``n`` calls with up to ``window`` in flight.
+
+        The window keeps both socket buffers from filling: with every call sent before any reply
+        is read, about a thousand small messages deadlock both ends.
+        """
         out = []
         inflight = 0
         for _ in range(n):
@@ -216,6 +248,7 @@ class MpProxy:
 
     def close(self) -> None:
         try:
+            _send(self.conn, None)  # asks the child to leave
             self.conn.close()
         except OSError:
             pass

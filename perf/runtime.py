@@ -198,19 +198,23 @@ def bench_latency(cfg: Config) -> dict:
 def bench_pipelined(cfg: Config) -> dict:
     a = FpAsyncBench()
     mp = B.MpProxy()
+    raw = B.RawPeer()
     out: dict[str, Any] = {}
     try:
         fastparl.get([a.noop() for _ in range(1000)])
         mp.pipelined("noop", 1000)
+        raw.pipelined(1000)
         for n, reps in cfg.pipe_reps.items():
-            fp_t, mp_t = [], []
+            fp_t, mp_t, raw_t = [], [], []
             gc.collect()
             for _ in range(reps):
                 fp_t.append(_time_once(lambda: fastparl.get([a.noop() for _ in range(n)])))
                 mp_t.append(_time_once(lambda: mp.pipelined("noop", n)))
+                raw_t.append(_time_once(lambda: raw.pipelined(n)))
             out[str(n)] = {"fastparl_calls_s": n / _median(fp_t), "mp_calls_s": n / _median(mp_t),
-                           "fastparl_best_calls_s": n / min(fp_t), "reps": reps}
+                           "raw_writes_s": n / _median(raw_t), "fastparl_best_calls_s": n / min(fp_t), "reps": reps}
     finally:
+        raw.close()
         mp.close()
         fastparl.kill(a)
     return out
@@ -468,6 +472,7 @@ import json, os, time
 import numpy as np
 import psutil
 from perf._baselines import MpProxy
+w = MpProxy(); w.call("noop"); w.close()  # imports and first-use costs of multiprocessing, not fork
 r0 = psutil.Process().memory_info().rss / 2**20
 t0 = time.perf_counter(); m = MpProxy(); m.call("noop"); t1 = time.perf_counter()
 p = psutil.Process(m.proc.pid)
@@ -681,6 +686,7 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "loadavg_start": [round(x, 2) for x in load],
+        "dont_write_bytecode": bool(sys.flags.dont_write_bytecode),
     }
 
 
@@ -764,7 +770,12 @@ def render_markdown(R: dict) -> str:
     L.append(f"- CPU: {M['cpu']}, {M['cores']} cores ({M['usable_cores']} usable), {M['memory_gb']} GB RAM")
     L.append(f"- Python {M['python']}, NumPy {M['numpy']}, fastparl {M['fastparl']}, {M['platform']}")
     L.append(f"- load average at start {M['loadavg_start']}, at end {M.get('loadavg_end')} "
-             "(other work on the machine inflates times and p99s; ratios are taken within one run, systems interleaved)\n")
+             "(other work on the machine inflates times and p99s; ratios are taken within one run, systems interleaved)")
+    if M.get("dont_write_bytecode"):
+        L.append("- `PYTHONDONTWRITEBYTECODE` is set: modules without a `__pycache__` are compiled from source on every "
+                 "import, so each actor compiles the module of its class (perf/_baselines.py) when it starts, and the "
+                 "fork server compiles fastparl when it starts")
+    L.append("")
     L.append("## Targets (DESIGN.md §5)\n")
     L.append("| measure | fastparl | baseline (same run) | target | status |")
     L.append("|---|---|---|---|---|")
@@ -793,12 +804,14 @@ def render_markdown(R: dict) -> str:
     pipe = R.get("pipelined")
     if isinstance(pipe, dict) and "500" in pipe:
         L.append("## 2. Pipelined calls (`wait=False`, then `fastparl.get`)\n")
-        L.append("| calls in flight | fastparl calls/s (median) | fastparl best | mp Pipe proxy calls/s | fastparl / mp |")
-        L.append("|---|---|---|---|---|")
+        L.append("| calls in flight | fastparl calls/s (median) | fastparl best | mp Pipe proxy calls/s | fastparl / mp | "
+                 "raw: 1-byte writes/s, echoed | fastparl / raw |")
+        L.append("|---|---|---|---|---|---|---|")
         for n, p in pipe.items():
             L.append(f"| {n} | {p['fastparl_calls_s']:,.0f} | {p['fastparl_best_calls_s']:,.0f} | {p['mp_calls_s']:,.0f} | "
-                     f"{p['fastparl_calls_s'] / p['mp_calls_s']:.2f}× |")
-        L.append("\nThe mp proxy keeps at most 1000 calls in flight (more would fill both pipes and deadlock a naive loop).\n")
+                     f"{p['fastparl_calls_s'] / p['mp_calls_s']:.2f}× | {p['raw_writes_s']:,.0f} | "
+                     f"{p['fastparl_calls_s'] / p['raw_writes_s']:.2f}× |")
+        L.append("\nThe mp proxy keeps at most 100 calls in flight: sending all before reading any fills both socket buffers and deadlocks (about a thousand small messages are enough). The raw column is the floor for one system call per call: a forked child echoes 1-byte writes over a socketpair (it reads in bulk).\n")
     _error_line(L, pipe)
 
     arrs = R.get("arrays")

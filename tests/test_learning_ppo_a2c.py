@@ -2,9 +2,10 @@
 
 Each trains the example script's ``train()`` for a small fixed-seed budget and compares 10
 deterministic evaluation episodes with the untrained agent (``initial_eval_return``, same
-evaluation env seed) and with a random policy (~22).  The greedy action of an untrained
-network can balance the pole for a while by luck (seed 0: ~169), so the bar is "far above
-both", not just "above random".
+evaluation env seed) and with a random policy (~22).  Seed 1 is used because its untrained
+greedy policy is poor (12.0); the greedy action of an untrained network can balance the pole
+for a while by luck (seed 0: 169.3).  Budgets are ~1.5x the steps these seeds need, and the
+remote runs must learn as well as the in-process ones (PPO's are step-for-step identical).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _check_learned(result: dict[str, float], logdir) -> None:
 @pytest.mark.slow
 def test_ppo_learns_cartpole(tmp_path):
     mod = load_example("PPO")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=0, total_steps=30_000, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=50_000, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path)
     assert os.path.exists(tmp_path / "model.ckpt")
@@ -53,7 +54,7 @@ def test_ppo_learns_cartpole(tmp_path):
 @pytest.mark.slow
 def test_ppo_learns_cartpole_with_remote_envs(tmp_path):
     mod = load_example("PPO")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=0, total_steps=30_000, actors=2, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=50_000, actors=2, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path)
 
@@ -61,7 +62,7 @@ def test_ppo_learns_cartpole_with_remote_envs(tmp_path):
 @pytest.mark.slow
 def test_a2c_learns_cartpole(tmp_path):
     mod = load_example("A2C")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=0, total_steps=60_000, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=80_000, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path)
 
@@ -69,6 +70,6 @@ def test_a2c_learns_cartpole(tmp_path):
 @pytest.mark.slow
 def test_a2c_remote_actors_sample_and_learn(tmp_path):
     mod = load_example("A2C")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=0, total_steps=60_000, actors=2, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=80_000, actors=2, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path)

@@ -57,7 +57,10 @@ class RolloutWorker:
         self.episode_lengths: list[int] = []
 
     def set_weights(self, weights: dict[str, Any]) -> None:
-        """Use ``weights`` (the learner's ``get_weights()``) from now on; they are copied (received arrays are read-only views)."""
+        """Use ``weights`` (the learner's ``get_weights()``) from now on.
+
+        They are copied: arrays received from the learner are read-only views.
+        """
         self.weights = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
 
     def _value(self, obs: np.ndarray) -> np.ndarray:

@@ -70,7 +70,8 @@ class CartpoleModel(parl.Model):
     def __init__(self, obs_dim: int, act_dim: int, hidden: int = 64) -> None:
         super().__init__()
         g = math.sqrt(2.0)
-        self.a1, self.a2, self.a3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, act_dim, 0.01)
+        self.a1, self.a2 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g)
+        self.a3 = _linear(hidden, act_dim, 0.01)
         self.c1, self.c2, self.c3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, 1, 1.0)
 
     def policy(self, obs: paddle.Tensor) -> paddle.Tensor:

@@ -45,7 +45,8 @@ class PPOModel(parl.Model):
         super().__init__()
         g = math.sqrt(2.0)
         self.continuous = continuous
-        self.a1, self.a2, self.a3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, act_dim, 0.01)
+        self.a1, self.a2 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g)
+        self.a3 = _linear(hidden, act_dim, 0.01)
         self.c1, self.c2, self.c3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, 1, 1.0)
         self.fc_pi_std = self.create_parameter([1, act_dim], default_initializer=nn.initializer.Constant(0.0))
         if not continuous:

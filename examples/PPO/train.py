@@ -52,7 +52,7 @@ class Args:
     seed: int = 0
     """seed of numpy, paddle, the envs and the action sampling"""
     total_steps: int = 100_000
-    """environment steps (rounded down to whole rollouts of num_envs * num_steps)"""
+    """environment steps (rounded up to whole rollouts of num_envs * num_steps)"""
     actors: int = 0
     """0: step the envs in this process; N > 0: in N actor processes (RemoteVectorEnv)"""
     num_envs: int | None = None
@@ -133,7 +133,7 @@ def train(args: Args) -> dict[str, float]:
     obs_dim = int(np.prod(obs_space.shape))
     act_dim = int(np.prod(act_space.shape)) if continuous else int(act_space.n)
     batch = args.num_envs * args.num_steps
-    num_updates = max(1, args.total_steps // batch)
+    num_updates = max(1, -(-args.total_steps // batch))  # ceil: at least total_steps steps
 
     model = PPOModel(obs_dim, act_dim, continuous=continuous)
     alg = parl.algorithms.PPO(model, clip_param=args.clip_param, entropy_coef=args.entropy_coef, initial_lr=args.lr,
@@ -147,7 +147,8 @@ def train(args: Args) -> dict[str, float]:
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     initial_return = evaluate(agent, eval_env, norm, args.eval_episodes)
     logger.info(f"PPO on {args.env} ({'continuous' if continuous else 'discrete'}): {args.num_envs} envs x "
-                f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, initial eval {initial_return:.1f}")
+                f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, "
+                f"initial eval {initial_return:.1f}")
 
     obs, _ = envs.reset(seed=args.seed)
     steps, sample_time, episodes = 0, 0.0, deque(maxlen=20)  # returns of the last 20 episodes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from types import ModuleType
 
 __all__ = ["import_paddle"]
@@ -26,7 +27,9 @@ def import_paddle() -> ModuleType:
     """
     os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
     try:
-        return importlib.import_module("paddle")
+        with warnings.catch_warnings():  # paddle warns about a missing ccache (a C++ build tool) at import
+            warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+            return importlib.import_module("paddle")
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "fastparl.Model/Algorithm/Agent and fastparl.algorithms need PaddlePaddle: "

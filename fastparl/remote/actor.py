@@ -7,12 +7,14 @@ nothing else: the serial backend calls objects directly.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
 import pickle
 import socket
 import sys
 import time
 import traceback
+import weakref
 from typing import Any
 
 import cloudpickle
@@ -25,18 +27,60 @@ __all__ = ["serve", "error_info", "resolve_class", "class_spec"]
 SLOW_CALL_S = 1e-3  # replies of methods slower than this are never held back for batching
 
 
+_specs: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
+
+
 def class_spec(cls: type) -> tuple:
-    """How to ship ``cls`` to an actor: by reference when the actor can import it, else by value."""
-    module = getattr(cls, "__module__", None)
-    qualname = getattr(cls, "__qualname__", "")
-    if module and module != "__main__" and "<locals>" not in qualname:
+    """How to ship ``cls`` to an actor: by reference when the actor can import it, else by value.
+
+    By reference needs the class's module to be importable from ``sys.path`` (which the actor
+    receives): classes of ``__main__``, of functions' bodies, or of modules loaded from a file
+    path under a made-up name go by value (cloudpickle).
+    """
+    spec = _specs.get(cls)
+    if spec is None:
+        module = getattr(cls, "__module__", None)
+        qualname = getattr(cls, "__qualname__", "")
+        spec = None
+        if module and module != "__main__" and "<locals>" not in qualname and _importable(module):
+            try:
+                found = _lookup(module, qualname)
+                if getattr(found, "_fp_cls", found) is cls:
+                    spec = ("ref", module, qualname)
+            except Exception:  # noqa: BLE001 - ship by value
+                pass
+        if spec is None:
+            spec = ("value", _dumps_by_value(cls, module))
+        _specs[cls] = spec
+    return spec
+
+
+def _dumps_by_value(cls: type, module: str | None) -> bytes:
+    """cloudpickle ``cls`` with its module's contents by value (cloudpickle alone would refer to
+    a module that sits in ``sys.modules`` by name, which the actor may not be able to import)."""
+    mod = sys.modules.get(module or "")
+    registered = False
+    if mod is not None and module != "__main__":
         try:
-            found = _lookup(module, qualname)
-            if getattr(found, "_fp_cls", found) is cls:
-                return ("ref", module, qualname)
-        except Exception:  # noqa: BLE001 - fall back to shipping by value
+            cloudpickle.register_pickle_by_value(mod)
+            registered = True
+        except ValueError:
             pass
-    return ("value", cloudpickle.dumps(cls, protocol=5))
+    try:
+        return cloudpickle.dumps(cls, protocol=5)
+    finally:
+        if registered:
+            cloudpickle.unregister_pickle_by_value(mod)
+
+
+def _importable(module: str) -> bool:
+    top = module.partition(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    try:
+        return importlib.machinery.PathFinder.find_spec(top, sys.path) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _lookup(module: str, qualname: str) -> Any:

@@ -314,3 +314,21 @@ def test_output_can_stay_unforwarded(capfd):
         fastparl.disconnect()
     out, err = capfd.readouterr()
     assert "quiet" in out and "(Plain pid=" not in out  # written straight to our stdout, without a prefix
+
+
+def test_class_from_a_module_loaded_by_path_travels_by_value(backend, tmp_path):
+    import importlib.util
+
+    src = tmp_path / "by_path_mod.py"
+    src.write_text("class Thing:\n    def hello(self):\n        return 'hi from ' + __name__\n")
+    spec = importlib.util.spec_from_file_location("made_up_name_xyz", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    import sys
+
+    sys.modules["made_up_name_xyz"] = mod  # registered, as importlib-based loaders do, yet not importable
+    try:
+        Remote = fastparl.remote_class(mod.Thing)
+        assert Remote().hello() == "hi from made_up_name_xyz"
+    finally:
+        del sys.modules["made_up_name_xyz"]
