@@ -71,12 +71,13 @@ def parallel_part(limit: int) -> None:
 
 
 def training_part(seconds: float, logdir: str) -> None:
-    try:
-        import paddle  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("paddle") is None:
         print("\n(paddle is not installed: skipping the training part; pip install 'fastparl[paddle]')")
         return
-    from examples.demo_train import train_and_plot
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from demo_train import train_and_plot
 
     train_and_plot(seconds, logdir)
 
@@ -94,5 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     main()
