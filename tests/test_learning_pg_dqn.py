@@ -6,9 +6,8 @@ Each trains the example script's ``train()`` for a small, fixed-seed budget, the
 
 from __future__ import annotations
 
-import importlib.util
+
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -16,18 +15,7 @@ import pytest
 pytest.importorskip("paddle")
 gym = pytest.importorskip("gymnasium")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RANDOM_RETURN = 22.0  # mean return of uniformly random actions on CartPole-v1
-
-
-def load_example(name: str):
-    """Import examples/<name>/train.py as a module."""
-    path = os.path.join(ROOT, "examples", name, "train.py")
-    spec = importlib.util.spec_from_file_location(f"fastparl_example_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from _examples import RANDOM_RETURN, ROOT, load_example  # noqa: E402,F401
 
 
 def untrained_return(mod, seed: int = 0, greedy: bool = True) -> float:

@@ -10,9 +10,7 @@ remote runs must learn as well as the in-process ones (PPO's are step-for-step i
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -20,18 +18,7 @@ import pytest
 pytest.importorskip("paddle")
 pytest.importorskip("gymnasium")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RANDOM_RETURN = 22.0  # mean return of uniformly random actions on CartPole-v1
-
-
-def load_example(name: str):
-    """Import examples/<name>/train.py as a module (``fastparl_example_<name>``)."""
-    path = os.path.join(ROOT, "examples", name, "train.py")
-    spec = importlib.util.spec_from_file_location(f"fastparl_example_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from _examples import RANDOM_RETURN, ROOT, load_example  # noqa: E402,F401
 
 
 def _check_learned(result: dict[str, float], logdir) -> None:

@@ -12,8 +12,6 @@ synchronous A2C).  ``--actors 0`` runs a single worker owning all envs in this p
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import math
 import os
 import sys
@@ -27,6 +25,7 @@ import paddle
 import paddle.nn as nn
 
 import fastparl as parl
+from fastparl.utils.arguments import parse_args as fastparl_parse_args
 from fastparl.utils import LinearDecayScheduler, TrainLogger, logger, set_seed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -197,16 +196,8 @@ def train(args: Args) -> dict[str, float]:
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    """Build :class:`Args` from the command line (``--total-steps`` style flags)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type).split(" ")[0]
-        if kind.startswith("bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            parser.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Build :class:`Args` from the command line (``--total-steps`` style flags, help from the field docs)."""
+    return fastparl_parse_args(Args, argv, description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

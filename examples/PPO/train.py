@@ -14,7 +14,6 @@ truncations bootstrap from V(final observation).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -28,6 +27,7 @@ import numpy as np
 import fastparl as parl
 from fastparl.data import RolloutStorage
 from fastparl.env import make_vector_env
+from fastparl.utils.arguments import parse_args as fastparl_parse_args
 from fastparl.utils import TrainLogger, logger, set_seed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -197,16 +197,8 @@ def train(args: Args) -> dict[str, float]:
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    """Build :class:`Args` from the command line (``--total-steps`` style flags)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type).split(" ")[0]
-        if kind.startswith("bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            parser.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=f.default)
-    return Args(**vars(parser.parse_args(argv)))
+    """Build :class:`Args` from the command line (``--total-steps`` style flags, help from the field docs)."""
+    return fastparl_parse_args(Args, argv, description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

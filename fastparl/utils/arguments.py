@@ -55,7 +55,7 @@ def field_docs(cls: type) -> dict[str, str]:
 def _kind(annotation: Any) -> tuple[str, Any]:
     name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
     name = name.replace(" ", "")
-    if name == "bool":
+    if "bool" in name.split("|"):  # bool, or bool | None (None: "use the preset")
         return "bool", bool
     for part in name.split("|"):
         if part in _TYPES:

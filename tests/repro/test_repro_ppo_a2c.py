@@ -23,7 +23,7 @@ pytest.importorskip("paddle")
 pytest.importorskip("gymnasium")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from test_learning_ppo_a2c import load_example  # noqa: E402
+from _examples import load_example  # noqa: E402
 
 SEEDS = (0, 1, 2)
 
