@@ -137,16 +137,18 @@ class RawPeer:
             out[i] = clock() - t0
         return out
 
-    def pipelined(self, n: int) -> None:
-        """``n`` 1-byte writes (one system call each, like one frame per call), then read the ``n``
-        echoed bytes: the floor for a design that sends each pipelined call on its own."""
+    def pipelined(self, n: int, window: int = 100) -> None:
+        """``n`` 1-byte writes (one system call each, like one frame per call) with at most ``window``
+        unanswered, reading the echoes as they come: the floor for one send per pipelined call."""
         fd = self.sock.fileno()
         wr, rd = os.write, os.read
-        for _ in range(n):
-            wr(fd, b"x")
         got = 0
+        for i in range(1, n + 1):
+            wr(fd, b"x")
+            while i - got >= window:
+                got += len(rd(fd, 65536))
         while got < n:
-            got += len(rd(fd, n - got))
+            got += len(rd(fd, 65536))
 
     def close(self) -> None:
         import socket

@@ -30,6 +30,7 @@ Needs only numpy, cloudpickle and psutil besides fastparl.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import gc
 import json
 import os
@@ -55,6 +56,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KB, MB = 1 << 10, 1 << 20
 ARRAY_SIZES = [1 * KB, 64 * KB, 1 * MB, 16 * MB, 128 * MB]
 SWEEP_SIZES = [4 * KB, 16 * KB, 32 * KB, 64 * KB, 128 * KB, 256 * KB, 1 * MB]
+
+SECTION_TIMEOUT_S = 240
 
 TARGETS = {
     "noop_ratio": 2.0,  # fastparl / raw socketpair RTT, p50, worse placement
@@ -97,6 +100,26 @@ def _time_once(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def _interleaved(systems: dict[str, Callable[[], Any]], reps: int, block: int) -> dict[str, list[float]]:
+    """Time ``reps`` calls of each system (seconds per call), in rounds of ``block`` consecutive calls
+    per system: drift in the machine's load hits every system alike, while each peer stays warm
+    within a block (a peer left idle for a while pays the CPU's wake-up latency on its next call,
+    tens of µs on a VM, which would swamp small calls if systems alternated call by call)."""
+    out: dict[str, list[float]] = {k: [] for k in systems}
+    clock = time.perf_counter
+    done = 0
+    while done < reps:
+        k = min(block, reps - done)
+        for name, fn in systems.items():
+            ts = out[name]
+            for _ in range(k):
+                t0 = clock()
+                fn()
+                ts.append(clock() - t0)
+        done += k
+    return out
 
 
 def _median(xs: list[float]) -> float:
@@ -264,10 +287,7 @@ def bench_arrays(cfg: Config) -> dict:
                 for _ in range(3):
                     fn()
             gc.collect()
-            times: dict[str, list[float]] = {k: [] for k in systems}
-            for _ in range(reps):
-                for k, fn in systems.items():
-                    times[k].append(_time_once(fn))
+            times = _interleaved(systems, reps, max(1, reps // 10))
             memcpy = _median(_memcpy_seconds(size, max(5, min(reps, 50))))
             row: dict[str, Any] = {"bytes": size, "reps": reps, "memcpy_s": memcpy, "memcpy_GBps": size / memcpy / 1e9}
             for k, ts in times.items():
@@ -299,15 +319,15 @@ def _oob_sweep(a: Any, cfg: Config) -> dict:
     try:
         for size in SWEEP_SIZES:
             arr = np.ones(size // 4, np.float32)
-            res: dict[str, list[float]] = {"inline": [], "oob": []}
-            for mode, thr in (("inline", 1 << 62), ("oob", 1)):
-                ch.oob_threshold = thr
-                for _ in range(10):
-                    a.touch(arr)
-            for _ in range(cfg.sweep_reps):
-                for mode, thr in (("inline", 1 << 62), ("oob", 1)):
+            def mode(thr: int) -> Callable[[], Any]:
+                def call() -> None:
                     ch.oob_threshold = thr
-                    res[mode].append(_time_once(lambda: a.touch(arr)))
+                    a.touch(arr)
+                return call
+
+            systems = {"inline": mode(1 << 62), "oob": mode(1)}
+            _interleaved(systems, 10, 10)
+            res = _interleaved(systems, cfg.sweep_reps, 20)
             rows.append({"bytes": size, "inline_us": _median(res["inline"]) * 1e6, "oob_us": _median(res["oob"]) * 1e6})
     finally:
         ch.oob_threshold = default
@@ -320,20 +340,25 @@ def bench_shared(cfg: Config) -> dict:
     a = FpBench()
     rows = []
     try:
-        for size in ARRAY_SIZES:
-            sa = fastparl.shared_array(size // 4, np.float32)
-            first = _time_once(lambda: a.write_one(sa))
-            ok = bool(sa.reshape(-1)[0] == 1)
-            for _ in range(5):
-                a.write_one(sa)
-            ts = [_time_once(lambda: a.write_one(sa)) for _ in range(cfg.shared_reps)]
-            rows.append({"bytes": size, "first_call_us": first * 1e6, "median_us": _median(ts) * 1e6,
-                         "p90_us": float(np.percentile(ts, 90)) * 1e6, "write_seen": ok})
-            del sa
+        arrays = {size: fastparl.shared_array(size // 4, np.float32) for size in ARRAY_SIZES}
+        first = {}
+        for size, sa in arrays.items():
+            first[size] = _time_once(lambda: a.write_one(sa))
+        systems: dict[str, Callable[[], Any]] = {"no-op": a.noop}
+        for size, sa in arrays.items():
+            systems[str(size)] = (lambda sa: lambda: a.write_one(sa))(sa)
+        _interleaved(systems, 5, 5)
+        times = _interleaved(systems, cfg.shared_reps, 20)
+        noop = _median(times["no-op"])
+        for size, sa in arrays.items():
+            ts = times[str(size)]
+            rows.append({"bytes": size, "first_call_us": first[size] * 1e6, "median_us": _median(ts) * 1e6,
+                         "p90_us": float(np.percentile(ts, 90)) * 1e6, "write_seen": bool(sa.reshape(-1)[0] == 1)})
+        del arrays, sa, systems
     finally:
         fastparl.kill(a)
     meds = [r["median_us"] for r in rows]
-    return {"rows": rows, "max_over_min": max(meds) / min(meds)}
+    return {"rows": rows, "noop_us": noop * 1e6, "max_over_min": max(meds) / min(meds)}
 
 
 # ============================================================================ 5. put() broadcast
@@ -799,6 +824,13 @@ def render_markdown(R: dict) -> str:
                 L.append(f"| {pname} (driver {p['driver_cpu']}, peer {p['peer_cpu']}) | {k} | {s['p50_us']:.1f} | "
                          f"{s['p99_us']:.1f} | {s['mean_us']:.1f} | {r50} | {r99} |")
         L.append("")
+        odd = [pname for pname, p in lat.items() if isinstance(p, dict)
+               and p["systems"]["raw socketpair"]["p50_us"] > p["systems"]["fastparl"]["p50_us"]]
+        if odd:
+            L.append(f"Note ({', '.join(odd)}): the raw 1-byte round trip is *slower* than the proxies' here. Its "
+                     "peer does almost nothing between messages, so each message finds the other CPU idle and pays "
+                     "its wake-up latency (large on a VM, where an idle vCPU halts); the proxies' extra work hides "
+                     "part of it. Such a ratio says little about fastparl; the other placement is the binding one.\n")
     _error_line(L, lat)
 
     pipe = R.get("pipelined")
@@ -811,7 +843,7 @@ def render_markdown(R: dict) -> str:
             L.append(f"| {n} | {p['fastparl_calls_s']:,.0f} | {p['fastparl_best_calls_s']:,.0f} | {p['mp_calls_s']:,.0f} | "
                      f"{p['fastparl_calls_s'] / p['mp_calls_s']:.2f}× | {p['raw_writes_s']:,.0f} | "
                      f"{p['fastparl_calls_s'] / p['raw_writes_s']:.2f}× |")
-        L.append("\nThe mp proxy keeps at most 100 calls in flight: sending all before reading any fills both socket buffers and deadlocks (about a thousand small messages are enough). The raw column is the floor for one system call per call: a forked child echoes 1-byte writes over a socketpair (it reads in bulk).\n")
+        L.append("\nThe mp proxy keeps at most 100 calls in flight: sending all before reading any fills both socket buffers and deadlocks (about a thousand small messages are enough). The raw column is the floor for one system call per call: 1-byte writes to a forked child that echoes them over a socketpair, at most 100 unanswered (the same window).\n")
     _error_line(L, pipe)
 
     arrs = R.get("arrays")
@@ -842,6 +874,7 @@ def render_markdown(R: dict) -> str:
     sh = R.get("shared")
     if isinstance(sh, dict) and sh.get("rows"):
         L.append("## 4. `shared_array` handoff (actor writes one element)\n")
+        L.append(f"Sizes interleaved in rounds; a no-op call on the same actor, interleaved alike, takes {sh['noop_us']:.1f} µs.\n")
         L.append("| size | first call µs (descriptor + mmap) | median µs | p90 µs | write seen by driver |")
         L.append("|---|---|---|---|---|")
         for r in sh["rows"]:
@@ -1051,6 +1084,9 @@ def run(argv: list[str] | None = None) -> dict:
                 continue
             t0 = time.perf_counter()
             _log(f"{name} ...")
+            # A hang (a deadlock in the runtime or a baseline) dumps every thread's stack and exits,
+            # instead of stalling CI; the fork server then sees EOF and stops the actors.
+            faulthandler.dump_traceback_later(SECTION_TIMEOUT_S, exit=True)
             try:
                 R[name] = fn(cfg)
             except Exception as e:  # noqa: BLE001 - one broken section must not lose the others
@@ -1058,6 +1094,8 @@ def run(argv: list[str] | None = None) -> dict:
 
                 traceback.print_exc()
                 R[name] = {"error": f"{type(e).__name__}: {e}"}
+            finally:
+                faulthandler.cancel_dump_traceback_later()
             _log(f"{name} done in {time.perf_counter() - t0:.1f} s")
     finally:
         fastparl.disconnect()

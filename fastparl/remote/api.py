@@ -7,7 +7,7 @@ import os
 import threading
 from typing import Any
 
-from fastparl.errors import ConnectionError, FastparlError
+from fastparl.errors import ConnectionError
 
 __all__ = ["connect", "disconnect", "backend", "kill", "is_connected"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -118,7 +117,7 @@ class LocalActor:
     def __init__(self, backend: LocalBackend, cls: type, args: tuple, kwargs: dict, opts: dict):
         self.backend = backend
         self.cls_name = cls.__name__
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()  # not re-entered: nothing under it calls back into this actor's locked methods
         self.seq = 0
         self.replies: dict[int, tuple[bool, Any]] = {}
         self.dropped: set[int] = set()

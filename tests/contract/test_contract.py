@@ -1,7 +1,6 @@
 """One contract for every backend: what user code may rely on, whatever runs the actors."""
 
 import inspect
-import os
 import pickle
 
 import numpy as np
