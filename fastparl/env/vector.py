@@ -47,6 +47,21 @@ def _buffers(n: int, obs_space: gym.spaces.Box, act_space: gym.Space, alloc: Cal
     }
 
 
+def _fast_step(env: gym.Env) -> tuple[Callable[[Any], tuple], int]:
+    """(step function, time limit) for the hot loop.
+
+    ``gymnasium.make`` wraps an env in ``TimeLimit(OrderEnforcing(env))`` (plus the env checker,
+    which fastparl turns off): two Python calls per step that cost ~10% of a CartPole step.  For
+    exactly that stack, step the inner env directly and count the time limit here (0: no limit);
+    any other wrapper stack is stepped as it is.
+    """
+    from gymnasium.wrappers import OrderEnforcing, TimeLimit
+
+    if type(env) is TimeLimit and type(env.env) is OrderEnforcing and env.env.env is env.unwrapped:
+        return env.unwrapped.step, int(env._max_episode_steps or 0)
+    return env.step, 0
+
+
 class _Block:
     """Steps a contiguous block ``[lo, hi)`` of environments, writing into the batch buffers."""
 
@@ -54,6 +69,8 @@ class _Block:
         self.envs = [fn() for fn in env_fns]
         for env in self.envs:
             check_spaces(env)
+        self.steppers = [_fast_step(env) for env in self.envs]
+        self.elapsed = [0] * len(self.envs)
         self.lo, self.hi = lo, lo + len(self.envs)
         self.b = {k: v[lo:self.hi] for k, v in bufs.items()}
 
@@ -62,6 +79,7 @@ class _Block:
         for i, env in enumerate(self.envs):
             obs, _ = env.reset(seed=None if seed is None else seed + self.lo + i)
             b["obs"][i] = obs
+        self.elapsed = [0] * len(self.envs)
         b["ep_return"][:] = 0
         b["ep_length"][:] = 0
         b["ended"][:] = False
@@ -69,15 +87,20 @@ class _Block:
     def step(self) -> int:
         """Step every env once with the actions in the shared buffer; returns how many episodes ended."""
         b = self.b
-        actions = b["actions"]
-        act = list(actions)  # NumPy scalars: gymnasium's Discrete.contains checks them faster than ints
+        act = list(b["actions"])  # NumPy scalars: gymnasium's Discrete.contains checks them faster than ints
+        elapsed = self.elapsed
         observations, rewards, terms, truncs, ended = [], [], [], [], []
-        for i, env in enumerate(self.envs):  # the hot loop: Python lists, one bulk write per field after it
-            obs, r, term, trunc, _ = env.step(act[i])
+        for i, (step, limit) in enumerate(self.steppers):  # the hot loop: Python lists, one bulk write per field
+            obs, r, term, trunc, _ = step(act[i])
+            if limit:
+                elapsed[i] += 1
+                if elapsed[i] >= limit:
+                    trunc = True
             if term or trunc:
                 ended.append(i)
                 b["final_obs"][i] = obs
-                obs, _ = env.reset()
+                obs, _ = self.envs[i].reset()
+                elapsed[i] = 0
             observations.append(obs)
             rewards.append(r)
             terms.append(term)

@@ -115,3 +115,27 @@ def test_continuous_actions():
     obs, _ = env.reset(seed=0)
     obs, rew, term, trunc, _ = env.step(np.zeros((3, 1), dtype=np.float32))
     assert obs.shape == (3, 3) and rew.shape == (3,) and (rew <= 0).all()
+
+
+@pytest.mark.parametrize("limit", [None, 7])
+def test_same_results_as_gymnasium_sync_vector_env(limit):
+    """Our fast path steps gymnasium.make's inner env and counts the time limit itself."""
+    kwargs = {} if limit is None else {"max_episode_steps": limit}
+    ours = make_vector_env("CartPole-v1", 4, **kwargs)
+    ref = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1", **kwargs)] * 4,
+                                   autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    oa, _ = ours.reset(seed=5)
+    ob, _ = ref.reset(seed=[5, 6, 7, 8])
+    assert np.array_equal(oa, ob)
+    rng = np.random.default_rng(1)
+    truncated = 0
+    for _ in range(120):
+        act = rng.integers(0, 2, 4)
+        o1, r1, te1, tr1, i1 = ours.step(act)
+        o2, r2, te2, tr2, i2 = ref.step(act)
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
+        assert np.array_equal(te1, te2) and np.array_equal(tr1, tr2)
+        if (te1 | tr1).any():
+            assert np.array_equal(i1["final_obs"][i1["_final_obs"]], np.stack(i2["final_obs"][i2["_final_obs"]]))
+        truncated += int(tr1.sum())
+    assert (truncated > 0) == (limit is not None)
