@@ -74,6 +74,15 @@ class Plain:
     def writable(self, arr) -> bool:
         return bool(arr.flags.writeable)
 
+    def view_info(self, arr):
+        """(is a view of shared memory, writable) for an array this actor received."""
+        import mmap
+
+        owner = arr
+        while isinstance(owner, np.ndarray) and owner.base is not None:
+            owner = owner.base
+        return isinstance(owner, mmap.mmap), bool(arr.flags.writeable)
+
     def mean_of(self, weights) -> float:
         return float(np.mean([w.mean() for w in weights.values()]))
 

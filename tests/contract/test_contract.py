@@ -331,3 +331,28 @@ def test_class_from_a_module_loaded_by_path_travels_by_value(backend, tmp_path):
         assert Remote().hello() == "hi from made_up_name_xyz"
     finally:
         del sys.modules["made_up_name_xyz"]
+
+
+def _owner(arr):
+    while isinstance(arr, np.ndarray) and arr.base is not None:
+        arr = arr.base
+    return arr
+
+
+def test_large_arrays_arrive_as_views_of_shared_memory(local):
+    import mmap
+
+    p = RemotePlain()
+    big = p.make(1 << 20)  # 4 MB: out of band, in the actor's arena
+    assert isinstance(_owner(big), mmap.mmap) and not big.flags.writeable
+    small = p.make(16)  # pickled in band: an ordinary private array
+    assert not isinstance(_owner(small), mmap.mmap)
+
+
+def test_actors_receive_views_of_shared_memory(local):
+    p = RemotePlain()
+    assert p.view_info(np.ones(1 << 20)) == (True, False)  # large: a read-only view of the driver's arena
+    assert p.view_info(np.ones(8)) == (False, True)  # small: pickled in band, a private copy
+    ref = fastparl.put(np.arange(100_000, dtype=np.float64))
+    assert [RemotePlain().view_info(ref) for _ in range(2)] == [(True, False)] * 2  # one shared copy, N views
+    assert p.view_info(fastparl.shared_array(10)) == (True, True)  # shared arrays are writable
