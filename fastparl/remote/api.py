@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import warnings
 from typing import Any
 
 from fastparl.errors import ConnectionError
@@ -24,7 +25,8 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
     Args:
         address: ``None`` or ``"local"``: one process per actor on this machine (the default, unless
             ``FASTPARL_HOSTS`` is set).  ``"serial"``: actors run inside this process, for debugging.
-            ``"host:port[,host:port]"``: worker daemons on other machines.
+            ``"host:port[,host:port]"``: worker daemons on other machines (not available yet);
+            loopback addresses such as PARL's ``"localhost:8010"`` mean the local backend.
         distributed_files: accepted for PARL compatibility (files to ship to remote hosts).
         log_to_driver: forward actors' stdout/stderr here, each line prefixed with class and pid.
 
@@ -35,6 +37,12 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
     if address is None:
         address = os.environ.get("FASTPARL_HOSTS") or "local"  # read here, never at import
     target = str(address).strip()
+    if target not in _LOCAL_NAMES:
+        _check_hosts(target)
+        if _all_loopback(target):  # PARL scripts do connect("localhost:8010") after `xparl start`
+            warnings.warn(f"fastparl.connect({target!r}): no cluster is needed on this machine; actors run as "
+                          "local processes (the local backend)", stacklevel=2)
+            target = "local"
     with _lock:
         if _backend is not None:
             if target == _target:
@@ -53,12 +61,16 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
 
             _backend = SerialBackend(gpus)
         else:
-            _check_hosts(target)
             raise ConnectionError(
                 f"connecting to remote hosts ({target!r}) is not available in this version of fastparl: only the "
                 "local backend (one process per actor on this machine) and 'serial' exist so far. Unset "
                 "FASTPARL_HOSTS, or call fastparl.connect('local').")
         _target = target
+
+
+def _all_loopback(target: str) -> bool:
+    hosts = [part.strip().rpartition(":")[0].strip("[]") for part in target.split(",")]
+    return all(h == "localhost" or h.startswith("127.") or h == "::1" for h in hosts)
 
 
 def _check_hosts(target: str) -> None:

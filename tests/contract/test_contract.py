@@ -280,6 +280,16 @@ def test_connect_rules(monkeypatch):
     with pytest.raises(fastparl.errors.ConnectionError, match="h2:notaport"):
         fastparl.connect()
     assert not fastparl.remote.is_connected()
+    with pytest.raises(fastparl.errors.ConnectionError, match="not available"):
+        fastparl.connect("10.0.0.2:8037")
+    with pytest.warns(UserWarning, match="no cluster is needed"):
+        fastparl.connect("localhost:8010")  # a PARL script after `xparl start`
+    with pytest.warns(UserWarning):
+        fastparl.connect("127.0.0.1:8010")  # the same target again: a no-op
+    try:
+        assert RemotePlain().add() == 1
+    finally:
+        fastparl.disconnect()
 
 
 class _FailsToStart:
