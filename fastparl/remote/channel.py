@@ -373,8 +373,8 @@ class Channel:
         if seg is not None:  # we already map it (e.g. our own shared array coming back)
             os.close(fd)
         else:
-            try:
-                seg = Segment(seg_id, kind, size, fd, writable=(kind == SHARED), populate=(kind == ARENA))
+            try:  # arena and put() pages exist already: map them at once; shared arrays fill lazily
+                seg = Segment(seg_id, kind, size, fd, writable=(kind == SHARED), populate=(kind != SHARED))
             except BaseException:
                 os.close(fd)
                 raise
