@@ -1,6 +1,7 @@
 """One contract for every backend: what user code may rely on, whatever runs the actors."""
 
 import inspect
+import os
 import pickle
 
 import numpy as np
@@ -366,3 +367,48 @@ def test_actors_receive_views_of_shared_memory(local):
     ref = fastparl.put(np.arange(100_000, dtype=np.float64))
     assert [RemotePlain().view_info(ref) for _ in range(2)] == [(True, False)] * 2  # one shared copy, N views
     assert p.view_info(fastparl.shared_array(10)) == (True, True)  # shared arrays are writable
+
+
+def _wait_gone(pid, timeout=10.0):
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_dropping_the_proxy_ends_the_actor(local):
+    import gc
+
+    p = RemotePlain()
+    pid = p.pid()
+    del p
+    gc.collect()
+    assert _wait_gone(pid)
+
+
+def test_pending_futures_fail_promptly_when_the_actor_dies(local):
+    import signal
+    import time
+
+    w = AsyncWorker()
+    assert w.work(0).result() == 0  # a reply proves the actor is up
+    slow = w.sleep(30)
+    later = w.work(2)
+    os.kill(w._fp_actor.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    with pytest.raises(ActorDiedError, match="SIGKILL"):
+        slow.result(timeout=20)
+    with pytest.raises(ActorDiedError):
+        later.result(timeout=20)
+    with pytest.raises(ActorDiedError):
+        w.work(3).result()
+    assert time.monotonic() - t0 < 5
