@@ -67,9 +67,5 @@ def unpicklable_reply(what: str, err: BaseException) -> SerializationError:
                               f"{err}. Is the module that defines its type importable here?")
 
 
-def describe_call(cls_name: str, name: str) -> str:
-    return f"{cls_name}.{name}()"
-
-
 def no_pickle(obj: Any) -> None:
     raise SerializationError(f"{type(obj).__name__} (an actor handle) cannot be pickled or sent to another actor")
