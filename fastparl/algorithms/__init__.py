@@ -16,6 +16,11 @@ _ALGORITHMS: dict[str, str] = {
     "DDQN": "fastparl.algorithms.ddqn",
     "A2C": "fastparl.algorithms.a2c",
     "PPO": "fastparl.algorithms.ppo",
+    "ES": "fastparl.algorithms.es",
+    "IMPALA": "fastparl.algorithms.impala",
+    "DDPG": "fastparl.algorithms.ddpg",
+    "TD3": "fastparl.algorithms.td3",
+    "SAC": "fastparl.algorithms.sac",
 }
 
 __all__ = sorted(_ALGORITHMS)
@@ -26,6 +31,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from fastparl.algorithms.dqn import DQN  # noqa: F401
     from fastparl.algorithms.policy_gradient import PolicyGradient  # noqa: F401
     from fastparl.algorithms.ppo import PPO  # noqa: F401
+    from fastparl.algorithms.es import ES  # noqa: F401
+    from fastparl.algorithms.impala import IMPALA  # noqa: F401
+    from fastparl.algorithms.ddpg import DDPG  # noqa: F401
+    from fastparl.algorithms.td3 import TD3  # noqa: F401
+    from fastparl.algorithms.sac import SAC  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -30,7 +30,7 @@ from collections import deque
 from typing import Any, Callable
 
 from fastparl.remote import objref, serialization
-from fastparl.remote.shm import ARENA, SHARED, Arena, Segment, _send_hook, lookup
+from fastparl.remote.shm import SHARED, Arena, Segment, _send_hook, lookup
 
 __all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD", "socket_pairs"]
 

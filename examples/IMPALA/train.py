@@ -1,0 +1,208 @@
+"""IMPALA on CartPole-v1 with PARL's Learner/Actor structure (``examples/IMPALA``), serial or asynchronous.
+
+``--actors N`` starts N ``@parl.remote_class(wait=False)`` actors and keeps one ``sample`` call in
+flight on each.  The learner waits for whichever finishes first (``parl.wait``), takes one
+``parl.algorithms.IMPALA.learn`` step on that batch (V-trace by the Numba ``fastparl.kernels.vtrace``
+corrects for the actor's slightly older policy; the batches of all actors done by then are
+concatenated), publishes the new weights once with ``parl.put`` and sends those actors back to
+sample with them, while the others keep running.  ``--actors 0`` runs
+one worker owning all envs in this process, sampling and learning in turn (the serial loop).
+
+    python examples/IMPALA/train.py --env CartPole-v1 --seed 0 --total-steps 300000
+    python examples/IMPALA/train.py --actors 2
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+import fastparl as parl
+from fastparl.utils import LinearDecayScheduler, TrainLogger, logger, set_seed
+from fastparl.utils.arguments import parse_args as fastparl_parse_args
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from impala_actor import Actor, ImpalaWorker, mlp_forward  # noqa: E402
+
+
+@dataclass
+class Args:
+    env: str = "CartPole-v1"
+    """gymnasium id (discrete actions, vector observations)"""
+    seed: int = 0
+    total_steps: int = 300_000
+    """environment steps (rounded up to whole batches)"""
+    actors: int = 0
+    """0: one worker in this process (serial); N > 0: N asynchronous remote actors (num_envs must divide by N)"""
+    num_envs: int = 8
+    """envs in total, over all actors"""
+    sample_batch_steps: int = 20
+    """steps per env per batch (PARL's sample_batch_steps; the last one only bootstraps)"""
+    start_lr: float = 1e-3
+    """Adam's learning rate, decayed linearly to 0 over total_steps"""
+    entropy_coeff: float = -0.01
+    """added to the loss times the summed entropy: negative rewards entropy (PARL's convention)"""
+    vf_loss_coeff: float = 0.5
+    gamma: float = 0.99
+    clip_rho_threshold: float = 1.0
+    clip_pg_rho_threshold: float = 1.0
+    eval_episodes: int = 10
+    logdir: str | None = None
+    """progress.csv + TensorBoard (default runs/impala_<env>/seed<seed>)"""
+    tensorboard: bool = True
+
+
+def _linear(n_in: int, n_out: int, gain: float) -> nn.Linear:
+    return nn.Linear(n_in, n_out, weight_attr=nn.initializer.Orthogonal(gain),
+                     bias_attr=nn.initializer.Constant(0.0))
+
+
+class CartpoleModel(parl.Model):
+    """Separate policy and value MLPs (64-64 tanh) with PARL's IMPALA model methods."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        g = math.sqrt(2.0)
+        self.a1, self.a2 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g)
+        self.a3 = _linear(hidden, act_dim, 0.01)
+        self.c1, self.c2, self.c3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, 1, 1.0)
+
+    def policy(self, obs: paddle.Tensor) -> paddle.Tensor:
+        """Logits ``(B, act_dim)``."""
+        return self.a3(paddle.tanh(self.a2(paddle.tanh(self.a1(obs)))))
+
+    def value(self, obs: paddle.Tensor) -> paddle.Tensor:
+        """Values ``(B,)``."""
+        return self.c3(paddle.tanh(self.c2(paddle.tanh(self.c1(obs))))).squeeze(axis=1)
+
+
+class CartpoleAgent(parl.Agent):
+    """PARL's ``AtariAgent`` for IMPALA (learning-rate decay by env steps), with a numpy ``predict``."""
+
+    def __init__(self, algorithm: parl.Algorithm, start_lr: float, max_sample_steps: int, entropy_coeff: float) -> None:
+        super().__init__(algorithm)
+        self.lr_scheduler = LinearDecayScheduler(start_lr, max_sample_steps)
+        self.entropy_coeff = entropy_coeff
+
+    def predict(self, obs: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
+        """Greedy actions ``(B,)`` from numpy weights (no paddle call)."""
+        return mlp_forward(weights, "a", np.asarray(obs, np.float32)).argmax(axis=1)
+
+    def learn(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """One IMPALA step on an actor's batch; returns the losses (sums over the batch), KL and lr."""
+        lr = max(self.lr_scheduler.step(step_num=len(batch["obs"])), 1e-8)
+        loss, kl = self.alg.learn(batch["obs"], batch["actions"], batch["behaviour_logits"], batch["rewards"],
+                                  batch["dones"], lr, self.entropy_coeff)
+        values = paddle.stack([loss.total_loss, loss.pi_loss, loss.vf_loss, loss.entropy, kl]).numpy().tolist()
+        return dict(zip(("total_loss", "pi_loss", "vf_loss", "entropy", "kl"), values, strict=True)) | {"lr": lr}
+
+
+def evaluate(agent: CartpoleAgent, env: gym.Env, episodes: int) -> float:
+    """Mean return of ``episodes`` greedy episodes."""
+    weights = agent.get_weights()
+    returns = []
+    for _ in range(episodes):
+        obs, _ = env.reset()
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(agent.predict(obs[None], weights)[0]))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def train(args: Args) -> dict[str, float]:
+    """Train IMPALA; return eval returns (before/after), wall time and env steps/s."""
+    start = time.time()
+    if args.actors < 0 or (args.actors and args.num_envs % args.actors):
+        raise ValueError(f"--actors {args.actors} must be 0 or divide --num-envs {args.num_envs}")
+    logdir = args.logdir or f"runs/impala_{args.env}/seed{args.seed}"
+    set_seed(args.seed, paddle=True)
+    eval_env = gym.make(args.env)
+    eval_env.reset(seed=args.seed + 10_000)
+    obs_dim, act_dim = int(np.prod(eval_env.observation_space.shape)), int(eval_env.action_space.n)
+    alg = parl.algorithms.IMPALA(CartpoleModel(obs_dim, act_dim), sample_batch_steps=args.sample_batch_steps,
+                                 gamma=args.gamma, vf_loss_coeff=args.vf_loss_coeff,
+                                 clip_rho_threshold=args.clip_rho_threshold,
+                                 clip_pg_rho_threshold=args.clip_pg_rho_threshold)
+    agent = CartpoleAgent(alg, args.start_lr, args.total_steps, args.entropy_coeff)
+    initial_return = evaluate(agent, eval_env, args.eval_episodes)
+
+    per_actor = args.num_envs // max(args.actors, 1)
+    if args.actors:
+        workers = [Actor(args.env, per_actor, args.sample_batch_steps, args.seed + 1000 * i)
+                   for i in range(args.actors)]
+    else:
+        workers = [ImpalaWorker(args.env, per_actor, args.sample_batch_steps, args.seed)]
+    tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
+    logger.info(f"IMPALA on {args.env}: {args.num_envs} envs x {args.sample_batch_steps} steps, actors "
+                f"{args.actors}, initial eval {initial_return:.1f}")
+
+    steps, updates, wait_time, returns = 0, 0, 0.0, deque(maxlen=20)
+    train_start = time.time()
+    if args.actors:
+        ref = parl.put(agent.get_weights())  # one shared copy of the weights, read in place by the actors
+        pending = [(w.sample(ref), w) for w in workers]
+    while steps < args.total_steps:
+        t0 = time.time()
+        if args.actors:
+            done, _ = parl.wait([f for f, _ in pending], num_returns=1)
+            ready = [p for p in pending if any(p[0] is f for f in done)]  # all finished ones: one bigger batch
+            pending = [p for p in pending if p not in ready]
+            datas = [f.get() for f, _ in ready]
+            batch = {k: np.concatenate([d[k] for d in datas]) for k in datas[0]} if len(datas) > 1 else datas[0]
+        else:
+            batch = workers[0].sample(agent.get_weights())
+        wait_time += time.time() - t0
+        stats = agent.learn(batch)
+        if args.actors:
+            ref = parl.put(agent.get_weights())
+            pending += [(worker.sample(ref), worker) for _, worker in ready]
+        steps += len(batch["obs"])
+        updates += 1
+        if updates % 50 == 0:
+            metrics = parl.get([w.get_metrics() for w in workers]) if args.actors else [workers[0].get_metrics()]
+            for m in metrics:
+                returns.extend(m["episode_rewards"])
+            tlog.log(steps, episode_return=float(np.mean(returns)) if returns else None,
+                     steps_per_s=steps / (time.time() - train_start), **stats)
+            if updates % 500 == 0 and returns:
+                logger.info(f"step {steps}: mean return of the last {len(returns)} episodes {np.mean(returns):.1f}")
+    train_wall = time.time() - train_start
+    if args.actors:
+        parl.get([f for f, _ in pending])
+        parl.get([w.close() for w in workers])
+        for w in workers:
+            parl.kill(w)
+    else:
+        workers[0].close()
+    eval_return = evaluate(agent, eval_env, args.eval_episodes)
+    tlog.log(steps, eval_return=eval_return)
+    tlog.close()
+    agent.save(f"{logdir}/model.ckpt")
+    wall = time.time() - start
+    result = {"eval_return": eval_return, "initial_eval_return": initial_return, "wall_time": wall,
+              "train_time": train_wall, "env_steps": float(steps), "updates": float(updates),
+              "steps_per_s": steps / train_wall, "learner_wait_frac": wait_time / train_wall}
+    logger.info(f"done: eval return {eval_return:.1f} ({args.eval_episodes} greedy episodes), {wall:.1f} s, "
+                f"{result['steps_per_s']:.0f} env steps/s, learner waiting for data {100 * wait_time / train_wall:.0f}%")
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Build :class:`Args` from the command line (``--total-steps`` style flags, help from the field docs)."""
+    return fastparl_parse_args(Args, argv, description=__doc__.split("\n")[0])
+
+
+if __name__ == "__main__":
+    train(parse_args())
