@@ -15,19 +15,10 @@ import numpy as np
 
 import fastparl as parl
 from fastparl.env import make_vector_env
+from _numpy_mlp import mlp_forward  # examples/ is on sys.path (the train script puts it there)
 from fastparl.kernels import gae
 
 __all__ = ["RolloutWorker", "Actor", "mlp_forward"]
-
-
-def mlp_forward(weights: dict[str, np.ndarray], prefix: str, x: np.ndarray, layers: int = 3) -> np.ndarray:
-    """``W_k^T tanh(... tanh(W_1^T x + b_1) ...) + b_k`` with paddle's ``(in, out)`` weights ``<prefix><i>.weight``."""
-    h = x
-    for i in range(1, layers + 1):
-        h = h @ weights[f"{prefix}{i}.weight"] + weights[f"{prefix}{i}.bias"]
-        if i < layers:
-            np.tanh(h, out=h)
-    return h
 
 
 class RolloutWorker:

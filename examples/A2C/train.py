@@ -12,7 +12,6 @@ synchronous A2C).  ``--actors 0`` runs a single worker owning all envs in this p
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -22,14 +21,16 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import paddle
-import paddle.nn as nn
 
 import fastparl as parl
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
 from fastparl.utils import LinearDecayScheduler, TrainLogger, logger, set_seed
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from a2c_actor import Actor, RolloutWorker, mlp_forward  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this example's actor module, and examples/ for the shared ones
+from _actor_critic import CartpoleModel, evaluate  # noqa: E402
+from _numpy_mlp import mlp_forward  # noqa: E402
+from a2c_actor import Actor, RolloutWorker  # noqa: E402
 
 
 @dataclass
@@ -58,34 +59,6 @@ class Args:
     tensorboard: bool = True
 
 
-def _linear(n_in: int, n_out: int, gain: float) -> nn.Linear:
-    return nn.Linear(n_in, n_out, weight_attr=nn.initializer.Orthogonal(gain),
-                     bias_attr=nn.initializer.Constant(0.0))
-
-
-class CartpoleModel(parl.Model):
-    """Separate actor and critic MLPs (64-64 tanh) with PARL's A2C model methods."""
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 64) -> None:
-        super().__init__()
-        g = math.sqrt(2.0)
-        self.a1, self.a2 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g)
-        self.a3 = _linear(hidden, act_dim, 0.01)
-        self.c1, self.c2, self.c3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, 1, 1.0)
-
-    def policy(self, obs: paddle.Tensor) -> paddle.Tensor:
-        """Logits ``(B, act_dim)``."""
-        return self.a3(paddle.tanh(self.a2(paddle.tanh(self.a1(obs)))))
-
-    def value(self, obs: paddle.Tensor) -> paddle.Tensor:
-        """Values ``(B,)``."""
-        return self.c3(paddle.tanh(self.c2(paddle.tanh(self.c1(obs))))).squeeze(axis=1)
-
-    def policy_and_value(self, obs: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
-        """``(logits (B, act_dim), values (B,))``."""
-        return self.policy(obs), self.value(obs)
-
-
 class CartpoleAgent(parl.Agent):
     """PARL's ``AtariAgent`` for A2C: learning-rate decay by env steps, constant entropy coefficient."""
 
@@ -105,21 +78,6 @@ class CartpoleAgent(parl.Agent):
         losses = self.alg.learn(obs, actions, advantages, target_values, max(lr, 1e-8), self.entropy_coeff)
         total, pi, vf, ent = paddle.stack(list(losses)).numpy().tolist()
         return total, pi, vf, ent, lr
-
-
-def evaluate(agent: CartpoleAgent, env: gym.Env, episodes: int) -> float:
-    """Mean return of ``episodes`` greedy episodes."""
-    weights = agent.get_weights()
-    returns = []
-    for _ in range(episodes):
-        obs, _ = env.reset()
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(int(agent.predict(obs[None], weights)[0]))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def train(args: Args) -> dict[str, float]:

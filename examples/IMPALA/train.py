@@ -14,7 +14,6 @@ one worker owning all envs in this process, sampling and learning in turn (the s
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -24,14 +23,16 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import paddle
-import paddle.nn as nn
 
 import fastparl as parl
 from fastparl.utils import LinearDecayScheduler, TrainLogger, logger, set_seed
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from impala_actor import Actor, ImpalaWorker, mlp_forward  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this example's actor module, and examples/ for the shared ones
+from _actor_critic import CartpoleModel, evaluate  # noqa: E402
+from _numpy_mlp import mlp_forward  # noqa: E402
+from impala_actor import Actor, ImpalaWorker  # noqa: E402
 
 
 @dataclass
@@ -61,30 +62,6 @@ class Args:
     tensorboard: bool = True
 
 
-def _linear(n_in: int, n_out: int, gain: float) -> nn.Linear:
-    return nn.Linear(n_in, n_out, weight_attr=nn.initializer.Orthogonal(gain),
-                     bias_attr=nn.initializer.Constant(0.0))
-
-
-class CartpoleModel(parl.Model):
-    """Separate policy and value MLPs (64-64 tanh) with PARL's IMPALA model methods."""
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 64) -> None:
-        super().__init__()
-        g = math.sqrt(2.0)
-        self.a1, self.a2 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g)
-        self.a3 = _linear(hidden, act_dim, 0.01)
-        self.c1, self.c2, self.c3 = _linear(obs_dim, hidden, g), _linear(hidden, hidden, g), _linear(hidden, 1, 1.0)
-
-    def policy(self, obs: paddle.Tensor) -> paddle.Tensor:
-        """Logits ``(B, act_dim)``."""
-        return self.a3(paddle.tanh(self.a2(paddle.tanh(self.a1(obs)))))
-
-    def value(self, obs: paddle.Tensor) -> paddle.Tensor:
-        """Values ``(B,)``."""
-        return self.c3(paddle.tanh(self.c2(paddle.tanh(self.c1(obs))))).squeeze(axis=1)
-
-
 class CartpoleAgent(parl.Agent):
     """PARL's ``AtariAgent`` for IMPALA (learning-rate decay by env steps), with a numpy ``predict``."""
 
@@ -104,21 +81,6 @@ class CartpoleAgent(parl.Agent):
                                   batch["dones"], lr, self.entropy_coeff)
         values = paddle.stack([loss.total_loss, loss.pi_loss, loss.vf_loss, loss.entropy, kl]).numpy().tolist()
         return dict(zip(("total_loss", "pi_loss", "vf_loss", "entropy", "kl"), values, strict=True)) | {"lr": lr}
-
-
-def evaluate(agent: CartpoleAgent, env: gym.Env, episodes: int) -> float:
-    """Mean return of ``episodes`` greedy episodes."""
-    weights = agent.get_weights()
-    returns = []
-    for _ in range(episodes):
-        obs, _ = env.reset()
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(int(agent.predict(obs[None], weights)[0]))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def train(args: Args) -> dict[str, float]:
