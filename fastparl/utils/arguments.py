@@ -30,10 +30,18 @@ _TYPES: dict[str, Any] = {"int": int, "float": float, "str": str}
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Map each field of ``cls`` to the string literal that follows it in the class body.
+    """Map each field of ``cls`` (and of its dataclass bases) to the string literal that follows it
+    in the class body; a subclass's text wins.
 
     Returns an empty dict when the source is not available (e.g. defined in a REPL).
     """
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError, SyntaxError):

@@ -180,3 +180,23 @@ def test_dataclass_args_flags_and_help(capsys):
     assert "environment steps" in capsys.readouterr().out
     with pytest.raises(TypeError):
         parse_args(dict, [])
+
+
+def test_field_docs_include_inherited_fields():
+    from dataclasses import dataclass
+
+    from fastparl.utils.arguments import field_docs
+
+    @dataclass
+    class Base:
+        seed: int = 0
+        """seed of everything"""
+        lr: float = 1e-3
+        """base learning rate"""
+
+    @dataclass
+    class Child(Base):
+        lr: float = 3e-4
+        """the child's learning rate"""
+
+    assert field_docs(Child) == {"seed": "seed of everything", "lr": "the child's learning rate"}
