@@ -157,6 +157,8 @@ def _set_init_signature(proxy: type, real: type) -> None:
 
 def _adopt_subclass(cls: type) -> None:
     parents = [b for b in cls.__bases__ if issubclass(b, RemoteProxy) and b is not RemoteProxy]
+    if not parents:  # a bare RemoteProxy subclass: cloudpickle rebuilding a proxy class (its state follows)
+        return
     real_bases = tuple(getattr(b, "_fp_cls", b) if b in parents else b for b in cls.__bases__)
     own = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
     class_cell = types.CellType()
@@ -165,7 +167,7 @@ def _adopt_subclass(cls: type) -> None:
     real.__qualname__ = cls.__qualname__
     class_cell.cell_contents = real  # zero-argument super() in the real methods sees the real class
     cls._fp_cls = real
-    cls._fp_opts = dict(parents[0]._fp_opts) if parents else {"wait": True}
+    cls._fp_opts = dict(parents[0]._fp_opts)
     for name in list(own):
         if not name.startswith("__") and isinstance(own[name], (types.FunctionType, staticmethod, classmethod)):
             setattr(cls, name, _stub(name, own[name]))

@@ -412,3 +412,25 @@ def test_pending_futures_fail_promptly_when_the_actor_dies(local):
     with pytest.raises(ActorDiedError):
         w.work(3).result()
     assert time.monotonic() - t0 < 5
+
+
+def test_actors_can_create_actors(backend):
+    """An actor may use remote classes itself (the proxy class travels with cloudpickle when it
+    is defined in a function or in __main__)."""
+
+    @fastparl.remote_class
+    class Leaf:
+        def pid(self):
+            return os.getpid()
+
+    @fastparl.remote_class
+    class Parent:
+        def __init__(self):
+            self.kids = [Leaf() for _ in range(2)]
+
+        def pids(self):
+            return os.getpid(), [k.pid() for k in self.kids]
+
+    me, kids = Parent().pids()
+    assert len(set(kids)) == (2 if backend == "local" else 1)
+    assert (me not in kids) == (backend == "local")
