@@ -6,7 +6,7 @@ import select
 import time
 from typing import Any, Iterable, Sequence
 
-from fastparl.errors import FutureTimeoutError
+from fastparl.errors import FutureTimeoutError, SerializationError
 
 __all__ = ["Future", "get", "wait"]
 
@@ -53,6 +53,10 @@ class Future:
                 return False
             self._ok, self._value = reply
         return True
+
+    def __reduce__(self) -> Any:
+        raise SerializationError(f"{self!r} cannot be pickled or sent to an actor: pass its value "
+                                 "(future.get()) instead")
 
     def __del__(self) -> None:
         if self._value is _PENDING and self._actor is not None:

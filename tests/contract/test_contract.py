@@ -118,6 +118,14 @@ def test_futures(backend):
     assert w.history().result(timeout=10) == list(range(20))
 
 
+def test_futures_cannot_be_sent_to_actors(backend):
+    w = AsyncWorker()
+    f = w.work(2)
+    with pytest.raises(SerializationError, match="future.get"):
+        RemotePlain().identity(f)
+    assert f.get() == 4
+
+
 def test_future_timeout_and_wait(backend):
     w = AsyncWorker()
     slow = w.sleep(0.5)
