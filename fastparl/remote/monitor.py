@@ -46,8 +46,7 @@ class ActorStreams:
 
 
 class Monitor:
-    def __init__(self, forward: bool = True):
-        self.forward = forward
+    def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
         self.watched: list[ActorStreams] = []
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
@@ -134,8 +133,6 @@ class Monitor:
         lines = data.decode("utf-8", "replace").splitlines()
         if is_err:
             streams.tail.extend(lines)
-        if not self.forward:
-            return
         out = sys.stderr if is_err else sys.stdout
         try:
             out.write("".join(f"{streams.prefix}{line}\n" for line in lines))
