@@ -51,11 +51,16 @@ class LocalBackend:
             for sock in theirs:
                 sock.close()
         self.ctl = Channel(*ours)
-        frame = self.ctl.recv(timeout=start_timeout)
+        try:
+            frame = self.ctl.recv(timeout=start_timeout)
+        except PeerClosed:
+            frame = None
         if frame is None or frame[0] != OK:
             self.server.kill()
-            raise FastparlError(f"the fastparl fork server did not start within {start_timeout} s "
-                                f"(exit code {self.server.poll()}); see its output above")
+            code = self.server.wait()
+            self.ctl.close()
+            raise FastparlError(f"the fastparl fork server did not start within {start_timeout} s (exit code {code}; "
+                                f"command: {sys.executable} -m fastparl.remote.forkserver); see its output above")
 
     def _request(self, op: int, payload: Any, fds: list[int] = ()) -> Any:
         with self._lock:

@@ -442,3 +442,13 @@ def test_actors_can_create_actors(backend):
     me, kids = Parent().pids()
     assert len(set(kids)) == (2 if backend == "local" else 1)
     assert (me not in kids) == (backend == "local")
+
+
+def test_a_fork_server_that_cannot_start_is_reported(monkeypatch):
+    import sys
+
+    from fastparl.remote.local import LocalBackend
+
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the server exits at once
+    with pytest.raises(FastparlError, match="fork server did not start"):
+        LocalBackend([])
