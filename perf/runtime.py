@@ -161,7 +161,7 @@ class Config:
         self.start_n = 8 if quick else 20
         self.probe_runs = 1 if quick else 5
         self.spin_seconds = 0.08 if quick else 0.3
-        self.spin_reps = 2 if quick else 3
+        self.spin_reps = 2 if quick else 5
 
     def array_reps(self, size: int) -> int:
         table = {1 * KB: 300, 64 * KB: 300, 1 * MB: 100, 16 * MB: 25, 128 * MB: 11}
@@ -581,23 +581,29 @@ def bench_scaling(cfg: Config) -> dict:
 
     iters = _spin_iters(cfg.spin_seconds)
     ns = _ns(cfg.max_actors)
-    pool_t: dict[int, float] = {}
     ctx = mp.get_context("fork")
-    for n in ns:  # the Pool baseline first, before any actor exists (forking copies the driver)
-        with ctx.Pool(n) as pool:
-            pool.map(B.spin, [1000] * n, chunksize=1)
-            pool_t[n] = _median([_time_once(lambda: pool.map(B.spin, [iters] * n, chunksize=1))
-                                 for _ in range(cfg.spin_reps)])
+    # The pools are forked before any actor exists (forking copies the driver); then both systems
+    # take turns, rep by rep, so that drift in this machine's speed hits them alike.
+    pools = {n: ctx.Pool(n) for n in ns}
     actors = [FpAsyncBench() for _ in range(max(ns))]
-    fp_t: dict[int, float] = {}
+    pool_s: dict[int, list[float]] = {n: [] for n in ns}
+    fp_s: dict[int, list[float]] = {n: [] for n in ns}
     try:
-        fastparl.get([a.spin(1000) for a in actors])
         for n in ns:
-            fp_t[n] = _median([_time_once(lambda: fastparl.get([a.spin(iters) for a in actors[:n]]))
-                               for _ in range(cfg.spin_reps)])
+            pools[n].map(B.spin, [1000] * n, chunksize=1)
+        fastparl.get([a.spin(1000) for a in actors])
+        for _ in range(cfg.spin_reps):
+            for n in ns:
+                pool_s[n].append(_time_once(lambda: pools[n].map(B.spin, [iters] * n, chunksize=1)))
+                fp_s[n].append(_time_once(lambda: fastparl.get([a.spin(iters) for a in actors[:n]])))
     finally:
         for a in actors:
             fastparl.kill(a)
+        for pool in pools.values():
+            pool.terminate()
+            pool.join()
+    pool_t = {n: _median(v) for n, v in pool_s.items()}
+    fp_t = {n: _median(v) for n, v in fp_s.items()}
     rows = []
     for n in ns:
         fs = n * fp_t[1] / fp_t[n]
