@@ -48,9 +48,6 @@ class RemoteProxy:
         object.__setattr__(self, "_fp_actor", None)
         object.__setattr__(self, "_fp_actor", api.backend().create_actor(real, args, kwargs, cls._fp_opts))
 
-    def _fp_call(self, name: str, args: tuple, kwargs: dict | None) -> Any:
-        return self._fp_actor.call(name, args, kwargs, self._fp_wait)
-
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_fp_") or (name.startswith("__") and name.endswith("__")):
             raise AttributeError(name)
