@@ -11,13 +11,18 @@ env 1's ...), which is what ``IMPALA.learn`` splits into ``[T, B]``.  It never i
 
 from __future__ import annotations
 
+import os
+import sys
+
 from collections.abc import Mapping
 
 import numpy as np
 
 import fastparl as parl
-from _numpy_mlp import mlp_forward  # examples/ is on sys.path (the train script puts it there)
 from fastparl.env import make_vector_env
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # examples/
+from _numpy_mlp import mlp_forward  # noqa: E402
 
 __all__ = ["ImpalaWorker", "Actor", "mlp_forward"]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import array
 import errno
+import itertools
 import os
 import pickle
 import select
@@ -30,7 +31,7 @@ from collections import deque
 from typing import Any, Callable
 
 from fastparl.remote import objref, serialization
-from fastparl.remote.shm import SHARED, Arena, Segment, _send_hook, lookup
+from fastparl.remote.shm import REF, SHARED, Arena, Segment, _forwarded, _recycler, _send_hook, lookup
 
 __all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD", "socket_pairs"]
 
@@ -40,10 +41,11 @@ CTRL = struct.Struct("<QQ")
 FLAG_BODY_OOB = 1
 OOB_THRESHOLD = 64 << 10  # buffers at least this large go to shared memory (perf/runtime.py measures it)
 BODY_OOB_THRESHOLD = 1 << 20
-CTRL_RELEASE, CTRL_FORGET = 0, 1
+CTRL_RELEASE, CTRL_FORGET, CTRL_UNMAPPED = 0, 1, 2
 _MAX_FDS = 64
 _ANC = socket.CMSG_SPACE(_MAX_FDS * 4)
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
+_channel_ids = itertools.count(1)
 
 
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes})
@@ -103,6 +105,8 @@ class Channel:
         self._weak_self = weakref.ref(self)
         self._bufs: list[Any] = []
         self._segs: list[Segment] = []
+        self.cid = next(_channel_ids)
+        self.refs_sent: set[int] = set()  # our put() segments this peer maps: released when it acks or closes
 
     # ------------------------------------------------------------------ encoding
     def forget_later(self, seg_id: int) -> None:
@@ -133,6 +137,7 @@ class Channel:
             body = serialization.dumps(payload, self._on_buffer, self._on_retry)
         finally:
             _send_hook.get = None
+            self._bufs, self._segs = [], []  # hold no segment or buffer past this message
         flags = 0
         if not bufs and not segs and not self._ctrl and len(body) < BODY_OOB_THRESHOLD:  # the fast path
             return HDR.pack(len(body), 0, 0, 0, 0, op, seq) + body, []
@@ -162,6 +167,12 @@ class Channel:
         return b"".join(parts), fds
 
     def _attach(self, seg: Segment, fd_ents: list[bytes], fds: list[int]) -> None:
+        if seg.kind == REF:
+            if seg.writable:  # ours: wait for this peer's acknowledgement before reusing the memory
+                _recycler.sent(seg.id, self.cid)
+                self.refs_sent.add(seg.id)
+            else:
+                _forwarded.add(seg.id)
         fd_ents.append(ENT.pack(seg.id, seg.size, seg.kind))
         fds.append(seg.fd)
         self.peer_has.add(seg.id)
@@ -355,6 +366,9 @@ class Channel:
             pos += CTRL.size
             if kind == CTRL_RELEASE:
                 self.arena.release(seg_id)
+            elif kind == CTRL_UNMAPPED:
+                self.refs_sent.discard(seg_id)
+                _recycler.unmapped(seg_id, self.cid)
             else:
                 self.peer_segs.pop(seg_id, None)
                 self.peer_has.discard(seg_id)
@@ -378,6 +392,8 @@ class Channel:
             except BaseException:
                 os.close(fd)
                 raise
+            if kind == REF:  # tell the owner when our last view is gone, so that it may reuse the memory
+                weakref.finalize(seg.mm, _unmapped, self._weak_self, seg_id)
         self.peer_segs[seg_id] = seg
         self.peer_has.add(seg_id)
 
@@ -390,6 +406,9 @@ class Channel:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+        for seg_id in list(self.refs_sent):  # a closed peer reads nothing any more
+            _recycler.unmapped(seg_id, self.cid)
+        self.refs_sent.clear()
         for sock in (self.sock, self.fd_sock):
             try:
                 sock.close()
@@ -402,6 +421,12 @@ class Channel:
                 pass
         self.arena.close()
         self.peer_segs.clear()
+
+
+def _unmapped(weak_channel: "weakref.ref[Channel]", seg_id: int) -> None:
+    ch = weak_channel()
+    if ch is not None and not ch.closed and seg_id not in _forwarded:
+        ch._ctrl.append((CTRL_UNMAPPED, seg_id))
 
 
 def _release(weak_channel: "weakref.ref[Channel]", seg_id: int) -> None:

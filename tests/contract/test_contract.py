@@ -452,3 +452,47 @@ def test_a_fork_server_that_cannot_start_is_reported(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # the server exits at once
     with pytest.raises(FastparlError, match="fork server did not start"):
         LocalBackend([])
+
+
+_pinned_fds = []
+
+
+def _inode(ref):
+    """The identity of a put() segment's memory (its descriptor is duplicated, so that the inode
+    number cannot be handed to a new file while the test runs)."""
+    _pinned_fds.append(os.dup(ref._seg.fd))
+    return os.fstat(ref._seg.fd).st_ino
+
+
+def test_put_memory_is_reused_once_every_reader_let_go(local):
+    import gc
+
+    actors = [RemotePlain() for _ in range(2)]
+    ref = fastparl.put({"w": np.full(1 << 20, 1.0)})
+    assert [a.mean_of(ref) for a in actors] == [1.0, 1.0]
+    first = _inode(ref)
+    del ref
+    gc.collect()
+    for a in actors:  # the next call carries "forget"; its reply carries the actor's "unmapped"
+        a.add()
+    ref2 = fastparl.put({"w": np.full(1 << 20, 2.0)})
+    assert _inode(ref2) == first  # the same memory, no fresh pages
+    assert [a.mean_of(ref2) for a in actors] == [2.0, 2.0]
+
+
+def test_put_memory_still_read_by_an_actor_is_never_reused(backend):
+    import gc
+
+    reader, other = RemotePlain(), RemotePlain()
+    ref = fastparl.put({"w": np.full(1 << 20, 1.0)})
+    assert reader.keep(ref) == 1.0  # the actor holds a view past the call
+    assert other.mean_of(ref) == 1.0
+    first = _inode(ref)
+    del ref
+    gc.collect()
+    reader.add()
+    other.add()
+    ref2 = fastparl.put({"w": np.full(1 << 20, 7.0)})
+    assert _inode(ref2) != first
+    assert other.mean_of(ref2) == 7.0
+    assert reader.kept_first() == 1.0  # unchanged
