@@ -21,6 +21,7 @@ _ALGORITHMS: dict[str, str] = {
     "DDPG": "fastparl.algorithms.ddpg",
     "TD3": "fastparl.algorithms.td3",
     "SAC": "fastparl.algorithms.sac",
+    "MADDPG": "fastparl.algorithms.maddpg",
 }
 
 __all__ = sorted(_ALGORITHMS)
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from fastparl.algorithms.ddpg import DDPG  # noqa: F401
     from fastparl.algorithms.td3 import TD3  # noqa: F401
     from fastparl.algorithms.sac import SAC  # noqa: F401
+    from fastparl.algorithms.maddpg import MADDPG  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
