@@ -16,3 +16,21 @@ def load_example(name: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+SEEDS = (0, 1, 2)
+
+
+def repro_logroot(tmp_path_factory, name: str) -> str:
+    """Where a reproduction run logs: ``$FASTPARL_REPRO_DIR/<name>`` to keep the curves, else a temp dir."""
+    root = os.environ.get("FASTPARL_REPRO_DIR")
+    return os.path.join(root, name) if root else str(tmp_path_factory.mktemp(name))
+
+
+def run_seeds(mod, name: str, root: str, **kwargs) -> list[dict[str, float]]:
+    """Train ``mod`` (a loaded example) once per seed in :data:`SEEDS`; print and return the results."""
+    import json
+
+    results = [mod.train(mod.Args(seed=s, logdir=f"{root}/seed{s}", tensorboard=False, **kwargs)) for s in SEEDS]
+    print(f"REPRO {name}", json.dumps(results))
+    return results

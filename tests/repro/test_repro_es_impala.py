@@ -12,7 +12,6 @@ times are printed (``-s``) and recorded in the examples' READMEs.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -23,26 +22,16 @@ pytest.importorskip("paddle")
 pytest.importorskip("gymnasium")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _examples import load_example  # noqa: E402
-
-SEEDS = (0, 1, 2)
+from _examples import load_example, repro_logroot, run_seeds  # noqa: E402
 
 
-def _logroot(tmp_path_factory, name: str) -> str:
-    root = os.environ.get("FASTPARL_REPRO_DIR")
-    return os.path.join(root, name) if root else str(tmp_path_factory.mktemp(name))
 
-
-def _run(mod, name: str, root: str, **kwargs) -> list[dict[str, float]]:
-    results = [mod.train(mod.Args(seed=s, logdir=f"{root}/seed{s}", tensorboard=False, **kwargs)) for s in SEEDS]
-    print(f"REPRO {name}", json.dumps(results))
-    return results
 
 
 @pytest.mark.repro
 def test_repro_es_cartpole(tmp_path_factory):
     mod = load_example("ES")
-    results = _run(mod, "es_cartpole", _logroot(tmp_path_factory, "es_CartPole-v1"), env="CartPole-v1",
+    results = run_seeds(mod, "es_cartpole", repro_logroot(tmp_path_factory, "es_CartPole-v1"), env="CartPole-v1",
                    total_steps=300_000, actors=2)
     assert np.median([r["eval_return"] for r in results]) >= 195, results
 
@@ -50,6 +39,6 @@ def test_repro_es_cartpole(tmp_path_factory):
 @pytest.mark.repro
 def test_repro_impala_cartpole(tmp_path_factory):
     mod = load_example("IMPALA")
-    results = _run(mod, "impala_cartpole", _logroot(tmp_path_factory, "impala_CartPole-v1"), env="CartPole-v1",
+    results = run_seeds(mod, "impala_cartpole", repro_logroot(tmp_path_factory, "impala_CartPole-v1"), env="CartPole-v1",
                    total_steps=300_000, actors=2)
     assert np.median([r["eval_return"] for r in results]) >= 195, results

@@ -23,23 +23,19 @@ pytest.importorskip("paddle")
 gym = pytest.importorskip("gymnasium")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _examples import load_example  # noqa: E402
+from _examples import load_example, repro_logroot  # noqa: E402
 
 SEEDS = (0, 1, 2)
 PENDULUM = dict(env="Pendulum-v1", total_steps=20_000, warmup_steps=1_000, hidden=128, batch_size=128, tensorboard=False)
 THRESHOLD = {"DDPG": -300.0, "TD3": -250.0, "SAC": -250.0}
 
 
-def _logroot(tmp_path_factory, name: str) -> str:
-    root = os.environ.get("FASTPARL_REPRO_DIR")
-    return os.path.join(root, name) if root else str(tmp_path_factory.mktemp(name))
-
 
 @pytest.mark.repro
 @pytest.mark.parametrize("algo", ["DDPG", "TD3", "SAC"])
 def test_repro_pendulum(tmp_path_factory, algo):
     mod = load_example(algo)
-    root = _logroot(tmp_path_factory, f"{algo.lower()}_Pendulum-v1")
+    root = repro_logroot(tmp_path_factory, f"{algo.lower()}_Pendulum-v1")
     results = [mod.train(mod.Args(seed=s, logdir=f"{root}/seed{s}", **PENDULUM)) for s in SEEDS]
     print(f"REPRO {algo} Pendulum-v1", json.dumps(results))
     assert np.median([r["eval_return"] for r in results]) >= THRESHOLD[algo], results
@@ -50,7 +46,7 @@ def test_repro_pendulum(tmp_path_factory, algo):
 def test_repro_halfcheetah(tmp_path_factory, algo):
     pytest.importorskip("mujoco")
     mod = load_example(algo)
-    root = _logroot(tmp_path_factory, f"{algo.lower()}_HalfCheetah-v5")
+    root = repro_logroot(tmp_path_factory, f"{algo.lower()}_HalfCheetah-v5")
     result = mod.train(mod.Args(env="HalfCheetah-v5", seed=0, total_steps=1_000_000, logdir=f"{root}/seed0",
                                 tensorboard=False))
     print(f"REPRO {algo} HalfCheetah-v5", json.dumps(result))

@@ -22,20 +22,16 @@ pytest.importorskip("paddle")
 pytest.importorskip("gymnasium")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _examples import load_example  # noqa: E402
+from _examples import load_example, repro_logroot  # noqa: E402
 
 SEEDS = (0, 1, 2)
 
-
-def _logroot(tmp_path_factory, name: str) -> str:
-    root = os.environ.get("FASTPARL_REPRO_DIR")
-    return os.path.join(root, name) if root else str(tmp_path_factory.mktemp(name))
 
 
 @pytest.mark.repro
 def test_repro_policy_gradient_cartpole(tmp_path_factory):
     mod = load_example("PolicyGradient")
-    root = _logroot(tmp_path_factory, "pg_CartPole-v1")
+    root = repro_logroot(tmp_path_factory, "pg_CartPole-v1")
     results = [
         mod.train(mod.Args(seed=s, total_steps=100_000, logdir=f"{root}/seed{s}", tensorboard=False)) for s in SEEDS
     ]
@@ -48,7 +44,7 @@ def test_repro_policy_gradient_cartpole(tmp_path_factory):
 @pytest.mark.parametrize("algo", ["dqn"])
 def test_repro_dqn_cartpole(tmp_path_factory, algo):
     mod = load_example("DQN")
-    root = _logroot(tmp_path_factory, f"{algo}_CartPole-v1")
+    root = repro_logroot(tmp_path_factory, f"{algo}_CartPole-v1")
     results = [
         mod.train(mod.Args(seed=s, algo=algo, total_steps=50_000, logdir=f"{root}/seed{s}", tensorboard=False))
         for s in SEEDS

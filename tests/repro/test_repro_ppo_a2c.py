@@ -12,7 +12,6 @@ and wall times are printed (``-s``) and recorded in the examples' READMEs.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -23,26 +22,16 @@ pytest.importorskip("paddle")
 pytest.importorskip("gymnasium")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _examples import load_example  # noqa: E402
-
-SEEDS = (0, 1, 2)
+from _examples import load_example, repro_logroot, run_seeds  # noqa: E402
 
 
-def _logroot(tmp_path_factory, name: str) -> str:
-    root = os.environ.get("FASTPARL_REPRO_DIR")
-    return os.path.join(root, name) if root else str(tmp_path_factory.mktemp(name))
 
-
-def _run(mod, name: str, root: str, **kwargs) -> list[dict[str, float]]:
-    results = [mod.train(mod.Args(seed=s, logdir=f"{root}/seed{s}", tensorboard=False, **kwargs)) for s in SEEDS]
-    print(f"REPRO {name}", json.dumps(results))
-    return results
 
 
 @pytest.mark.repro
 def test_repro_ppo_cartpole(tmp_path_factory):
     mod = load_example("PPO")
-    results = _run(mod, "ppo_cartpole", _logroot(tmp_path_factory, "ppo_CartPole-v1"), env="CartPole-v1",
+    results = run_seeds(mod, "ppo_cartpole", repro_logroot(tmp_path_factory, "ppo_CartPole-v1"), env="CartPole-v1",
                    total_steps=100_000, num_envs=8)
     assert np.median([r["eval_return"] for r in results]) >= 475, results
 
@@ -50,7 +39,7 @@ def test_repro_ppo_cartpole(tmp_path_factory):
 @pytest.mark.repro
 def test_repro_a2c_cartpole(tmp_path_factory):
     mod = load_example("A2C")
-    results = _run(mod, "a2c_cartpole", _logroot(tmp_path_factory, "a2c_CartPole-v1"), env="CartPole-v1",
+    results = run_seeds(mod, "a2c_cartpole", repro_logroot(tmp_path_factory, "a2c_CartPole-v1"), env="CartPole-v1",
                    total_steps=200_000)
     assert np.median([r["eval_return"] for r in results]) >= 195, results
 
@@ -63,6 +52,6 @@ def test_repro_ppo_inverted_pendulum(tmp_path_factory):
     except Exception as exc:  # noqa: BLE001 - mujoco missing or broken
         pytest.skip(f"InvertedPendulum-v5 unavailable ({exc}); pip install 'gymnasium[mujoco]'")
     mod = load_example("PPO")
-    results = _run(mod, "ppo_inverted_pendulum", _logroot(tmp_path_factory, "ppo_InvertedPendulum-v5"),
+    results = run_seeds(mod, "ppo_inverted_pendulum", repro_logroot(tmp_path_factory, "ppo_InvertedPendulum-v5"),
                    env="InvertedPendulum-v5", total_steps=100_000)
     assert np.median([r["eval_return"] for r in results]) >= 950, results
