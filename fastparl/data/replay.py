@@ -131,7 +131,7 @@ class ReplayMemory:
 
     def save(self, pathname: str) -> None:
         """Save to ``pathname`` (``.npz``, NumPy appends the suffix if missing); PARL-compatible keys."""
-        np.savez(pathname, **self._save_dict())
+        np.savez(pathname, **self._save_dict())  # type: ignore[arg-type]  # numpy's stub types **kwds oddly
 
     def load(self, pathname: str) -> None:
         """Load a file written by :meth:`save` (or by PARL), keeping at most ``max_size`` transitions."""

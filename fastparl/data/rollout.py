@@ -16,7 +16,7 @@ def _shape(name: str, shape: int | tuple[int, ...]) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         return (int(shape),) if shape > 0 else ()
     try:
-        return tuple(int(s) for s in shape)
+        return tuple(int(s) for s in shape)  # type: ignore[union-attr]  # a bool was excluded above
     except TypeError:
         raise TypeError(f"{name} must be an int or a tuple of ints, got {shape!r}") from None
 

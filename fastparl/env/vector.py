@@ -29,9 +29,9 @@ _FIELDS = ("obs", "final_obs", "rewards", "terminations", "truncations", "ended"
            "done_return", "done_length", "actions")
 
 
-def _buffers(n: int, obs_space: gym.spaces.Box, act_space: gym.Space, alloc: Callable[..., np.ndarray]
+def _buffers(n: int, obs_space: Any, act_space: gym.Space, alloc: Callable[..., np.ndarray]
              ) -> dict[str, np.ndarray]:
-    act_shape = () if isinstance(act_space, gym.spaces.Discrete) else act_space.shape
+    act_shape: tuple[int, ...] = () if isinstance(act_space, gym.spaces.Discrete) else tuple(act_space.shape or ())
     return {
         "obs": alloc((n, *obs_space.shape), obs_space.dtype),
         "final_obs": alloc((n, *obs_space.shape), obs_space.dtype),
@@ -231,10 +231,10 @@ class RemoteVectorEnv(_BatchEnv):
         self.copy = copy
         bounds = np.linspace(0, len(env_fns), num_actors + 1).astype(int)
         self.workers = [_EnvWorker(env_fns[lo:hi], self.bufs, int(lo)) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        fastparl.get([w.reset(None) for w in self.workers])  # construction errors surface here
+        fastparl.get([w.reset(None) for w in self.workers])  # type: ignore[func-returns-value]  # futures
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
-        fastparl.get([w.reset(seed) for w in self.workers])
+        fastparl.get([w.reset(seed) for w in self.workers])  # type: ignore[func-returns-value]  # futures
         return (np.array(self.bufs["obs"]) if self.copy else self.bufs["obs"]), {}
 
     def step_async(self, actions: Any) -> list[Any]:

@@ -120,9 +120,12 @@ def serve(sock_fd: int, fd_sock: int) -> int:
     slow: set[str] = set()
     while True:
         try:
-            op, seq, payload, err = ch.recv()
+            frame = ch.recv()
         except PeerClosed:
             return 0
+        if frame is None:  # only with a timeout, which this loop does not use
+            continue
+        op, seq, payload, err = frame
         if err is not None:
             what = "the arguments of a call" if op == CALL else "a message"
             _reply_error(ch, seq, RuntimeError(f"could not unpickle {what} in the actor ({cls_name}): "

@@ -133,7 +133,7 @@ class ForkServer:
             os.close(err_fd)
         for stream in (sys.stdout, sys.stderr):
             try:
-                stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
             except (AttributeError, ValueError):
                 pass
         for key, value in req.get("env", {}).items():

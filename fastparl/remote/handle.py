@@ -53,7 +53,7 @@ def _remote_error(text: str, tb: str, original: BaseException | None, type_name:
                 cls = RemoteError
             _subclasses[exc_type] = cls
         try:
-            err = cls.__new__(cls)
+            err: RemoteError = BaseException.__new__(cls)
             RemoteError.__init__(err, text, tb, original, type_name)
             err.__dict__.update(getattr(original, "__dict__", {}))  # e.g. errno, or a custom .code
             return err

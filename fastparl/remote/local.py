@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any
+from typing import Any, Sequence
 
 import fastparl
 from fastparl.errors import ActorDiedError, FastparlError, SerializationError
@@ -62,7 +62,7 @@ class LocalBackend:
             raise FastparlError(f"the fastparl fork server did not start within {start_timeout} s (exit code {code}; "
                                 f"command: {sys.executable} -m fastparl.remote.forkserver); see its output above")
 
-    def _request(self, op: int, payload: Any, fds: list[int] = ()) -> Any:
+    def _request(self, op: int, payload: Any, fds: Sequence[int] = ()) -> Any:
         with self._lock:
             if self._closed:
                 raise FastparlError("fastparl was disconnected; call fastparl.connect() again")

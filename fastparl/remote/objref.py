@@ -29,7 +29,11 @@ class ObjectRef:
 
     def __init__(self, obj: Any):
         bufs: list[Any] = []
-        body = serialization.dumps(obj, lambda b: bufs.append(b) or False, bufs.clear)
+        def out_of_band(buf: Any) -> bool:
+            bufs.append(buf)
+            return False  # every buffer out of band: each goes to its own aligned place in the segment
+
+        body = serialization.dumps(obj, out_of_band, bufs.clear)
         offsets = []
         pos = _round(len(body))
         for b in bufs:
@@ -70,7 +74,7 @@ def _rebuild(seg_id: int, layout: tuple) -> Any:
         v = seg.view(off, n)
         v.flags.writeable = False
         views.append(v)
-    obj = pickle.loads(seg.u8[:body_len], buffers=views)
+    obj = pickle.loads(seg.u8[:body_len].data, buffers=views)
     if not seg.writable:  # a receiver: keep it until the owner says forget (see Channel)
         _cache[seg_id] = obj
     return obj

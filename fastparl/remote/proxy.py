@@ -163,8 +163,8 @@ def _adopt_subclass(cls: type) -> None:
     real = type(cls.__name__, real_bases, real_ns)
     real.__qualname__ = cls.__qualname__
     class_cell.cell_contents = real  # zero-argument super() in the real methods sees the real class
-    cls._fp_cls = real
-    cls._fp_opts = dict(parents[0]._fp_opts)
+    setattr(cls, "_fp_cls", real)  # noqa: B010 - a class attribute the type checker does not know
+    setattr(cls, "_fp_opts", dict(parents[0]._fp_opts))  # noqa: B010
     for name in list(own):
         if not name.startswith("__") and isinstance(own[name], (types.FunctionType, staticmethod, classmethod)):
             setattr(cls, name, _stub(name, own[name]))
@@ -198,8 +198,8 @@ def _stub(name: str, attr: Any) -> Callable[..., Any]:
     stub.__name__ = name
     stub.__qualname__ = getattr(func, "__qualname__", name)
     stub.__doc__ = getattr(func, "__doc__", None)
-    stub.__module__ = getattr(func, "__module__", None)
-    stub.__wrapped__ = func  # type: ignore[attr-defined]  # help() and inspect.signature show the original
+    stub.__module__ = getattr(func, "__module__", None) or __name__
+    setattr(stub, "__wrapped__", func)  # noqa: B010 - help() and inspect.signature show the original
     return stub
 
 

@@ -23,7 +23,12 @@ __all__ = ["SerialBackend", "SerialActor"]
 
 def _roundtrip(value: Any) -> Any:
     bufs: list[Any] = []
-    data = serialization.dumps(value, lambda b: bufs.append(b) or False, bufs.clear)
+
+    def out_of_band(buf: Any) -> bool:
+        bufs.append(buf)
+        return False
+
+    data = serialization.dumps(value, out_of_band, bufs.clear)
     views = []
     for b in bufs:  # copy, and make read-only, like a view of the sender's arena
         m = memoryview(bytes(b.raw()))
