@@ -11,8 +11,11 @@ import paddle
 import paddle.nn as nn
 
 import fastparl as parl
+from fastparl.utils import LinearDecayScheduler
 
-__all__ = ["CartpoleModel", "evaluate"]
+from _numpy_mlp import mlp_forward
+
+__all__ = ["CartpoleModel", "DecayAgent", "evaluate"]
 
 
 def _linear(n_in: int, n_out: int, gain: float) -> nn.Linear:
@@ -41,6 +44,20 @@ class CartpoleModel(parl.Model):
     def policy_and_value(self, obs: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         """``(logits (B, act_dim), values (B,))``."""
         return self.policy(obs), self.value(obs)
+
+
+class DecayAgent(parl.Agent):
+    """PARL's ``AtariAgent`` base: learning rate decayed linearly by env steps, constant entropy
+    coefficient, and a numpy greedy ``predict`` on a weights dict (no paddle call)."""
+
+    def __init__(self, algorithm: parl.Algorithm, start_lr: float, max_sample_steps: int, entropy_coeff: float) -> None:
+        super().__init__(algorithm)
+        self.lr_scheduler = LinearDecayScheduler(start_lr, max_sample_steps)
+        self.entropy_coeff = entropy_coeff
+
+    def predict(self, obs: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
+        """Greedy actions ``(B,)`` from numpy weights."""
+        return mlp_forward(weights, "a", np.asarray(obs, np.float32)).argmax(axis=1)
 
 
 def evaluate(agent: Any, env: gym.Env, episodes: int) -> float:

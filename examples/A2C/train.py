@@ -24,12 +24,11 @@ import paddle
 
 import fastparl as parl
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
-from fastparl.utils import LinearDecayScheduler, TrainLogger, logger, set_seed
+from fastparl.utils import TrainLogger, logger, set_seed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this example's actor module, and examples/ for the shared ones
-from _actor_critic import CartpoleModel, evaluate  # noqa: E402
-from _numpy_mlp import mlp_forward  # noqa: E402
+from _actor_critic import CartpoleModel, DecayAgent, evaluate  # noqa: E402
 from a2c_actor import Actor, RolloutWorker  # noqa: E402
 
 
@@ -59,17 +58,8 @@ class Args:
     tensorboard: bool = True
 
 
-class CartpoleAgent(parl.Agent):
-    """PARL's ``AtariAgent`` for A2C: learning-rate decay by env steps, constant entropy coefficient."""
-
-    def __init__(self, algorithm: parl.Algorithm, start_lr: float, max_sample_steps: int, entropy_coeff: float) -> None:
-        super().__init__(algorithm)
-        self.lr_scheduler = LinearDecayScheduler(start_lr, max_sample_steps)
-        self.entropy_coeff = entropy_coeff
-
-    def predict(self, obs: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
-        """Greedy actions ``(B,)`` from numpy weights (no paddle call)."""
-        return mlp_forward(weights, "a", np.asarray(obs, np.float32)).argmax(axis=1)
+class CartpoleAgent(DecayAgent):
+    """PARL's ``AtariAgent`` for A2C: one synchronous A2C step per batch."""
 
     def learn(self, obs: np.ndarray, actions: np.ndarray, advantages: np.ndarray,
               target_values: np.ndarray) -> tuple[float, float, float, float, float]:

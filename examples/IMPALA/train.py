@@ -25,13 +25,12 @@ import numpy as np
 import paddle
 
 import fastparl as parl
-from fastparl.utils import LinearDecayScheduler, TrainLogger, logger, set_seed
+from fastparl.utils import TrainLogger, logger, set_seed
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # this example's actor module, and examples/ for the shared ones
-from _actor_critic import CartpoleModel, evaluate  # noqa: E402
-from _numpy_mlp import mlp_forward  # noqa: E402
+from _actor_critic import CartpoleModel, DecayAgent, evaluate  # noqa: E402
 from impala_actor import Actor, ImpalaWorker  # noqa: E402
 
 
@@ -62,17 +61,8 @@ class Args:
     tensorboard: bool = True
 
 
-class CartpoleAgent(parl.Agent):
-    """PARL's ``AtariAgent`` for IMPALA (learning-rate decay by env steps), with a numpy ``predict``."""
-
-    def __init__(self, algorithm: parl.Algorithm, start_lr: float, max_sample_steps: int, entropy_coeff: float) -> None:
-        super().__init__(algorithm)
-        self.lr_scheduler = LinearDecayScheduler(start_lr, max_sample_steps)
-        self.entropy_coeff = entropy_coeff
-
-    def predict(self, obs: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
-        """Greedy actions ``(B,)`` from numpy weights (no paddle call)."""
-        return mlp_forward(weights, "a", np.asarray(obs, np.float32)).argmax(axis=1)
+class CartpoleAgent(DecayAgent):
+    """PARL's ``AtariAgent`` for IMPALA: one step per actor batch."""
 
     def learn(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
         """One IMPALA step on an actor's batch; returns the losses (sums over the batch), KL and lr."""
