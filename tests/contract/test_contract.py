@@ -11,6 +11,7 @@ import fastparl
 from fastparl.errors import (ActorDiedError, FastparlError, FutureTimeoutError, RemoteAttributeError, RemoteError,
                              SerializationError)
 
+from _procs import still_alive
 from _actors import AsyncWorker, Base, CustomError, Plain, RemotePlain
 
 
@@ -377,22 +378,6 @@ def test_actors_receive_views_of_shared_memory(local):
     assert p.view_info(fastparl.shared_array(10)) == (True, True)  # shared arrays are writable
 
 
-def _wait_gone(pid, timeout=10.0):
-    import time
-
-    import psutil
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_dropping_the_proxy_ends_the_actor(local):
     import gc
 
@@ -400,7 +385,7 @@ def test_dropping_the_proxy_ends_the_actor(local):
     pid = p.pid()
     del p
     gc.collect()
-    assert _wait_gone(pid)
+    assert still_alive([pid]) == []
 
 
 def test_pending_futures_fail_promptly_when_the_actor_dies(local):

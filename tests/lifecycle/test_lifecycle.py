@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 
-import psutil
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from _procs import still_alive  # noqa: E402
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -19,23 +21,6 @@ def _shm():
         return set(os.listdir("/dev/shm"))
     except FileNotFoundError:
         return set()
-
-
-def _alive(pid):
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _gone(pids, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [p for p in pids if _alive(p)]
-        if not left:
-            return []
-        time.sleep(0.02)
-    return left
 
 
 def _start(mode, **kw):
@@ -66,7 +51,7 @@ def test_exit_leaves_nothing(mode, code, no_leaks):
     assert rc == code, err
     if mode == "exception":
         assert "the driver fails" in err
-    assert _gone([info["server"], *info["actors"]]) == []
+    assert still_alive([info["server"], *info["actors"]]) == []
 
 
 def test_ctrl_c_to_the_process_group(no_leaks):
@@ -76,7 +61,7 @@ def test_ctrl_c_to_the_process_group(no_leaks):
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: every process in the group gets it
     rc, out, err = _finish(proc)
     assert rc != 0 and "KeyboardInterrupt" in err
-    assert _gone([info["server"], *info["actors"]]) == []
+    assert still_alive([info["server"], *info["actors"]]) == []
 
 
 def test_sigkill_of_the_driver(no_leaks):
@@ -84,7 +69,7 @@ def test_sigkill_of_the_driver(no_leaks):
     assert proc.stdout.readline().strip() == "busy"
     proc.kill()
     proc.wait()
-    assert _gone([info["server"], *info["actors"]]) == []
+    assert still_alive([info["server"], *info["actors"]]) == []
 
 
 def test_sigkill_of_an_actor_is_reported(no_leaks):
@@ -93,7 +78,7 @@ def test_sigkill_of_an_actor_is_reported(no_leaks):
     assert rc == 0, err
     assert "DIED: -9" in out and "SIGKILL" in out
     assert "others: 2 3" in out
-    assert _gone([info["server"], *info["actors"]]) == []
+    assert still_alive([info["server"], *info["actors"]]) == []
 
 
 def test_actor_exit_reports_code_and_stderr(no_leaks):
