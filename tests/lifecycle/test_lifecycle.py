@@ -8,10 +8,9 @@ import sys
 import time
 
 import pytest
+from _procs import still_alive  # tests/ is on sys.path (conftest.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from _procs import still_alive  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
