@@ -7,7 +7,7 @@ which sets ``MKL_DEBUG_CPU_TYPE=5`` first).  ``import fastparl`` does not import
 
 from __future__ import annotations
 
-from fastparl.core._paddle import import_paddle
+from fastparl.core._paddle import import_paddle, seed_paddle
 from fastparl.core.agent import Agent
 from fastparl.core.algorithm import Algorithm
 from fastparl.core.checks import ModelMethodError, check_model_method
@@ -22,4 +22,5 @@ __all__ = [
     "NumpyMLP",
     "check_model_method",
     "import_paddle",
+    "seed_paddle",
 ]

@@ -13,7 +13,7 @@ import os
 import warnings
 from types import ModuleType
 
-__all__ = ["import_paddle"]
+__all__ = ["import_paddle", "seed_paddle"]
 
 
 def import_paddle() -> ModuleType:
@@ -35,3 +35,12 @@ def import_paddle() -> ModuleType:
             "fastparl.Model/Algorithm/Agent and fastparl.algorithms need PaddlePaddle: "
             "pip install 'fastparl[paddle]' (or pip install paddlepaddle)"
         ) from exc
+
+
+def seed_paddle(seed: int) -> None:
+    """Seed paddle's global generator (``paddle.seed``), importing paddle if needed.
+
+    Args:
+        seed: the seed, a non-negative int.
+    """
+    import_paddle().seed(seed)

@@ -34,9 +34,9 @@ def set_seed(seed: int, env: Any = None, paddle: bool | None = None) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     if paddle or (paddle is None and "paddle" in sys.modules):
-        from fastparl.core._paddle import import_paddle
+        from fastparl.core import seed_paddle  # imports paddle: only here, never at import time
 
-        import_paddle().seed(seed)
+        seed_paddle(seed)
     if env is not None:
         for space_name in ("action_space", "observation_space"):
             space = getattr(env, space_name, None)
