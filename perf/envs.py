@@ -62,7 +62,7 @@ def main() -> None:
     envs = {f"gymnasium SyncVectorEnv({n})": gym.vector.SyncVectorEnv([make] * n)}
     if a.async_envs:
         envs[f"gymnasium AsyncVectorEnv({a.async_envs})"] = gym.vector.AsyncVectorEnv([make] * a.async_envs)
-    envs[f"fastparl VectorEnv({n}), in-process"] = make_vector_env(a.env, n, num_actors=0)
+    envs[f"fastparl LocalVectorEnv({n}), in-process"] = make_vector_env(a.env, n, num_actors=0)
     for actors in sorted({1, a.actors}):
         envs[f"fastparl RemoteVectorEnv({actors} actors x {n})"] = make_vector_env(a.env, n * actors, num_actors=actors,
                                                                                   copy=False)

@@ -1,5 +1,5 @@
-"""Batches of gymnasium environments: in-process (:class:`VectorEnv`) or spread over actors
-(:class:`RemoteVectorEnv`).
+"""Batches of gymnasium environments: in-process (:class:`LocalVectorEnv`) or spread over actors
+(:class:`RemoteVectorEnv`).  (``fastparl.env.VectorEnv`` is PARL's simpler class, in ``vector_env.py``.)
 
 Both step many environments per call and autoreset in the same step (like Stable-Baselines3):
 when an episode ends, the returned observation is already the first one of the next episode,
@@ -19,10 +19,11 @@ from typing import Any, Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
-import fastparl
 from fastparl.env.spaces import action_dtype, check_spaces
+from fastparl.errors import FastparlError
+from fastparl.remote import get, kill, remote_class, shared_array
 
-__all__ = ["VectorEnv", "RemoteVectorEnv", "make_vector_env", "EnvFn"]
+__all__ = ["LocalVectorEnv", "RemoteVectorEnv", "make_vector_env", "EnvFn"]
 
 EnvFn = Callable[[], gym.Env]
 _FIELDS = ("obs", "final_obs", "rewards", "terminations", "truncations", "ended", "ep_return", "ep_length",
@@ -174,7 +175,7 @@ class _BatchEnv:
         raise NotImplementedError
 
 
-class VectorEnv(_BatchEnv):
+class LocalVectorEnv(_BatchEnv):
     """``num_envs`` environments stepped in this process (the serial baseline of :class:`RemoteVectorEnv`)."""
 
     def __init__(self, env_fns: Sequence[EnvFn], copy: bool = True):
@@ -196,7 +197,7 @@ class VectorEnv(_BatchEnv):
         self.block.close()
 
 
-@fastparl.remote_class(wait=False)
+@remote_class(wait=False)
 class _EnvWorker:
     """An actor that owns a block of environments and the shared buffers they write into."""
 
@@ -227,14 +228,14 @@ class RemoteVectorEnv(_BatchEnv):
         env_fns = list(env_fns)
         if not 1 <= num_actors <= len(env_fns):
             raise ValueError(f"num_actors={num_actors} must be between 1 and the number of envs ({len(env_fns)})")
-        self._setup(env_fns[0](), len(env_fns), lambda shape, dtype: fastparl.shared_array(shape, dtype))
+        self._setup(env_fns[0](), len(env_fns), lambda shape, dtype: shared_array(shape, dtype))
         self.copy = copy
         bounds = np.linspace(0, len(env_fns), num_actors + 1).astype(int)
         self.workers = [_EnvWorker(env_fns[lo:hi], self.bufs, int(lo)) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        fastparl.get([w.reset(None) for w in self.workers])  # type: ignore[func-returns-value]  # futures
+        get([w.reset(None) for w in self.workers])  # type: ignore[func-returns-value]  # futures
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
-        fastparl.get([w.reset(seed) for w in self.workers])  # type: ignore[func-returns-value]  # futures
+        get([w.reset(seed) for w in self.workers])  # type: ignore[func-returns-value]  # futures
         return (np.array(self.bufs["obs"]) if self.copy else self.bufs["obs"]), {}
 
     def step_async(self, actions: Any) -> list[Any]:
@@ -243,7 +244,7 @@ class RemoteVectorEnv(_BatchEnv):
         return [w.step() for w in self.workers]
 
     def step_wait(self, futures: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        return self._result(sum(fastparl.get(futures)), self.copy)
+        return self._result(sum(get(futures)), self.copy)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         return self.step_wait(self.step_async(actions))
@@ -252,14 +253,14 @@ class RemoteVectorEnv(_BatchEnv):
         for w in getattr(self, "workers", []):
             try:
                 w.close().result(timeout=10)
-            except fastparl.errors.FastparlError:
+            except FastparlError:
                 pass
-            fastparl.kill(w)
+            kill(w)
         self.workers = []
 
 
 def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: bool = True,
-                    **make_kwargs: Any) -> VectorEnv | RemoteVectorEnv:
+                    **make_kwargs: Any) -> LocalVectorEnv | RemoteVectorEnv:
     """Make ``num_envs`` copies of an environment, in-process (``num_actors=0``) or over actors.
 
     Args:
@@ -275,7 +276,7 @@ def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: 
     if not callable(fn):
         raise TypeError(f"env must be a gymnasium id or a function returning an env, got {type(env).__name__}")
     fns = [fn] * num_envs
-    return RemoteVectorEnv(fns, num_actors, copy) if num_actors > 0 else VectorEnv(fns, copy)
+    return RemoteVectorEnv(fns, num_actors, copy) if num_actors > 0 else LocalVectorEnv(fns, copy)
 
 
 class _EnvMaker:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastparl
-from fastparl.env import GymAdapter, RemoteVectorEnv, VectorEnv, check_spaces, make_vector_env
+from fastparl.env import GymAdapter, LocalVectorEnv, RemoteVectorEnv, check_spaces, make_vector_env
 
 
 def _rollout(env, steps=300, seed=3):
@@ -41,7 +41,7 @@ def test_remote_matches_in_process(local):
 
 
 def test_autoreset_gives_final_obs_and_new_episode():
-    env = VectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+    env = LocalVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
     env.reset(seed=0)
     for _ in range(200):
         obs, rew, term, trunc, info = env.step(np.ones(2, dtype=np.int64))  # always push right: falls fast
@@ -76,7 +76,7 @@ def test_bad_spaces_and_actions_are_reported():
         check_spaces(DictObs())
     with pytest.raises(TypeError, match="GymAdapter"):
         check_spaces(type("OldEnv", (), {"step": None, "reset": None})())
-    env = VectorEnv([lambda: gym.make("CartPole-v1")] * 3)
+    env = LocalVectorEnv([lambda: gym.make("CartPole-v1")] * 3)
     env.reset(seed=0)
     with pytest.raises(ValueError, match="3 envs"):
         env.step(np.zeros(5))
@@ -103,7 +103,7 @@ def test_old_gym_env_through_the_adapter():
                 info["TimeLimit.truncated"] = True
             return obs, r, term or trunc, info
 
-    env = VectorEnv([lambda: GymAdapter(OldCartPole())] * 2)
+    env = LocalVectorEnv([lambda: GymAdapter(OldCartPole())] * 2)
     obs, _ = env.reset()
     assert obs.shape == (2, 4)
     _, _, term, trunc, _ = env.step(np.zeros(2, dtype=np.int64))
