@@ -30,6 +30,7 @@ __all__ = [
     "exception",
     "get_dir",
     "info",
+    "info_once",
     "remove_handler",
     "setLevel",
     "set_dir",
@@ -109,6 +110,16 @@ critical = _logger.critical
 exception = _logger.exception
 debug = _logger.debug
 setLevel = _logger.setLevel  # noqa: N816 - PARL's name
+
+_SEEN: set[str] = set()
+
+
+def info_once(msg: str, *args: Any) -> None:
+    """Log ``msg`` at INFO level the first time it is passed, and never again (e.g. inside a loop)."""
+    if msg in _SEEN:
+        return
+    _SEEN.add(msg)
+    _logger.info(msg, *args, stacklevel=2)
 
 
 def _set_file(path: str) -> None:

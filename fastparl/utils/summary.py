@@ -2,7 +2,9 @@
 
 ``summary.add_scalar(tag, value, step)`` writes to ``logger.get_dir()`` (or
 ``./train_log/<script>`` when no directory is set), creating a tensorboardX
-``SummaryWriter`` on first use.
+``SummaryWriter`` on first use.  ``summary.logdir`` is the directory written to (the
+logger's directory until the writer exists; None if neither is set).  Unlike PARL, an existing
+``./train_log/<script>`` is kept rather than deleted.
 """
 
 from __future__ import annotations
@@ -57,3 +59,9 @@ def close() -> None:
     if _writer is not None:
         _writer.close()
         _writer = None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "logdir":  # computed on each access: it follows logger.set_dir until the writer exists
+        return _writer.logdir if _writer is not None else logger.get_dir()
+    raise AttributeError(f"module 'fastparl.utils.summary' has no attribute {name!r}")
