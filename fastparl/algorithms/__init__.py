@@ -7,6 +7,7 @@ Each algorithm lives in its own module and is imported (with paddle) on first ac
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 # Public name -> module defining it.  One line per algorithm.
@@ -17,7 +18,7 @@ _ALGORITHMS: dict[str, str] = {
     "A2C": "fastparl.algorithms.a2c",
     "PPO": "fastparl.algorithms.ppo",
     "ES": "fastparl.algorithms.es",
-    "IMPALA": "fastparl.algorithms.impala",
+    "IMPALA": "fastparl.algorithms.impala.impala",
     "DDPG": "fastparl.algorithms.ddpg",
     "TD3": "fastparl.algorithms.td3",
     "SAC": "fastparl.algorithms.sac",
@@ -42,9 +43,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     module = _ALGORITHMS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")  # a module, e.g. PARL's ``parl.algorithms.impala``
+    else:
         raise AttributeError(f"module 'fastparl.algorithms' has no attribute {name!r}; available: {__all__}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from fastparl.algorithms.common import categorical_entropy, categorical_log_prob, to_tensor
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 from fastparl.core.checks import check_number
 
@@ -19,12 +18,6 @@ paddle = import_paddle()
 F = paddle.nn.functional
 
 __all__ = ["A2C"]
-
-
-def _tensor(x: Any, dtype: str) -> Any:
-    if isinstance(x, paddle.Tensor):
-        return x if x.dtype == getattr(paddle, dtype) else x.astype(dtype)
-    return paddle.to_tensor(np.asarray(x), dtype=dtype)
 
 
 class A2C(Algorithm):
@@ -69,20 +62,19 @@ class A2C(Algorithm):
         Returns:
             ``(total_loss, pi_loss, vf_loss, entropy)`` as paddle scalar tensors (sums over the batch).
         """
-        obs = _tensor(obs, "float32")
-        actions = _tensor(actions, "int64").reshape([-1, 1])
-        advantages = _tensor(advantages, "float32").reshape([-1])
-        target_values = _tensor(target_values, "float32").reshape([-1])
+        obs = to_tensor(obs, "float32")
+        actions = to_tensor(actions, "int64").reshape([-1])
+        advantages = to_tensor(advantages, "float32").reshape([-1])
+        target_values = to_tensor(target_values, "float32").reshape([-1])
 
         logits, values = self.model.policy_and_value(obs)
-        log_p = F.log_softmax(logits, axis=-1)
-        actions_log_probs = paddle.take_along_axis(log_p, actions, axis=-1).reshape([-1])
+        actions_log_probs = categorical_log_prob(logits, actions)
         pi_loss = -1.0 * paddle.sum(actions_log_probs * advantages)
 
         delta = values.reshape([-1]) - target_values
         vf_loss = 0.5 * paddle.sum(paddle.square(delta))
 
-        entropy = paddle.sum(-(paddle.exp(log_p) * log_p).sum(axis=-1))
+        entropy = paddle.sum(categorical_entropy(logits))
 
         total_loss = pi_loss + vf_loss * self.vf_loss_coeff + entropy * float(entropy_coeff)
         self.optimizer.set_lr(float(learning_rate))
@@ -98,7 +90,7 @@ class A2C(Algorithm):
             obs: ``(B, *obs_shape)`` float32 tensor.
         """
         with paddle.no_grad():
-            logits, values = self.model.policy_and_value(_tensor(obs, "float32"))
+            logits, values = self.model.policy_and_value(to_tensor(obs, "float32"))
             return F.softmax(logits, axis=-1), values
 
     def sample(self, obs: Any) -> tuple[Any, Any]:
@@ -118,7 +110,7 @@ class A2C(Algorithm):
             obs: ``(B, *obs_shape)`` float32 tensor.
         """
         with paddle.no_grad():
-            return paddle.argmax(self.model.policy(_tensor(obs, "float32")), axis=1)
+            return paddle.argmax(self.model.policy(to_tensor(obs, "float32")), axis=1)
 
     def value(self, obs: Any) -> Any:
         """Values ``(B,)`` (as the model returns them).
@@ -127,4 +119,4 @@ class A2C(Algorithm):
             obs: ``(B, *obs_shape)`` float32 tensor.
         """
         with paddle.no_grad():
-            return self.model.value(_tensor(obs, "float32"))
+            return self.model.value(to_tensor(obs, "float32"))

@@ -5,63 +5,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
-from fastparl.core.checks import check_number
 
 paddle = import_paddle()
 F = paddle.nn.functional
 
 __all__ = ["DDPG"]
 
-# The methods PARL's DDPG, TD3 and SAC call on their model.
-ACTOR_CRITIC_METHODS = ("policy", "value", "get_actor_params", "get_critic_params")
-
-
-def check_actor_critic_args(name: str, example: str, **values: Any) -> dict[str, float]:
-    """Validate the numeric arguments shared by DDPG, TD3 and SAC.
-
-    ``gamma`` and ``tau`` must lie in ``[0, 1]``; ``actor_lr``, ``critic_lr`` (and any other
-    name ending in ``_lr``) must be positive; every other value must merely be a real number.
-
-    Args:
-        name: the algorithm's name, for the messages.
-        example: an example constructor call shown in the messages.
-        **values: argument name -> value.
-
-    Returns:
-        Argument name -> value as ``float``.
-
-    Raises:
-        TypeError: if a value is missing (``None``) or not a real number.
-        ValueError: if a value is out of its range.
-    """
-    out = {}
-    for key, value in values.items():
-        v = check_number(value, key, name, example)
-        if key in ("gamma", "tau") and not 0.0 <= v <= 1.0:
-            raise ValueError(f"{name}: {key} must be in [0, 1], got {v}; e.g. {example}")
-        if key.endswith("_lr") and v <= 0.0:
-            raise ValueError(f"{name}: {key} must be > 0, got {v}; e.g. {example}")
-        out[key] = v
-    return out
-
-
-def check_decay(decay: float | None, tau: float) -> float:
-    """``1 - tau`` when ``decay`` is ``None`` (PARL's default), else ``decay`` checked in ``[0, 1]``."""
-    if decay is None:
-        return 1.0 - tau
-    decay = float(decay)
-    if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"sync_target: decay must be in [0, 1] (0 copies, 1 - tau is a soft update), got {decay}")
-    return decay
-
-
-class DDPG(Algorithm):
+class DDPG(SoftTargetMixin, Algorithm):
     """DDPG: a deterministic actor ``mu(s)`` and a critic ``Q(s, a)``, with soft-updated targets.
 
     Critic: ``y = r + (1 - terminal) * gamma * Q_target(s', mu_target(s'))``, MSE to ``Q(s, a)``.
     Actor: maximise ``Q(s, mu(s))``.  After each :meth:`learn`, ``target_model`` moves towards
-    ``model`` with ``target = (1 - tau) * target + tau * model``.
+    ``model`` with ``target = (1 - tau) * target + tau * model`` (:meth:`sync_target`, PARL's).
 
     Args:
         model: a ``parl.Model`` with ``policy(obs) -> action`` (in ``[-1, 1]``),
@@ -150,14 +107,3 @@ class DDPG(Algorithm):
         actor_loss.backward()
         self.actor_optimizer.step()
         return actor_loss
-
-    def sync_target(self, decay: float | None = None) -> None:
-        """Update ``target_model``: ``target = decay * target + (1 - decay) * model``.
-
-        Args:
-            decay: ``None`` (default) means ``1 - tau`` (a soft update); ``0`` copies.
-
-        Raises:
-            ValueError: if ``decay`` is outside ``[0, 1]``.
-        """
-        self.model.sync_weights_to(self.target_model, decay=check_decay(decay, self.tau))

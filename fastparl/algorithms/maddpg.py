@@ -12,8 +12,9 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from fastparl.algorithms.ddpg import ACTOR_CRITIC_METHODS, check_actor_critic_args, check_decay
+from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
+from fastparl.core.paddle.policy_distribution import SoftCategoricalDistribution
 
 paddle = import_paddle()
 F = paddle.nn.functional
@@ -23,18 +24,16 @@ __all__ = ["MADDPG", "SoftPDistribution", "soft_categorical_sample"]
 _EXAMPLE = "MADDPG(model, agent_index=0, act_space=env_action_spaces, gamma=0.95, tau=0.01, actor_lr=1e-2, critic_lr=1e-2)"
 
 
-def soft_categorical_sample(logits: Any, eps: float = 1e-4) -> Any:
-    """PARL's ``SoftCategoricalDistribution.sample``: ``softmax(logits + Gumbel noise)``.
+def soft_categorical_sample(logits: Any) -> Any:
+    """``SoftCategoricalDistribution(logits).sample()``: ``softmax(logits + Gumbel noise)``, as PARL's MADDPG.
 
     Args:
         logits: float32 tensor ``(N, n_actions)`` of unnormalised log-probabilities.
-        eps: the uniform noise is drawn from ``[eps, 1 - eps]`` (PARL: 1e-4).
 
     Returns:
         A differentiable soft one-hot sample, same shape as ``logits``.
     """
-    uniform = paddle.uniform(logits.shape, dtype=logits.dtype, min=eps, max=1.0 - eps)
-    return F.softmax(logits - paddle.log(-paddle.log(uniform)), axis=-1)
+    return SoftCategoricalDistribution(logits).sample()
 
 
 def _is_discrete(space: Any) -> bool:
@@ -83,7 +82,7 @@ class SoftPDistribution:
         return mean + paddle.exp(logstd) * paddle.randn(mean.shape, dtype=mean.dtype)
 
 
-class MADDPG(Algorithm):
+class MADDPG(SoftTargetMixin, Algorithm):
     """MADDPG for agent ``agent_index``: a local actor and a centralised critic, as PARL.
 
     Actor: maximise ``Q(obs_n, act_n with act_i := sample(policy(obs_i)))`` plus ``1e-3``
@@ -244,14 +243,3 @@ class MADDPG(Algorithm):
         cost.backward()
         self.critic_optimizer.step()
         return cost
-
-    def sync_target(self, decay: float | None = None) -> None:
-        """Update ``target_model``: ``target = decay * target + (1 - decay) * model``.
-
-        Args:
-            decay: ``None`` (default) means ``1 - tau`` (a soft update); ``0`` copies.
-
-        Raises:
-            ValueError: if ``decay`` is outside ``[0, 1]``.
-        """
-        self.model.sync_weights_to(self.target_model, decay=check_decay(decay, self.tau))

@@ -1,22 +1,30 @@
 """Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347), as ``parl.algorithms.PPO``.
 
-Same constructor, methods and tensor shapes as PARL 2.x's paddle ``PPO`` (the clipped
-surrogate of CleanRL's ``ppo.py``).  Differences, all internal:
+Same constructor, methods, tensor shapes, losses, optimizer and random draws as PARL 2.x's paddle
+``PPO`` (the clipped surrogate of CleanRL's ``ppo.py``): with the same seed and minibatches it
+computes PARL's numbers.  The log-probabilities and entropies are ``paddle.distribution``'s
+formulas written out (:mod:`fastparl.algorithms.common`), which saves building distribution
+objects every step.  Differences:
 
-* gradients are clipped by their *global* norm (``ClipGradByGlobalNorm``, as CleanRL and
-  Stable-Baselines3) where PARL clips each tensor separately (``ClipGradByNorm``);
-* log-probabilities and entropies are computed in closed form instead of through
-  ``paddle.distribution`` objects (same values, fewer eager ops per step);
+* ``grad_clip="global_norm"`` (keyword only) clips the gradients by their global norm, as CleanRL
+  and Stable-Baselines3; the default ``"norm"`` clips each tensor separately, as PARL;
+* :attr:`PPO.diagnostics` holds CleanRL's approx. KL, clip fraction and explained variance of
+  the last minibatch (``learn`` still returns PARL's three losses);
 * ``learn`` also accepts numpy arrays, and arguments are checked with real exceptions.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
-
+from fastparl.algorithms.common import (
+    categorical_entropy,
+    categorical_log_prob,
+    check_bool,
+    gaussian_entropy,
+    gaussian_log_prob,
+    to_tensor,
+)
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 from fastparl.core.checks import check_number
 
@@ -25,20 +33,7 @@ F = paddle.nn.functional
 
 __all__ = ["PPO"]
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _tensor(x: Any, dtype: str | None = None) -> Any:
-    """``x`` as a paddle tensor (numpy arrays are converted; tensors pass through, cast if needed)."""
-    if isinstance(x, paddle.Tensor):
-        return x if dtype is None or x.dtype == getattr(paddle, dtype) else x.astype(dtype)
-    return paddle.to_tensor(np.asarray(x), dtype=dtype)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"PPO needs {name} to be a bool, got {value!r}; e.g. PPO(model, {name}=True)")
-    return bool(value)
+_GRAD_CLIPS = ("norm", "global_norm")
 
 
 class PPO(Algorithm):
@@ -53,8 +48,9 @@ class PPO(Algorithm):
     ``L_clip = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A))``, ``r = exp(log pi(a|s) - log pi_old(a|s))``,
     ``A`` normalised per minibatch when ``norm_adv``, and ``L_V = 0.5 mean(max((V - R)^2,
     (V_old + clip(V - V_old, -eps, eps) - R)^2))`` when ``use_clipped_value_loss`` (else
-    ``0.5 mean((V - R)^2)``).  Adam with ``eps``; gradients clipped to a global norm of
-    ``max_grad_norm``.
+    ``0.5 mean((V - R)^2)``).  Adam with ``eps``; every gradient tensor is clipped to a norm of
+    ``max_grad_norm`` (PARL's ``ClipGradByNorm``), or all of them together with
+    ``grad_clip="global_norm"``.
 
     Args:
         model: a :class:`fastparl.Model` with ``value`` and ``policy`` methods.
@@ -63,16 +59,22 @@ class PPO(Algorithm):
         entropy_coef: weight of the entropy bonus.
         initial_lr: Adam's learning rate (``learn(..., lr=...)`` changes it).
         eps: Adam's epsilon.
-        max_grad_norm: the global gradient norm is clipped to this.
+        max_grad_norm: the gradient norm is clipped to this.
         use_clipped_value_loss: clip the value function's change, as above.
         norm_adv: normalise advantages to zero mean and unit std in each minibatch.
         continuous_action: Gaussian policy (``policy`` returns ``(mean, std)``) if True, else
             categorical (``policy`` returns logits).
+        grad_clip: ``"norm"`` (PARL: per tensor) or ``"global_norm"`` (CleanRL, SB3), keyword only.
+
+    Attributes:
+        diagnostics: after each :meth:`learn`, CleanRL's ``approx_kl`` (``mean((r - 1) - log r)``),
+            ``clip_fraction`` (share of ``|r - 1| > clip_param``) and ``explained_variance``
+            (``1 - Var(R - V_old) / Var(R)``) of that minibatch, as floats.
 
     Raises:
         ModelMethodError: if the model lacks ``value`` or ``policy``.
         TypeError: if a coefficient is not a number or a flag not a bool.
-        ValueError: if a coefficient is out of range.
+        ValueError: if a coefficient is out of range or ``grad_clip`` unknown.
     """
 
     def __init__(
@@ -87,6 +89,8 @@ class PPO(Algorithm):
         use_clipped_value_loss: bool = True,
         norm_adv: bool = True,
         continuous_action: bool = False,
+        *,
+        grad_clip: str = "norm",
     ) -> None:
         name = type(self).__name__
         check_model_method(model, "value", name)
@@ -105,15 +109,21 @@ class PPO(Algorithm):
         ):
             if not val > 0:
                 raise ValueError(f"PPO: {key} must be > 0, got {val}")
-        self.use_clipped_value_loss = _check_bool(use_clipped_value_loss, "use_clipped_value_loss")
-        self.norm_adv = _check_bool(norm_adv, "norm_adv")
-        self.continuous_action = _check_bool(continuous_action, "continuous_action")
+        self.use_clipped_value_loss = check_bool(use_clipped_value_loss, "use_clipped_value_loss", name)
+        self.norm_adv = check_bool(norm_adv, "norm_adv", name)
+        self.continuous_action = check_bool(continuous_action, "continuous_action", name)
+        if grad_clip not in _GRAD_CLIPS:
+            raise ValueError(f"PPO: grad_clip must be one of {_GRAD_CLIPS} (per tensor as PARL, or global as "
+                             f"CleanRL), got {grad_clip!r}")
+        self.grad_clip = grad_clip
+        self.diagnostics: dict[str, float] = {}
         super().__init__(model)
+        clip_cls = paddle.nn.ClipGradByNorm if grad_clip == "norm" else paddle.nn.ClipGradByGlobalNorm
         self.optimizer = paddle.optimizer.Adam(
             learning_rate=initial_lr,
             epsilon=eps,
             parameters=self.model.parameters(),
-            grad_clip=paddle.nn.ClipGradByGlobalNorm(self.max_grad_norm),
+            grad_clip=clip_cls(self.max_grad_norm),
         )
 
     # ----------------------------------------------------------------------------- helpers
@@ -121,16 +131,10 @@ class PPO(Algorithm):
         """Log-probability ``(B,)`` of ``action`` and entropy ``(B,)`` under the current policy."""
         if self.continuous_action:
             mean, std = self.model.policy(obs)
-            log_std = paddle.log(std)
-            z = (action - mean) / std
-            log_prob = (-0.5 * z * z - log_std - _HALF_LOG_2PI).sum(axis=-1)
-            entropy = (0.5 + _HALF_LOG_2PI + log_std).expand_as(mean).sum(axis=-1)
-            return log_prob, entropy
+            log_prob = gaussian_log_prob(action, mean, std).sum(1)
+            return log_prob, gaussian_entropy(std, mean).sum(1)
         logits = self.model.policy(obs)
-        log_p = F.log_softmax(logits, axis=-1)
-        log_prob = paddle.take_along_axis(log_p, action.reshape([-1, 1]), axis=-1).reshape([-1])
-        entropy = -(paddle.exp(log_p) * log_p).sum(axis=-1)
-        return log_prob, entropy
+        return categorical_log_prob(logits, action), categorical_entropy(logits)
 
     # ----------------------------------------------------------------------------- PARL API
     def learn(
@@ -156,29 +160,29 @@ class PPO(Algorithm):
 
         Returns:
             ``(value_loss, action_loss, entropy_loss)`` as Python floats (``entropy_loss`` is the
-            mean entropy).
+            mean entropy); :attr:`diagnostics` gets the minibatch's approx. KL, clip fraction and
+            explained variance.
         """
-        obs = _tensor(batch_obs, "float32")
+        obs = to_tensor(batch_obs, "float32")
         if self.continuous_action:
-            action = _tensor(batch_action, "float32")
+            action = to_tensor(batch_action, "float32")
             if action.ndim == 1:
                 action = action.reshape([-1, 1])
         else:
-            action = _tensor(batch_action, "int64")
-        old_value = _tensor(batch_value, "float32").reshape([-1])
-        ret = _tensor(batch_return, "float32").reshape([-1])
-        old_logprob = _tensor(batch_logprob, "float32").reshape([-1])
-        adv = _tensor(batch_adv, "float32").reshape([-1])
+            action = to_tensor(batch_action, "int64")
+        old_value = to_tensor(batch_value, "float32").reshape([-1])
+        ret = to_tensor(batch_return, "float32").reshape([-1])
+        old_logprob = to_tensor(batch_logprob, "float32").reshape([-1])
+        adv = to_tensor(batch_adv, "float32").reshape([-1])
 
         values = self.model.value(obs).reshape([-1])
         log_prob, entropy = self._log_prob_entropy(obs, action)
         entropy_loss = entropy.mean()
 
-        if self.norm_adv:  # (A - mean) / (unbiased std + 1e-8); Tensor.std() warns about type promotion
-            centred = adv - adv.mean()
-            var = (centred * centred).sum() / max(int(adv.shape[0]) - 1, 1)
-            adv = centred / (paddle.sqrt(var) + 1e-8)
-        ratio = paddle.exp(log_prob - old_logprob)
+        if self.norm_adv:  # (A - mean) / (unbiased std + 1e-8), op for op as paddle's CPU Tensor.std()
+            adv = (adv - adv.mean()) / (_unbiased_std(adv) + 1e-8)
+        log_ratio = log_prob - old_logprob
+        ratio = paddle.exp(log_ratio)
         surr1 = ratio * adv
         surr2 = paddle.clip(ratio, 1.0 - self.clip_param, 1.0 + self.clip_param) * adv
         action_loss = -paddle.minimum(surr1, surr2).mean()
@@ -195,8 +199,15 @@ class PPO(Algorithm):
         loss.backward()
         self.optimizer.step()
         self.optimizer.clear_grad()
-        losses = paddle.stack([value_loss, action_loss, entropy_loss]).numpy()  # one device sync
-        return float(losses[0]), float(losses[1]), float(losses[2])
+        with paddle.no_grad():  # CleanRL's diagnostics, read back in the same device sync as the losses
+            approx_kl = ((ratio - 1.0) - log_ratio).mean()
+            clip_fraction = ((ratio - 1.0).abs() > self.clip_param).astype("float32").mean()
+            stats = paddle.stack([value_loss, action_loss, entropy_loss, approx_kl, clip_fraction,
+                                  _variance(ret - old_value), _variance(ret)]).numpy()
+        explained = float("nan") if stats[6] == 0 else 1.0 - float(stats[5]) / float(stats[6])
+        self.diagnostics = {"approx_kl": float(stats[3]), "clip_fraction": float(stats[4]),
+                            "explained_variance": explained}
+        return float(stats[0]), float(stats[1]), float(stats[2])
 
     def sample(self, obs: Any) -> tuple[Any, Any, Any, Any]:
         """Sample actions from the current policy (PARL's shapes, with a leading sample axis).
@@ -210,24 +221,22 @@ class PPO(Algorithm):
             (continuous); ``action_log_probs`` ``(1, B)``; ``action_entropy`` ``(B,)`` (discrete)
             or the scalar mean entropy (continuous), as in PARL.
         """
-        obs = _tensor(obs, "float32")
+        obs = to_tensor(obs, "float32")
         with paddle.no_grad():
             value = self.model.value(obs)
             if self.continuous_action:
                 mean, std = self.model.policy(obs)
-                std = std.expand_as(mean)
-                action = (mean + std * paddle.randn(mean.shape, dtype=mean.dtype)).unsqueeze(0)
-                z = (action - mean) / std
-                log_std = paddle.log(std)
-                action_log_probs = (-0.5 * z * z - log_std - _HALF_LOG_2PI).sum(axis=-1)
-                action_entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(axis=-1).mean()
+                # Normal(mean, std).sample([1]): one standard normal draw per entry, scaled and shifted.
+                action = paddle.randn([1, *mean.shape], dtype=mean.dtype) * std + mean
+                action_log_probs = gaussian_log_prob(action, mean, std).sum(-1)
+                action_entropy = gaussian_entropy(std, mean).sum(-1).mean()
             else:
                 logits = self.model.policy(obs)
-                log_p = F.log_softmax(logits, axis=-1)
-                action = paddle.multinomial(paddle.exp(log_p), num_samples=1)  # (B, 1)
-                action_log_probs = paddle.take_along_axis(log_p, action, axis=-1).reshape([1, -1])
+                # Categorical(logits).sample([1]): multinomial over softmax, with replacement, as paddle's.
+                action = paddle.multinomial(F.softmax(logits, axis=-1), num_samples=1, replacement=True)
+                action_log_probs = categorical_log_prob(logits, action).reshape([1, -1])
                 action = action.reshape([1, -1])
-                action_entropy = -(paddle.exp(log_p) * log_p).sum(axis=-1)
+                action_entropy = categorical_entropy(logits)
         return value, action, action_log_probs, action_entropy
 
     def predict(self, obs: Any) -> Any:
@@ -236,7 +245,7 @@ class PPO(Algorithm):
         Args:
             obs: ``(B, *obs_shape)`` float32 tensor.
         """
-        obs = _tensor(obs, "float32")
+        obs = to_tensor(obs, "float32")
         with paddle.no_grad():
             if self.continuous_action:
                 action, _ = self.model.policy(obs)
@@ -249,6 +258,18 @@ class PPO(Algorithm):
         Args:
             obs: ``(B, *obs_shape)`` float32 tensor.
         """
-        obs = _tensor(obs, "float32")
+        obs = to_tensor(obs, "float32")
         with paddle.no_grad():
             return self.model.value(obs)
+
+
+def _variance(x: Any) -> Any:
+    """Population variance of a 1-D tensor (``paddle.var`` warns about an int division on CPU)."""
+    centred = x - x.mean()
+    return (centred * centred).mean()
+
+
+def _unbiased_std(x: Any) -> Any:
+    """``x.std()`` of a 1-D tensor as paddle computes it on CPU, without its type-promotion warning."""
+    centred = x - paddle.mean(x, keepdim=True)
+    return paddle.sqrt(paddle.sum(paddle.pow(centred, 2)) / float(max(int(x.shape[0]) - 1, 1)))

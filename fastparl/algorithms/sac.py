@@ -1,4 +1,11 @@
-"""Soft Actor-Critic (Haarnoja et al., 2018), as ``parl.algorithms.SAC``."""
+"""Soft Actor-Critic (Haarnoja et al., 2018), as ``parl.algorithms.SAC``.
+
+Same constructor, methods, losses and random draws as PARL 2.x's paddle ``SAC``: with the same
+seed and batches it computes PARL's numbers (the log-probability is PARL's formula, op for op).
+Differences: arguments are checked with real exceptions, and two keyword-only extensions,
+``alpha_lr`` (learn the temperature, SAC v2) and ``stable_log_prob`` (an exact tanh correction
+instead of PARL's ``log(1 - tanh(x)^2 + 1e-6)``), both off by default.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,13 @@ import copy
 import math
 from typing import Any
 
-from fastparl.algorithms.ddpg import ACTOR_CRITIC_METHODS, check_actor_critic_args, check_decay
+from fastparl.algorithms.common import (
+    ACTOR_CRITIC_METHODS,
+    SoftTargetMixin,
+    check_actor_critic_args,
+    check_bool,
+    tanh_gaussian_sample,
+)
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 from fastparl.core.checks import check_number
 
@@ -15,11 +28,8 @@ F = paddle.nn.functional
 
 __all__ = ["SAC"]
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-_LOG_2 = math.log(2.0)
 
-
-class SAC(Algorithm):
+class SAC(SoftTargetMixin, Algorithm):
     """SAC with a tanh-squashed Gaussian policy, twin critics and (optionally) a learned temperature.
 
     Critic: ``a' ~ pi(s')``, ``y = r + gamma * (1 - terminal) * (min(Q1, Q2)_target(s', a') -
@@ -42,6 +52,9 @@ class SAC(Algorithm):
         critic_lr: Adam learning rate of the critics (required).
         alpha_lr: if given, learn ``alpha`` with Adam at this rate (keyword only).
         target_entropy: entropy target for the learned ``alpha``; default ``-act_dim``.
+        stable_log_prob: compute ``log(1 - tanh(x)^2)`` exactly (keyword only) instead of PARL's
+            ``log(1 - tanh(x)^2 + 1e-6)``, which saturates for ``|x|`` beyond about 7; off by default
+            so that runs match PARL's.
 
     Attributes:
         model, target_model: the online and target networks.
@@ -65,6 +78,7 @@ class SAC(Algorithm):
         *,
         alpha_lr: float | None = None,
         target_entropy: float | None = None,
+        stable_log_prob: bool = False,
     ) -> None:
         name = type(self).__name__
         for method in ACTOR_CRITIC_METHODS:
@@ -77,6 +91,7 @@ class SAC(Algorithm):
             raise ValueError(f"{name}: alpha must be >= 0, got {args['alpha']}; e.g. {example}")
         self.gamma, self.tau, self.alpha = args["gamma"], args["tau"], args["alpha"]
         self.actor_lr, self.critic_lr = args["actor_lr"], args["critic_lr"]
+        self.stable_log_prob = check_bool(stable_log_prob, "stable_log_prob", name)
         self.target_entropy = None if target_entropy is None else check_number(
             target_entropy, "target_entropy", name, "target_entropy=-act_dim")
         super().__init__(model)
@@ -114,17 +129,12 @@ class SAC(Algorithm):
             obs: float32 tensor ``(N, obs_dim)``.
 
         Returns:
-            ``(action, log_prob)`` of shapes ``(N, act_dim)`` and ``(N, 1)``; ``log_prob``
-            includes the tanh correction ``-sum log(1 - tanh(x)^2)``.
+            ``(action, log_prob)`` of shapes ``(N, act_dim)`` and ``(N, 1)``; ``log_prob`` is
+            ``log N(x; mean, std) - log(1 - tanh(x)^2 + 1e-6)`` summed over actions, as PARL
+            (exact tanh correction with ``stable_log_prob``).
         """
         act_mean, act_log_std = self.model.policy(obs)
-        eps = paddle.randn(act_mean.shape)
-        x_t = act_mean + act_log_std.exp() * eps
-        action = paddle.tanh(x_t)
-        # log N(x; mean, std) and log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)), computed stably.
-        log_prob = -0.5 * eps.square() - act_log_std - _HALF_LOG_2PI
-        log_prob = log_prob - 2.0 * (_LOG_2 - x_t - F.softplus(-2.0 * x_t))
-        return action, log_prob.sum(axis=-1, keepdim=True)
+        return tanh_gaussian_sample(act_mean, act_log_std, stable=self.stable_log_prob)
 
     def learn(self, obs: Any, action: Any, reward: Any, next_obs: Any, terminal: Any) -> tuple[Any, Any]:
         """One critic step, one actor step (and one alpha step if learned), then a soft target update.
@@ -177,14 +187,3 @@ class SAC(Algorithm):
         alpha_loss.backward()
         self.alpha_optimizer.step()
         self.alpha = float(self.log_alpha.exp().item())
-
-    def sync_target(self, decay: float | None = None) -> None:
-        """Update ``target_model``: ``target = decay * target + (1 - decay) * model``.
-
-        Args:
-            decay: ``None`` (default) means ``1 - tau`` (a soft update); ``0`` copies.
-
-        Raises:
-            ValueError: if ``decay`` is outside ``[0, 1]``.
-        """
-        self.model.sync_weights_to(self.target_model, decay=check_decay(decay, self.tau))

@@ -6,7 +6,7 @@ import copy
 import numbers
 from typing import Any
 
-from fastparl.algorithms.ddpg import ACTOR_CRITIC_METHODS, check_actor_critic_args, check_decay
+from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 
 paddle = import_paddle()
@@ -15,7 +15,7 @@ F = paddle.nn.functional
 __all__ = ["TD3"]
 
 
-class TD3(Algorithm):
+class TD3(SoftTargetMixin, Algorithm):
     """TD3: clipped double-Q learning, target policy smoothing and delayed policy updates.
 
     Critic: ``a' = clip(mu_target(s') + clip(N(0, policy_noise), -noise_clip, noise_clip), -1, 1)``,
@@ -134,14 +134,3 @@ class TD3(Algorithm):
         self.actor_optimizer.step()
         self.sync_target()
         return actor_loss
-
-    def sync_target(self, decay: float | None = None) -> None:
-        """Update ``target_model``: ``target = decay * target + (1 - decay) * model``.
-
-        Args:
-            decay: ``None`` (default) means ``1 - tau`` (a soft update); ``0`` copies.
-
-        Raises:
-            ValueError: if ``decay`` is outside ``[0, 1]``.
-        """
-        self.model.sync_weights_to(self.target_model, decay=check_decay(decay, self.tau))

@@ -13,6 +13,7 @@ from fastparl.core.algorithm import Algorithm
 from fastparl.core.checks import ModelMethodError, check_model_method
 from fastparl.core.model import Model
 from fastparl.core.numpy_mlp import NumpyMLP
+from fastparl.core import paddle  # PARL's ``parl.core.paddle`` module path (imported after Model)
 
 __all__ = [
     "Agent",
@@ -22,5 +23,6 @@ __all__ = [
     "NumpyMLP",
     "check_model_method",
     "import_paddle",
+    "paddle",
     "seed_paddle",
 ]

@@ -297,3 +297,64 @@ def test_example_agents_act_in_numpy_like_paddle(name):
         assert math.isfinite(loss)  # the numpy views see the updated weights on the next pass
     sample = agent.sample(obs[0])
     assert sample.shape == (ACT,) and sample.dtype == np.float32 and np.all(np.abs(sample) <= 1.0)
+
+
+def _parl_sac_sample(model, obs):
+    """PARL 2.x's paddle ``SAC.sample``, written from its formula with ``paddle.distribution.Normal``."""
+    from paddle.distribution import Normal
+
+    mean, log_std = model.policy(obs)
+    normal = Normal(mean, log_std.exp())
+    x_t = normal.sample([1])
+    action = paddle.tanh(x_t)
+    log_prob = normal.log_prob(x_t) - paddle.log((1 - action.pow(2)) + 1e-6)
+    return action[0], paddle.sum(log_prob, axis=-1, keepdim=True)[0]
+
+
+def test_sac_gives_parl_numbers():
+    """Same seed, same batches: SAC's weights equal those of PARL's SAC to the bit (PARL's log-prob formula)."""
+    import copy
+
+    alg = make("SAC")
+    ref = copy.deepcopy(alg.model)
+    ref_target = copy.deepcopy(alg.target_model)
+    actor_opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=ref.get_actor_params())
+    critic_opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=ref.get_critic_params())
+    for step in range(4):
+        obs, act, reward, next_obs, terminal = batch(step)
+        paddle.seed(100 + step)
+        alg.learn(obs, act, reward, next_obs, terminal)
+        paddle.seed(100 + step)
+        with paddle.no_grad():
+            next_action, next_logp = _parl_sac_sample(ref, next_obs)
+            q1, q2 = ref_target.value(next_obs, next_action)
+            target_q = reward + 0.99 * (1.0 - terminal) * (paddle.minimum(q1, q2) - 0.2 * next_logp)
+        c1, c2 = ref.value(obs, act)
+        critic_opt.clear_grad()
+        (F.mse_loss(c1, target_q) + F.mse_loss(c2, target_q)).backward()
+        critic_opt.step()
+        a, logp = _parl_sac_sample(ref, obs)
+        q1, q2 = ref.value(obs, a)
+        actor_opt.clear_grad()
+        (0.2 * logp - paddle.minimum(q1, q2)).mean().backward()
+        actor_opt.step()
+        ref.sync_weights_to(ref_target, decay=0.995)
+    for (name, p), q in zip(alg.model.named_parameters(), ref.parameters(), strict=True):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+
+
+def test_sac_stable_log_prob_option():
+    """``stable_log_prob=True`` uses the exact tanh correction: equal where tanh is not saturated, finite beyond."""
+    mean = paddle.to_tensor([[0.3, -1.0], [9.0, -9.5]])
+    log_std = paddle.full([2, 2], -3.0)
+    from fastparl.algorithms.common import tanh_gaussian_sample
+
+    paddle.seed(3)
+    _, parl_lp = tanh_gaussian_sample(mean, log_std)
+    paddle.seed(3)
+    _, exact_lp = tanh_gaussian_sample(mean, log_std, stable=True)
+    np.testing.assert_allclose(exact_lp.numpy()[0], parl_lp.numpy()[0], rtol=1e-4)
+    # |x| > 9: PARL's 1e-6 floor caps log(1 - tanh(x)^2) at -13.8 where the exact value is below -16
+    assert exact_lp.numpy()[1, 0] > parl_lp.numpy()[1, 0] + 5
+    with pytest.raises(TypeError, match="stable_log_prob"):
+        make("SAC", stable_log_prob=1)

@@ -271,3 +271,24 @@ def test_impala_worker_batch_layout():
     # env-major: rows 0-3 are env 0's steps, and their logits are the policy's on their observations
     np.testing.assert_allclose(out["behaviour_logits"], actor_mod.mlp_forward(weights, "a", out["obs"]), rtol=1e-5)
     w.close()
+
+
+def test_parl_vtrace_module_matches_kernel():
+    """``from fastparl.algorithms.impala import vtrace`` (PARL's path): ``from_importance_weights`` = the kernel."""
+    from fastparl.algorithms.impala import vtrace as vtrace_mod
+
+    assert parl.algorithms.impala.vtrace is vtrace_mod
+    rng = np.random.default_rng(0)
+    T, B, gamma = 7, 4, 0.9
+    blogp, tlogp = rng.normal(-1, 0.5, (T, B)), rng.normal(-1, 0.5, (T, B))
+    rewards, values, boot = rng.normal(size=(T, B)), rng.normal(size=(T, B)), rng.normal(size=B)
+    dones = rng.random((T, B)) < 0.2
+    f32 = lambda x: x.astype(np.float32)  # noqa: E731
+    vs, pg = vtrace(f32(blogp), f32(tlogp), f32(rewards), f32(values), dones, f32(boot), gamma, clip_rho=0.8)
+    out = vtrace_mod.from_importance_weights(
+        paddle.to_tensor(f32(blogp)), f32(tlogp), f32(gamma * (1 - dones)), f32(rewards), f32(values), f32(boot),
+        clip_rho_threshold=0.8)
+    np.testing.assert_allclose(out.vs.numpy(), vs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.pg_advantages.numpy(), pg, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="bootstrap_value"):
+        vtrace_mod.from_importance_weights(blogp, tlogp, dones, rewards, values, values)

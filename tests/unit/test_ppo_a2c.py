@@ -231,3 +231,95 @@ def test_example_numpy_agent_matches_paddle(continuous):
     act_t = paddle.to_tensor(action.astype(np.float32) if continuous else action)
     lp, _ = alg._log_prob_entropy(paddle.to_tensor(obs), act_t)
     np.testing.assert_allclose(logp, lp.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------- PARL's numbers
+def _parl_ppo_step(model, opt, batch, clip, continuous):
+    """PARL 2.x's paddle ``PPO.learn``, written from its formulas with ``paddle.distribution`` objects."""
+    from paddle.distribution import Categorical, Normal
+
+    obs, act, val, ret, logp, adv = (paddle.to_tensor(x) for x in batch)
+    values = model.value(obs)
+    if continuous:
+        mean, std = model.policy(obs)
+        dist = Normal(mean, std)
+        lp, ent = dist.log_prob(act).sum(1), dist.entropy().sum(1)
+    else:
+        logits = model.policy(obs)
+        onehot = paddle.nn.functional.one_hot(act, ACT)
+        lp = paddle.sum(paddle.nn.functional.log_softmax(logits) * onehot, axis=-1)
+        ent = Categorical(logits=logits).entropy()
+    ent = ent.mean()
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    ratio = paddle.exp(lp - logp)
+    a_loss = -paddle.minimum(ratio * adv, paddle.clip(ratio, 1.0 - clip, 1.0 + clip) * adv).mean()
+    values = values.reshape([-1])
+    clipped = val + paddle.clip(values - val, -clip, clip)
+    v_loss = 0.5 * paddle.maximum((values - ret).pow(2), (clipped - ret).pow(2)).mean()
+    (v_loss * 0.5 + a_loss - ent * 0.01).backward()
+    opt.step()
+    opt.clear_grad()
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_ppo_gives_parl_numbers(continuous):
+    """Same seed, same minibatches: PPO's weights equal those of PARL's PPO to the bit (per-tensor clip)."""
+    import copy
+
+    paddle.seed(1)
+    model = ACModel(continuous)
+    ref_model = copy.deepcopy(model)
+    alg = PPO(model, clip_param=0.2, max_grad_norm=0.05, continuous_action=continuous)
+    ref_opt = paddle.optimizer.Adam(parameters=ref_model.parameters(), learning_rate=2.5e-4, epsilon=1e-5,
+                                    grad_clip=nn.ClipGradByNorm(0.05))
+    for step in range(5):
+        batch = _batch(continuous, seed=step)
+        alg.learn(*batch)
+        _parl_ppo_step(ref_model, ref_opt, batch, 0.2, continuous)
+    for (name, p), q in zip(model.named_parameters(), ref_model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+
+    from paddle.distribution import Categorical, Normal
+
+    obs = paddle.to_tensor(_batch(continuous)[0])
+    paddle.seed(7)
+    _, action, logp, ent = alg.sample(obs)
+    paddle.seed(7)
+    if continuous:
+        mean, std = ref_model.policy(obs)
+        dist = Normal(mean, std)
+        ref_action = dist.sample([1])
+        ref_logp, ref_ent = dist.log_prob(ref_action).sum(-1), dist.entropy().sum(-1).mean()
+    else:
+        dist = Categorical(logits=ref_model.policy(obs))
+        ref_action = dist.sample([1])
+        onehot = paddle.nn.functional.one_hot(ref_action, ACT)
+        ref_logp = paddle.sum(paddle.nn.functional.log_softmax(ref_model.policy(obs)) * onehot, axis=-1)
+        ref_ent = dist.entropy()
+    for mine, ref in ((action, ref_action), (logp, ref_logp), (ent, ref_ent)):
+        np.testing.assert_array_equal(mine.numpy(), ref.numpy())
+
+
+def test_ppo_grad_clip_per_tensor_by_default_global_on_request():
+    paddle.seed(0)
+    assert isinstance(PPO(ACModel()).optimizer._grad_clip, nn.ClipGradByNorm)
+    assert isinstance(PPO(ACModel(), grad_clip="global_norm").optimizer._grad_clip, nn.ClipGradByGlobalNorm)
+    with pytest.raises(ValueError, match="grad_clip"):
+        PPO(ACModel(), grad_clip="value")
+
+
+def test_ppo_diagnostics():
+    """CleanRL's approx. KL, clip fraction and explained variance, checked against numpy."""
+    alg = PPO(ACModel(), clip_param=0.2)
+    obs, act, val, ret, logp, adv = _batch(False)
+    logits = alg.model.policy(paddle.to_tensor(obs)).numpy().astype(np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    log_ratio = log_p[np.arange(B), act] - logp
+    ratio = np.exp(log_ratio)
+    losses = alg.learn(obs, act, val, ret, logp, adv)
+    assert len(losses) == 3  # PARL's return value is unchanged
+    d = alg.diagnostics
+    assert d["approx_kl"] == pytest.approx(np.mean((ratio - 1) - log_ratio), rel=1e-4)
+    assert d["clip_fraction"] == pytest.approx(np.mean(np.abs(ratio - 1) > 0.2))
+    assert 0 < d["clip_fraction"] < 1
+    assert d["explained_variance"] == pytest.approx(1 - np.var(ret - val) / np.var(ret), rel=1e-4)

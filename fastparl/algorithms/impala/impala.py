@@ -11,10 +11,12 @@ comes from PARL's fluid ``IMPALA``.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from fastparl.algorithms.common import categorical_entropy, categorical_log_prob, to_tensor
+from fastparl.algorithms.impala.vtrace import VTraceReturns
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 from fastparl.core.checks import check_number, check_range
 from fastparl.kernels import vtrace
@@ -23,19 +25,6 @@ paddle = import_paddle()
 F = paddle.nn.functional
 
 __all__ = ["IMPALA", "VTraceLoss", "VTraceReturns"]
-
-
-class VTraceReturns(NamedTuple):
-    """V-trace targets ``vs`` and policy-gradient advantages, ``[T, B]`` float32 tensors (no gradient)."""
-
-    vs: Any
-    pg_advantages: Any
-
-
-def _tensor(x: Any, dtype: str) -> Any:
-    if isinstance(x, paddle.Tensor):
-        return x if x.dtype == getattr(paddle, dtype) else x.astype(dtype)
-    return paddle.to_tensor(np.array(x), dtype=dtype)  # np.array: received arrays may be read-only views
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -112,10 +101,6 @@ class IMPALA(Algorithm):
             learning_rate=0.001, parameters=self.model.parameters(),
             grad_clip=paddle.nn.ClipGradByGlobalNorm(clip_norm=40.0))
 
-    def _log_prob(self, logits: Any, actions: Any) -> Any:
-        """``log softmax(logits)[actions]``: ``(B, act_dim)``, ``(B,)`` -> ``(B,)``."""
-        return paddle.take_along_axis(F.log_softmax(logits, axis=-1), actions.reshape([-1, 1]), axis=-1).reshape([-1])
-
     def learn(self, obs: Any, actions: Any, behaviour_logits: Any, rewards: Any, dones: Any, learning_rate: float,
               entropy_coeff: float) -> tuple[VTraceLoss, Any]:
         """One gradient step on ``B`` env segments of ``sample_batch_steps`` steps each.
@@ -136,22 +121,22 @@ class IMPALA(Algorithm):
         Raises:
             ValueError: if the batch is not a whole number of ``sample_batch_steps`` segments.
         """
-        obs = _tensor(obs, "float32")
+        obs = to_tensor(obs, "float32")
         T = self.sample_batch_steps
         if obs.shape[0] % T or obs.shape[0] == 0:
             raise ValueError(f"IMPALA.learn: batch of {obs.shape[0]} steps is not a whole number of segments of "
                              f"sample_batch_steps={T}; send B * {T} steps, env-major")
         B = obs.shape[0] // T
-        actions = _tensor(actions, "int64").reshape([-1])
-        behaviour_logits = _tensor(behaviour_logits, "float32")
+        actions = to_tensor(actions, "int64").reshape([-1])
+        behaviour_logits = to_tensor(behaviour_logits, "float32")
         values = self.model.value(obs).reshape([-1])
         target_logits = self.model.policy(obs)
 
         target_logp_all = F.log_softmax(target_logits, axis=-1)
-        policy_entropy = -(paddle.exp(target_logp_all) * target_logp_all).sum(axis=-1)
-        target_actions_log_probs = self._log_prob(target_logits, actions)
+        policy_entropy = categorical_entropy(target_logits)
+        target_actions_log_probs = categorical_log_prob(target_logits, actions)
         behaviour_logp_all = F.log_softmax(behaviour_logits, axis=-1)
-        behaviour_actions_log_probs = self._log_prob(behaviour_logits, actions)
+        behaviour_actions_log_probs = categorical_log_prob(behaviour_logits, actions)
         kl = paddle.mean((paddle.exp(target_logp_all) * (target_logp_all - behaviour_logp_all)).sum(axis=-1))
 
         def split_batches(x: Any) -> Any:  # [B * T] -> [T, B]
@@ -181,7 +166,7 @@ class IMPALA(Algorithm):
             obs: ``([B] + obs_shape)`` float32 tensor.
         """
         with paddle.no_grad():
-            logits = self.model.policy(_tensor(obs, "float32"))
+            logits = self.model.policy(to_tensor(obs, "float32"))
             return F.softmax(logits, axis=-1), logits
 
     def predict(self, obs: Any) -> Any:
@@ -191,4 +176,4 @@ class IMPALA(Algorithm):
             obs: ``([B] + obs_shape)`` float32 tensor.
         """
         with paddle.no_grad():
-            return paddle.argmax(self.model.policy(_tensor(obs, "float32")), axis=-1)
+            return paddle.argmax(self.model.policy(to_tensor(obs, "float32")), axis=-1)
