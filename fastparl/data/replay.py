@@ -34,8 +34,11 @@ def _dims(name: str, dim: Any) -> tuple[int, ...]:
     return dims
 
 
-def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+def _generator(rng: np.random.Generator | int | None) -> np.random.Generator | None:
+    """A generator from ``rng``; None stands for NumPy's global generator (``np.random.seed`` seeds it)."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
 
 
 class ReplayMemory:
@@ -46,7 +49,9 @@ class ReplayMemory:
         obs_dim: observation shape, an int or a tuple (e.g. ``(4, 84, 84)``).
         act_dim: action shape; ``0`` stores one int32 action per transition (discrete control, as PARL),
             otherwise float32 actions of shape ``act_dim``.
-        rng: ``numpy.random.Generator`` or seed for sampling (default: a fresh generator).
+        rng: ``numpy.random.Generator`` or seed for sampling.  Default: NumPy's global generator, as in
+            PARL (``np.random.randint``), so a script that calls ``np.random.seed`` samples the same
+            batches as with PARL.
         obs_dtype: dtype of ``obs``/``next_obs`` (PARL: float32; uint8 saves 4x for images).
 
     Raises:
@@ -82,7 +87,13 @@ class ReplayMemory:
     def make_index(self, batch_size: int) -> npt.NDArray[np.int64]:
         """Draw ``batch_size`` indices uniformly (with replacement) from the stored transitions."""
         self._check_nonempty(batch_size)
+        if self.rng is None:
+            return np.random.randint(self._curr_size, size=batch_size)  # PARL's draw, from the global generator
         return self.rng.integers(0, self._curr_size, size=batch_size)
+
+    def _uniform(self, size: int) -> npt.NDArray[np.float64]:
+        """``size`` draws in [0, 1) from :attr:`rng` (the global generator when it is None)."""
+        return np.random.random(size) if self.rng is None else self.rng.random(size)
 
     def sample_batch_by_index(self, batch_idx: npt.ArrayLike) -> Batch:
         """Gather ``(obs, action, reward, next_obs, terminal)`` at ``batch_idx`` (copies)."""
@@ -191,7 +202,7 @@ class PrioritizedReplayMemory(ReplayMemory):
         alpha: prioritization exponent, 0 = uniform.
         beta: importance-sampling exponent (anneal it towards 1 by assigning ``memory.beta``).
         eps: added to ``|td_error|`` so no transition has zero priority.
-        rng: generator or seed.
+        rng: generator or seed (default: NumPy's global generator).
         obs_dtype: dtype of observations.
     """
 
@@ -224,7 +235,10 @@ class PrioritizedReplayMemory(ReplayMemory):
         """
         self._check_nonempty(batch_size)
         b = self.beta if beta is None else float(beta)
-        indices, p = self.tree.sample(batch_size, self.rng)
+        # stratified draws: one uniform point in each of batch_size equal slices of the total priority
+        total = self.tree.total
+        u = (np.arange(batch_size, dtype=np.float64) + self._uniform(batch_size)) * (total / batch_size)
+        indices, p = self.tree.find(np.minimum(u, np.nextafter(total, 0.0)))
         weights = (p / self.tree.min_priority) ** (-b)  # == (N P(i))^-b / (N P_min)^-b
         obs, act, rew, nxt, term = self.sample_batch_by_index(indices)
         return obs, act, rew, nxt, term, weights.astype(np.float32), indices

@@ -101,6 +101,27 @@ def test_load_from_d4rl():
         ReplayMemory(5, 3, 2).load_from_d4rl(ds)
 
 
+def test_default_sampling_uses_numpys_global_generator_like_parl():
+    """No rng=: np.random.seed makes sampling repeatable, with PARL's exact draw (np.random.randint)."""
+    rpm = ReplayMemory(100, 3, 2)
+    _fill(rpm, 60)
+    np.random.seed(123)
+    first = rpm.sample_batch(32)[2]
+    np.random.seed(123)
+    np.testing.assert_array_equal(rpm.sample_batch(32)[2], first)
+    expected = np.random.RandomState(123).randint(60, size=32)  # what PARL's ReplayMemory draws after seed(123)
+    np.testing.assert_array_equal(first, expected.astype(np.float32))  # reward i is stored at index i
+    np.random.seed(123)
+    np.testing.assert_array_equal(rpm.make_index(32), expected)
+    per = PrioritizedReplayMemory(100, 3, 2)
+    _fill(per, 60)
+    np.random.seed(5)
+    a = per.sample_batch(16)[-1]
+    np.random.seed(5)
+    np.testing.assert_array_equal(per.sample_batch(16)[-1], a)
+    assert not np.array_equal(per.sample_batch(16)[-1], a)  # and the stream moves on
+
+
 # ---------------------------------------------------------------- PrioritizedReplayMemory
 
 def test_prioritized_new_samples_get_max_priority():
