@@ -70,9 +70,14 @@ class OldApiWrapper(_WrapperBase):
     """
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or "env" not in vars(self):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return getattr(vars(self)["env"], name)
+        # down the whole chain: gymnasium's own wrappers (TimeLimit ...) do not forward attributes
+        env = vars(self).get("env")
+        while env is not None and not name.startswith("_"):
+            try:
+                return getattr(env, name)
+            except AttributeError:
+                env = getattr(env, "__dict__", {}).get("env")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def reset(self, **kwargs: Any) -> Any:
         return self.env.reset(**kwargs)

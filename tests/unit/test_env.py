@@ -139,3 +139,149 @@ def test_same_results_as_gymnasium_sync_vector_env(limit):
             assert np.array_equal(i1["final_obs"][i1["_final_obs"]], np.stack(i2["final_obs"][i2["_final_obs"]]))
         truncated += int(tr1.sum())
     assert (truncated > 0) == (limit is not None)
+
+
+# ---------------------------------------------------------------- PARL's parl.env on gymnasium
+
+from fastparl.env import ActionMappingWrapper, CompatWrapper, VectorEnv, is_gym_version_ge  # noqa: E402
+
+
+def test_compat_wrapper_old_api_time_limit_and_seed():
+    assert is_gym_version_ge("0.26.0") and is_gym_version_ge("0.22") and not is_gym_version_ge("99.0.0")
+    env = CompatWrapper(gym.make("CartPole-v1", max_episode_steps=5))
+    assert env._max_episode_steps == 5 and env.gravity == 9.8  # attributes forwarded down the chain
+    env.seed(3)
+    first = env.reset()
+    assert isinstance(first, np.ndarray) and first.shape == (4,)
+    np.testing.assert_array_equal(first, gym.make("CartPole-v1").reset(seed=3)[0])
+    assert not np.array_equal(env.reset(), first)  # seed() seeds the next reset only, as old gym
+    for _ in range(3):
+        out = env.step(0)
+    assert len(out) == 4 and out[2] is False
+    env.reset()  # a reset clears the step count (PARL's would end the next episode after 2 steps)
+    dones = [env.step(t % 2)[2] for t in range(5)]
+    assert dones == [False] * 4 + [True] and env._elapsed_steps == 5
+    term = CompatWrapper(gym.make("CartPole-v1"))
+    term.reset()
+    steps = 1
+    while not term.step(1)[2]:  # always pushing right topples the pole: a termination, long before 500
+        steps += 1
+    assert steps < 50
+
+
+def test_action_mapping_wrapper_maps_each_dimension():
+    class Box2(gym.Env):
+        action_space = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 10.0], np.float32))
+        observation_space = gym.spaces.Box(-1, 1, (1,))
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            self.last = action
+            return np.zeros(1, np.float32), 0.0, False, False, {}
+
+    env = ActionMappingWrapper(Box2())
+    assert len(env.step(np.array([-1.0, 1.0], np.float32))) == 5  # a plain gymnasium env keeps its 5 values
+    np.testing.assert_allclose(env.unwrapped.last, [-2.0, 10.0])
+    env.step(np.array([0.5, 0.0], np.float32))
+    np.testing.assert_allclose(env.unwrapped.last, [1.0, 5.0])
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        env.step(np.array([1.5, 0.0]))
+    with pytest.raises(TypeError, match="Box"):
+        ActionMappingWrapper(gym.make("CartPole-v1"))
+
+
+def test_parl_vector_env_steps_a_list_and_resets_finished_envs():
+    envs = [CompatWrapper(gym.make("CartPole-v1", max_episode_steps=3 + i)) for i in range(2)]
+    venv = VectorEnv(envs)
+    assert venv.envs_num == 2 and len(venv.reset()) == 2
+    dones = []
+    for _ in range(4):
+        obs, rew, done, info = venv.step([0, 1])
+        assert isinstance(obs, list) and len(obs) == len(rew) == len(info) == 2
+        dones.append(done)
+    assert [d[0] for d in dones] == [False, False, True, False]  # env 0 ends after 3 steps, then restarts
+    assert [d[1] for d in dones] == [False, False, False, True]
+    assert envs[0].count_ep_step == 1  # reset by VectorEnv, one step into its new episode
+    plain = VectorEnv([gym.make("CartPole-v1")])
+    plain.reset()
+    with pytest.raises(TypeError, match="CompatWrapper"):
+        plain.step([0])
+
+
+def test_wrap_rms_normalises_and_marks_time_limits():
+    from fastparl.env.mujoco_wrappers import get_ob_rms, wrap_rms
+
+    env = wrap_rms(gym.make("Pendulum-v1", max_episode_steps=50), gamma=0.99)
+    env.seed(0)
+    env.reset()
+    rng = np.random.default_rng(0)
+    obs_seen, infos = [], []
+    for _ in range(150):
+        obs, rew, done, info = env.step(rng.uniform(-2, 2, 1).astype(np.float32))
+        obs_seen.append(obs)
+        if done:
+            infos.append(info)
+            env.reset()
+    assert len(infos) == 3 and all(i["bad_transition"] and i["episode"]["l"] == 50 for i in infos)
+    assert infos[0]["episode"]["r"] < -50  # raw (unnormalised) return of a random Pendulum episode
+    rms = get_ob_rms(env)
+    assert rms is not None and rms.count > 150
+    late = np.array(obs_seen[50:])
+    assert np.abs(late.mean(0)).max() < 0.5 and 0.5 < late.std(0).mean() < 1.5  # normalised observations
+    test_env = wrap_rms(gym.make("Pendulum-v1"), None, test=True, ob_rms=rms)
+    test_env.reset()
+    test_env.step(np.zeros(1, np.float32))
+    assert get_ob_rms(test_env).count == rms.count  # frozen in eval mode
+
+
+def test_maenv_on_mpe2_has_parls_list_api():
+    pytest.importorskip("mpe2")
+    from fastparl.env.multiagent_env import MAenv
+
+    env = MAenv("simple_spread")
+    obs = env.reset(seed=0)
+    assert env.n == 3 and len(obs) == 3 and env.obs_shape_n == [18] * 3 and env.act_shape_n == [5] * 3
+    for t in range(25):
+        obs, rew, done, info = env.step([np.eye(5)[t % 5]] * 3)
+    assert done == [True] * 3 and len(rew) == 3 and isinstance(rew[0], float)
+    cont = MAenv("simple_spread", continuous_actions=True)
+    cont.reset(seed=0)
+    cont.step([np.ones(5, np.float32)] * 3)
+    with pytest.raises(ValueError, match="range"):
+        cont.step([np.full(5, 2.0)] * 3)
+    with pytest.raises(ValueError, match="simple_spread"):
+        MAenv("no_such_scenario")
+
+
+def test_wrap_deepmind_on_ale():
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    from fastparl.env.atari_wrappers import EpisodicLifeEnv, MonitorEnv, get_wrapper_by_cls, wrap_deepmind
+
+    env = wrap_deepmind(gym.make("BreakoutNoFrameskip-v4"), dim=84, obs_format="NCHW")  # registered by the import
+    env.seed(0)
+    obs = env.reset()
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    monitor = get_wrapper_by_cls(env, MonitorEnv)
+    life = get_wrapper_by_cls(env, EpisodicLifeEnv)
+    rewards, lives_lost, rng = [], 0, np.random.default_rng(0)
+    for _ in range(400):
+        obs, rew, done, _ = env.step(rng.integers(4))
+        rewards.append(rew)
+        if done:
+            lives_lost += 1
+            env.reset()
+    assert set(rewards) <= {-1.0, 0.0, 1.0} and lives_lost >= 1 and life.lives < 5
+    assert monitor.get_total_steps() >= 400 * 4  # the monitor sits below the 4-frame skip: it counts frames
+
+
+def test_importing_fastparl_env_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastparl.env; heavy = [m for m in ('ale_py', 'cv2', 'mpe2', 'paddle', 'mujoco') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -200,3 +200,128 @@ def test_field_docs_include_inherited_fields():
         """the child's learning rate"""
 
     assert field_docs(Child) == {"seed": "seed of everything", "lr": "the child's learning rate"}
+
+
+# ---------------------------------------------------------------- PARL's parl.utils names and module paths
+
+def test_machine_info_reads_cuda_visible_devices(monkeypatch):
+    import socket
+
+    from fastparl.utils import machine_info
+
+    for value, count in [("0,1", 2), ("", 0), ("3", 1), ("0,-1,2", 1), ("GPU-8a1b,GPU-77c2", 2)]:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", value)
+        assert machine_info.get_gpu_count() == count, value
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert machine_info.is_gpu_available() is False
+    port = machine_info.get_free_tcp_port()
+    assert isinstance(port, str) and machine_info.is_port_available(port)
+    with socket.socket() as srv:
+        srv.bind(("localhost", int(port)))
+        srv.listen(1)
+        assert not machine_info.is_port_available(port)
+    ip = machine_info.get_ip_address()
+    assert ip is None or (ip.count(".") == 3 and not ip.startswith("127."))
+
+
+def test_is_gpu_available_asks_paddle(monkeypatch):
+    """A GPU listed in CUDA_VISIBLE_DEVICES is not usable by a paddle built without CUDA (this CPU build)."""
+    paddle = pytest.importorskip("paddle")
+    from fastparl.utils import is_gpu_available
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    usable = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    assert is_gpu_available() is usable
+
+
+def test_rl_utils_match_parls_scipy_formulas():
+    signal = pytest.importorskip("scipy.signal")
+    from fastparl.utils.rl_utils import calc_discount_sum_rewards, calc_gae
+
+    def lfilter_sum(x, g):  # PARL's implementation
+        return signal.lfilter([1.0], [1.0, -g], np.asarray(x, dtype=np.float64)[::-1])[::-1]
+
+    rng = np.random.default_rng(0)
+    rewards, values = rng.normal(size=40), rng.normal(size=40)
+    np.testing.assert_allclose(calc_discount_sum_rewards(list(rewards), 0.9), lfilter_sum(rewards, 0.9), rtol=1e-12)
+    tds = rewards + 0.99 * np.append(values[1:], 0.7) - values
+    adv = calc_gae(rewards, values, 0.7, 0.99, 0.95)
+    assert adv.dtype == np.float64
+    np.testing.assert_allclose(adv, lfilter_sum(tds, 0.99 * 0.95), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="one value per step"):
+        calc_gae(rewards, values[:-1], 0.0, 0.99, 0.95)
+
+
+def test_np_utils_window_and_time_stats():
+    from fastparl.utils import np_cross_entropy, np_softmax
+    from fastparl.utils.time_stat import TimeStat
+    from fastparl.utils.window_stat import WindowStat
+
+    logits = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 0.0]])
+    p = np_softmax(logits)
+    np.testing.assert_allclose(p[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+    np.testing.assert_allclose(p[1], [0.5, 0.5, 0.0], atol=1e-12)  # no overflow
+    probs = np.array([[0.2, 0.8], [0.6, 0.4]])
+    sparse = np_cross_entropy(probs, np.array([[1], [0]]))
+    np.testing.assert_allclose(sparse, -np.log([[0.8], [0.6]]))
+    np.testing.assert_allclose(np_cross_entropy(probs, np.array([[0.0, 1.0], [1.0, 0.0]])), sparse)
+    w = WindowStat(3)
+    assert w.mean is None
+    for x in [1, 2, 3, 10]:
+        w.add(x)
+    assert (w.mean, w.min, w.max) == (5.0, 2, 10)  # 1 fell out of the window
+    t = TimeStat(5)
+    for _ in range(2):
+        with t:
+            sum(range(20000))
+    assert 0 < t.min <= t.mean <= t.max < 1
+
+
+def test_small_parl_helpers(tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from fastparl.utils import _HAS_PADDLE, format_uniform_path, global_config, has_func, logger, summary, tensorboard
+
+    assert format_uniform_path("a//b/c\\d") == os.sep.join("abcd")
+    assert has_func(logger, "info") and not has_func(logger, "nope")
+    global_config.batch_size = 3
+    global_config.load_argument(argparse.Namespace(batch_size=5, lr=0.1))
+    assert (global_config.batch_size, global_config.lr) == (5, 0.1)
+    with pytest.raises(TypeError, match="Namespace"):
+        global_config.load_argument({"lr": 1})
+    logger.info_once("only once %d", 1)
+    logger.info_once("only once %d", 1)
+    assert capsys.readouterr().out.count("only once 1") == 1
+    assert tensorboard.add_scalar is summary.add_scalar
+    logger.set_dir(str(tmp_path / "tb"))
+    assert summary.logdir == tensorboard.logdir == str(tmp_path / "tb")
+    import importlib.util
+
+    assert _HAS_PADDLE == (importlib.util.find_spec("paddle") is not None)
+
+
+def test_kill_process_kills_matching_command_lines():
+    from fastparl.utils import kill_process
+
+    token = f"fastparl-kill-test-{os.getpid()}"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", token])
+    try:
+        kill_process(token)
+        assert proc.wait(timeout=10) == -9
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_parl_error_names_and_light_import():
+    from fastparl import errors
+    from fastparl.remote import exceptions
+    from fastparl.utils.utils import check_model_method
+
+    assert exceptions.RemoteError is errors.RemoteError and exceptions.RemoteSerializeError is errors.SerializationError
+    with pytest.raises(AssertionError, match="forward"):  # PARL raises AssertionError; ours is also one
+        check_model_method(object(), "forward", "DQN")
+    code = "import sys, fastparl.utils; print([m for m in ('paddle', 'numba', 'tensorboardX') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
