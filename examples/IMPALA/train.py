@@ -8,23 +8,33 @@ concatenated), publishes the new weights once with ``parl.put`` and sends those 
 sample with them, while the others keep running.  ``--actors 0`` runs
 one worker owning all envs in this process, sampling and learning in turn (the serial loop).
 
+``--learners k`` (k > 1) learns data-parallel with :class:`fastparl.learners.LearnerGroup`: each
+batch is split by env segment over k learner processes (one GPU each where there are GPUs), each
+computes the summed V-trace loss of its segments (V-trace by the Numba kernel, in the learner that
+holds the segment) and the gradients are summed across learners at the step, which is exactly the
+step on the whole batch.  The learning rate is decayed here and sent with each batch.
+
     python examples/IMPALA/train.py --env CartPole-v1 --seed 0 --total-steps 300000
     python examples/IMPALA/train.py --actors 2
+    python examples/IMPALA/train.py --actors 2 --learners 2
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass
 
+import cloudpickle
 import gymnasium as gym
 import numpy as np
 import paddle
 
 import fastparl as parl
+from fastparl.learners import LearnerGroup, split_batch
 from fastparl.utils import TrainLogger, logger, set_seed
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
 
@@ -43,6 +53,8 @@ class Args:
     """environment steps (rounded up to whole batches)"""
     actors: int = 0
     """0: one worker in this process (serial); N > 0: N asynchronous remote actors (num_envs must divide by N)"""
+    learners: int = 1
+    """1: learn in this process; k > 1: k data-parallel learner processes (each batch split by env segment)"""
     num_envs: int = 8
     """envs in total, over all actors"""
     sample_batch_steps: int = 20
@@ -64,13 +76,42 @@ class Args:
 class CartpoleAgent(DecayAgent):
     """PARL's ``AtariAgent`` for IMPALA: one step per actor batch."""
 
-    def learn(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
-        """One IMPALA step on an actor's batch; returns the losses (sums over the batch), KL and lr."""
-        lr = max(self.lr_scheduler.step(step_num=len(batch["obs"])), 1e-8)
+    def learn(self, batch: dict[str, np.ndarray], lr: float | None = None) -> dict[str, float]:
+        """One IMPALA step on an actor's batch; returns the losses (sums over the batch), KL and lr.
+
+        ``lr``: the learning rate to use (a learner of a group gets it from the driver's schedule);
+        None steps this agent's own schedule by the batch's steps.
+        """
+        if lr is None:
+            lr = self.next_lr(len(batch["obs"]))
         loss, kl = self.alg.learn(batch["obs"], batch["actions"], batch["behaviour_logits"], batch["rewards"],
                                   batch["dones"], lr, self.entropy_coeff)
         values = paddle.stack([loss.total_loss, loss.pi_loss, loss.vf_loss, loss.entropy, kl]).numpy().tolist()
         return dict(zip(("total_loss", "pi_loss", "vf_loss", "entropy", "kl"), values, strict=True)) | {"lr": lr}
+
+    def next_lr(self, steps: int) -> float:
+        """Advance the linear decay by ``steps`` env steps; the learning rate for the next update."""
+        return max(self.lr_scheduler.step(step_num=steps), 1e-8)
+
+
+def build_agent(obs_dim: int, act_dim: int, args: Args) -> CartpoleAgent:
+    """PARL's IMPALA on a :class:`CartpoleModel`, with this run's settings (here and in each learner)."""
+    alg = parl.algorithms.IMPALA(CartpoleModel(obs_dim, act_dim), sample_batch_steps=args.sample_batch_steps,
+                                 gamma=args.gamma, vf_loss_coeff=args.vf_loss_coeff,
+                                 clip_rho_threshold=args.clip_rho_threshold,
+                                 clip_pg_rho_threshold=args.clip_pg_rho_threshold)
+    return CartpoleAgent(alg, args.start_lr, args.total_steps, args.entropy_coeff)
+
+
+def learn_on_group(group: LearnerGroup, agent: CartpoleAgent, batch: dict[str, np.ndarray],
+                   segment: int) -> dict[str, float]:
+    """One synchronous step of the learners on ``batch`` split by env segment; losses summed, KL averaged."""
+    lr = agent.next_lr(len(batch["obs"]))
+    stats = group.run("learn", batch, unit=segment, lr=lr)
+    _, sizes = split_batch(batch["obs"], group.num_learners, unit=segment)
+    merged = {k: float(sum(s[k] for s in stats)) for k in ("total_loss", "pi_loss", "vf_loss", "entropy")}
+    merged["kl"] = float(np.average([s["kl"] for s in stats], weights=sizes))
+    return merged | {"lr": lr}
 
 
 def train(args: Args) -> dict[str, float]:
@@ -78,17 +119,23 @@ def train(args: Args) -> dict[str, float]:
     start = time.time()
     if args.actors < 0 or (args.actors and args.num_envs % args.actors):
         raise ValueError(f"--actors {args.actors} must be 0 or divide --num-envs {args.num_envs}")
+    if args.learners < 1 or args.learners > args.num_envs // max(args.actors, 1):
+        raise ValueError(f"--learners {args.learners} must be between 1 and the envs of one batch "
+                         f"({args.num_envs // max(args.actors, 1)}): each learner takes whole env segments")
     logdir = args.logdir or f"runs/impala_{args.env}/seed{args.seed}"
     set_seed(args.seed, paddle=True)
     eval_env = gym.make(args.env)
     eval_env.reset(seed=args.seed + 10_000)
     obs_dim, act_dim = int(np.prod(eval_env.observation_space.shape)), int(eval_env.action_space.n)
-    alg = parl.algorithms.IMPALA(CartpoleModel(obs_dim, act_dim), sample_batch_steps=args.sample_batch_steps,
-                                 gamma=args.gamma, vf_loss_coeff=args.vf_loss_coeff,
-                                 clip_rho_threshold=args.clip_rho_threshold,
-                                 clip_pg_rho_threshold=args.clip_pg_rho_threshold)
-    agent = CartpoleAgent(alg, args.start_lr, args.total_steps, args.entropy_coeff)
+    agent = build_agent(obs_dim, act_dim, args)
     initial_return = evaluate(agent, eval_env, args.eval_episodes)
+    group = None
+    if args.learners > 1:  # summed V-trace losses: gradients summed over learners (reduce="sum")
+        if __name__ != "__main__":  # imported (e.g. by the tests): learners rebuild this module's classes by value
+            cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        group = LearnerGroup(functools.partial(build_agent, obs_dim, act_dim, args), args.learners, reduce="sum",
+                             seed=args.seed)
+        group.set_weights(agent.get_weights())
 
     per_actor = args.num_envs // max(args.actors, 1)
     if args.actors:
@@ -98,7 +145,7 @@ def train(args: Args) -> dict[str, float]:
         workers = [ImpalaWorker(args.env, per_actor, args.sample_batch_steps, args.seed)]
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     logger.info(f"IMPALA on {args.env}: {args.num_envs} envs x {args.sample_batch_steps} steps, actors "
-                f"{args.actors}, initial eval {initial_return:.1f}")
+                f"{args.actors}, learners {args.learners}, initial eval {initial_return:.1f}")
 
     steps, updates, wait_time, returns = 0, 0, 0.0, deque(maxlen=20)
     train_start = time.time()
@@ -116,7 +163,11 @@ def train(args: Args) -> dict[str, float]:
         else:
             batch = workers[0].sample(agent.get_weights())
         wait_time += time.time() - t0
-        stats = agent.learn(batch)
+        if group is None:
+            stats = agent.learn(batch)
+        else:
+            stats = learn_on_group(group, agent, batch, args.sample_batch_steps)
+            agent.set_weights(group.get_weights())
         if args.actors:
             ref = parl.put(agent.get_weights())
             pending += [(worker.sample(ref), worker) for _, worker in ready]
@@ -138,6 +189,8 @@ def train(args: Args) -> dict[str, float]:
             parl.kill(w)
     else:
         workers[0].close()
+    if group is not None:
+        group.close()
     eval_return = evaluate(agent, eval_env, args.eval_episodes)
     tlog.log(steps, eval_return=eval_return)
     tlog.close()

@@ -7,19 +7,30 @@ minibatch updates.  Envs run in this process (``--actors 0``) or in ``--actors N
 with observations in shared memory (:class:`fastparl.env.RemoteVectorEnv`).  Time-limit
 truncations bootstrap from V(final observation).
 
+``--learners k`` (k > 1) trains data-parallel with :class:`fastparl.learners.LearnerGroup`: the
+rollout lives in shared memory, GAE runs here, and each of k learner processes (one GPU each where
+there are GPUs) runs the same epochs of minibatch updates on ``num_envs / k`` of the envs, gradients
+all-reduced at every step, so the k replicas stay identical.  Advantages are normalised per
+learner minibatch.  ``--learners 1`` (default) learns in this process.
+
     python examples/PPO/train.py --env CartPole-v1 --seed 0 --total-steps 100000
     python examples/PPO/train.py --env CartPole-v1 --actors 2
+    python examples/PPO/train.py --env CartPole-v1 --learners 2
     python examples/PPO/train.py --env InvertedPendulum-v5 --total-steps 100000   # needs gymnasium[mujoco]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass
+from collections.abc import Callable
+
+import cloudpickle
 
 import gymnasium as gym
 import numpy as np
@@ -27,6 +38,7 @@ import numpy as np
 import fastparl as parl
 from fastparl.data import RolloutStorage
 from fastparl.env import make_vector_env
+from fastparl.learners import LearnerGroup
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
 from fastparl.utils import TrainLogger, logger, set_seed
 
@@ -55,6 +67,8 @@ class Args:
     """environment steps (rounded up to whole rollouts of num_envs * num_steps)"""
     actors: int = 0
     """0: step the envs in this process; N > 0: in N actor processes (RemoteVectorEnv)"""
+    learners: int = 1
+    """1: learn in this process; k > 1: k data-parallel learner processes (num_envs must divide by k)"""
     num_envs: int | None = None
     """parallel envs (default 8 discrete, 1 continuous)"""
     num_steps: int | None = None
@@ -101,6 +115,42 @@ class ObsNorm:
         return np.clip((obs - self.rms.mean) / np.sqrt(self.rms.var + 1e-8), -10, 10).astype(np.float32)
 
 
+# The rollout arrays a learner needs: GAE is computed here, before the rollout is split.
+LEARN_FIELDS = ("obs", "actions", "logprobs", "values", "returns", "advantages")
+
+
+class ShardAgent(PPOAgent):
+    """The agent of one learner process: PPO epochs on its shard of the rollout."""
+
+    def learn_shard(self, arrays: dict[str, np.ndarray]) -> tuple[float, float, float, float | None]:
+        """:meth:`PPOAgent.learn` on ``arrays`` (:data:`LEARN_FIELDS`, ``(T, envs of this shard, ...)`` views)."""
+        actions = arrays["actions"]
+        T, n = actions.shape[:2]
+        rollout = RolloutStorage(T, n, arrays["obs"].shape[2:], actions.shape[2:], actions.dtype, arrays=dict(arrays))
+        return self.learn(rollout)
+
+
+def build_learner(obs_dim: int, act_dim: int, continuous: bool, args: Args, num_updates: int) -> ShardAgent:
+    """Model, PPO and agent of one learner (called in the learner process), with this run's settings."""
+    model = PPOModel(obs_dim, act_dim, continuous=continuous)
+    alg = parl.algorithms.PPO(model, clip_param=args.clip_param, entropy_coef=args.entropy_coef, initial_lr=args.lr,
+                              use_clipped_value_loss=args.clip_vloss, continuous_action=continuous)
+    return ShardAgent(alg, num_updates, args.update_epochs, args.num_minibatches, lr_decay=True, initial_lr=args.lr,
+                      seed=args.seed)
+
+
+def start_learners(args: Args, agent: PPOAgent, factory: Callable[[], ShardAgent]) -> LearnerGroup:
+    """``args.learners`` learners built by ``factory``, holding copies of ``agent``'s weights."""
+    if args.num_envs % args.learners:
+        raise ValueError(f"--learners {args.learners} must divide --num-envs {args.num_envs}: each learner takes "
+                         f"the same number of envs, so that all make the same number of minibatch steps")
+    if __name__ != "__main__":  # imported (e.g. by the tests): learners rebuild this module's classes by value
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    group = LearnerGroup(factory, args.learners, seed=args.seed)
+    group.set_weights(agent.get_weights())
+    return group
+
+
 def evaluate(agent: PPOAgent, env: gym.Env, norm: ObsNorm, episodes: int) -> float:
     """Mean return of ``episodes`` deterministic episodes (greedy or mean action, frozen obs statistics)."""
     space = env.action_space
@@ -122,6 +172,8 @@ def evaluate(agent: PPOAgent, env: gym.Env, norm: ObsNorm, episodes: int) -> flo
 def train(args: Args) -> dict[str, float]:
     """Train PPO; return eval returns (before/after), wall time and env steps/s."""
     start = time.time()
+    if args.learners < 1:
+        raise ValueError(f"--learners {args.learners}: use 1 to learn in this process or k > 1 for k learners")
     eval_env = gym.make(args.env)
     continuous = isinstance(eval_env.action_space, gym.spaces.Box)
     args = resolve(args, continuous)
@@ -142,12 +194,20 @@ def train(args: Args) -> dict[str, float]:
                      seed=args.seed)
     norm = ObsNorm(obs_space.shape, args.norm_obs)
     rew_rms, disc_ret = RunningMeanStd(), np.zeros(args.num_envs)
-    rollout = RolloutStorage(args.num_steps, args.num_envs, obs_space.shape, act_space.shape if continuous else (),
-                             np.float32 if continuous else np.int64)
+    act_shape, act_dtype = (act_space.shape, np.float32) if continuous else ((), np.int64)
+    shared = None  # with learners, the rollout lives in shared memory: they read their shards in place
+    if args.learners > 1:
+        specs = RolloutStorage.array_specs(args.num_steps, args.num_envs, obs_space.shape, act_shape, act_dtype)
+        shared = {name: parl.shared_array(shape, dtype) for name, (shape, dtype) in specs.items()}
+    rollout = RolloutStorage(args.num_steps, args.num_envs, obs_space.shape, act_shape, act_dtype, arrays=shared)
+    group = None
+    if args.learners > 1:
+        group = start_learners(args, agent, functools.partial(build_learner, obs_dim, act_dim, continuous, args,
+                                                              num_updates))
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     initial_return = evaluate(agent, eval_env, norm, args.eval_episodes)
     logger.info(f"PPO on {args.env} ({'continuous' if continuous else 'discrete'}): {args.num_envs} envs x "
-                f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, "
+                f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, learners {args.learners}, "
                 f"initial eval {initial_return:.1f}")
 
     obs, _ = envs.reset(seed=args.seed)
@@ -174,12 +234,20 @@ def train(args: Args) -> dict[str, float]:
         rollout.compute_returns(agent.value(norm(obs)), args.gamma, args.gae_lambda)
         steps += batch
         sample_time += time.time() - t0
-        value_loss, action_loss, entropy, lr = agent.learn(rollout)
+        if group is None:
+            value_loss, action_loss, entropy, lr = agent.learn(rollout)
+        else:  # each learner takes num_envs / k envs; losses averaged over learners
+            results = group.run("learn_shard", {k: getattr(rollout, k) for k in LEARN_FIELDS}, axis=1)
+            value_loss, action_loss, entropy = np.mean([r[:3] for r in results], axis=0).tolist()
+            lr = results[0][3]
+            agent.set_weights(group.get_weights())  # act with the new policy
         tlog.log(steps, episode_return=float(np.mean(episodes)) if episodes else None, value_loss=value_loss,
                  action_loss=action_loss, entropy=entropy, lr=lr, steps_per_s=steps / (time.time() - start))
         if update % max(1, num_updates // 10) == 0 and episodes:
             logger.info(f"step {steps}: mean return of the last {len(episodes)} episodes {np.mean(episodes):.1f}")
     envs.close()
+    if group is not None:
+        group.close()
     train_wall = time.time() - start
     eval_return = evaluate(agent, eval_env, norm, args.eval_episodes)
     tlog.log(steps, eval_return=eval_return)
