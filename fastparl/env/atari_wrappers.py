@@ -127,6 +127,9 @@ class NoopResetEnv(OldApiWrapper):
                 obs = self.env.reset(**kwargs)
         return obs
 
+    def step(self, ac: Any) -> Any:
+        return self.env.step(ac)
+
 
 class ClipRewardEnv(OldApiWrapper):
     """Rewards become their sign: -1, 0 or +1."""
@@ -157,6 +160,9 @@ class FireResetEnv(OldApiWrapper):
         if done:
             self.env.reset(**kwargs)
         return obs
+
+    def step(self, ac: Any) -> Any:
+        return self.env.step(ac)
 
 
 class EpisodicLifeEnv(OldApiWrapper):

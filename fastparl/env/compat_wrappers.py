@@ -11,6 +11,7 @@ env it wraps; gymnasium 1.x wrappers stopped doing that.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,14 @@ def _find_attr(env: Any, name: str) -> Any:
     return None
 
 
+def _int_discrete(space: gym.spaces.Discrete) -> gym.spaces.Discrete:
+    """A copy of ``space`` whose ``n`` is a Python int, as in gym (gymnasium's is ``np.int64``, which PARL's
+    ``assert isinstance(act_dim, int)`` rejects)."""
+    out = copy.copy(space)
+    out.n = int(space.n)  # type: ignore[assignment]
+    return out
+
+
 class OldApiWrapper(_WrapperBase):
     """A ``gymnasium.Wrapper`` that forwards unknown public attributes to the wrapped env, as old gym's did.
 
@@ -92,6 +101,7 @@ class CompatWrapper(OldApiWrapper):
     ``reset(**kwargs)`` returns ``obs``; ``step(action)`` returns ``(obs, reward, done, info)`` with
     ``done = terminated or truncated``, and also True once the episode has run ``_max_episode_steps``
     steps (the wrapped ``TimeLimit``'s limit, as PARL counts it); ``seed(s)`` seeds the next ``reset``.
+    A ``Discrete`` space's ``n`` is a Python int, as in gym (gymnasium's is ``np.int64``).
 
     Differences from PARL, both to give old gym's behaviour that PARL's examples were written for:
     PARL passes the seed given to ``seed()`` to *every* later reset (each episode then starts in the
@@ -105,6 +115,10 @@ class CompatWrapper(OldApiWrapper):
 
     def __init__(self, env: AnyEnv) -> None:
         super().__init__(env)
+        if isinstance(env.action_space, gym.spaces.Discrete):
+            self.action_space = _int_discrete(env.action_space)
+        if isinstance(env.observation_space, gym.spaces.Discrete):
+            self.observation_space = _int_discrete(env.observation_space)
         max_steps = _find_attr(env, "_max_episode_steps")
         if max_steps is not None:
             self._max_episode_steps = int(max_steps)
