@@ -10,8 +10,12 @@ truncations bootstrap from V(final observation).
 ``--learners k`` (k > 1) trains data-parallel with :class:`fastparl.learners.LearnerGroup`: the
 rollout lives in shared memory, GAE runs here, and each of k learner processes (one GPU each where
 there are GPUs) runs the same epochs of minibatch updates on ``num_envs / k`` of the envs, gradients
-all-reduced at every step, so the k replicas stay identical.  Advantages are normalised per
-learner minibatch.  ``--learners 1`` (default) learns in this process.
+all-reduced at every step, so the k replicas stay identical.  Advantages are normalised here,
+over the whole rollout, before it is split (a shard's own statistics would differ from the
+batch's): with one minibatch per epoch (the discrete preset) that is exactly PPO's per-minibatch
+normalisation, so k learners take the steps one learner takes; with several minibatches it
+normalises over the rollout instead of each minibatch.  ``--learners 1`` (default) learns in this
+process, as PARL does.
 
     python examples/PPO/train.py --env CartPole-v1 --seed 0 --total-steps 100000
     python examples/PPO/train.py --env CartPole-v1 --actors 2
@@ -134,16 +138,14 @@ def build_learner(obs_dim: int, act_dim: int, continuous: bool, args: Args, num_
     """Model, PPO and agent of one learner (called in the learner process), with this run's settings."""
     model = PPOModel(obs_dim, act_dim, continuous=continuous)
     alg = parl.algorithms.PPO(model, clip_param=args.clip_param, entropy_coef=args.entropy_coef, initial_lr=args.lr,
-                              use_clipped_value_loss=args.clip_vloss, continuous_action=continuous)
+                              use_clipped_value_loss=args.clip_vloss, continuous_action=continuous,
+                              norm_adv=False)  # normalised over the whole rollout by the driver
     return ShardAgent(alg, num_updates, args.update_epochs, args.num_minibatches, lr_decay=True, initial_lr=args.lr,
                       seed=args.seed)
 
 
 def start_learners(args: Args, agent: PPOAgent, factory: Callable[[], ShardAgent]) -> LearnerGroup:
     """``args.learners`` learners built by ``factory``, holding copies of ``agent``'s weights."""
-    if args.num_envs % args.learners:
-        raise ValueError(f"--learners {args.learners} must divide --num-envs {args.num_envs}: each learner takes "
-                         f"the same number of envs, so that all make the same number of minibatch steps")
     if __name__ != "__main__":  # imported (e.g. by the tests): learners rebuild this module's classes by value
         cloudpickle.register_pickle_by_value(sys.modules[__name__])
     group = LearnerGroup(factory, args.learners, seed=args.seed)
@@ -177,6 +179,9 @@ def train(args: Args) -> dict[str, float]:
     eval_env = gym.make(args.env)
     continuous = isinstance(eval_env.action_space, gym.spaces.Box)
     args = resolve(args, continuous)
+    if args.num_envs % args.learners:
+        raise ValueError(f"--learners {args.learners} must divide --num-envs {args.num_envs}: each learner takes "
+                         f"the same number of envs, so that all make the same number of minibatch steps")
     logdir = args.logdir or f"runs/ppo_{args.env}/seed{args.seed}"
     set_seed(args.seed, paddle=True)
     eval_env.reset(seed=args.seed + 10_000)
@@ -237,6 +242,8 @@ def train(args: Args) -> dict[str, float]:
         if group is None:
             value_loss, action_loss, entropy, lr = agent.learn(rollout)
         else:  # each learner takes num_envs / k envs; losses averaged over learners
+            adv = rollout.advantages  # normalised over the batch, as one learner does per minibatch
+            adv[...] = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)
             results = group.run("learn_shard", {k: getattr(rollout, k) for k in LEARN_FIELDS}, axis=1)
             value_loss, action_loss, entropy = np.mean([r[:3] for r in results], axis=0).tolist()
             lr = results[0][3]
