@@ -1,0 +1,184 @@
+"""Learner throughput: PPO gradient steps in the driver, in 1 learner actor and in k data-parallel learners.
+
+    python -m perf.learners [--learners 1,2] [--rounds 5] [--steps 20] [--quick] [--out perf/results/learners.md]
+
+Workload: PPO's update (``fastparl.algorithms.PPO.learn``, Adam, global-norm clip) on a random batch,
+``--steps`` gradient steps per call (PPO's epochs), for two sizes: CartPole's (64-64 MLPs, 256 samples
+a step, the PPO example's preset) and a wider one (256-256 MLPs, 64-dim observations, 4096 samples a
+step).  With k learners each step takes 1/k of the batch on each learner and all-reduces the
+gradients (gloo on CPU).  Samples/s = samples per step x steps / wall time of the call, driver side
+(dispatch and gather included).  The systems take turns within each round; medians over the rounds.
+The gloo all-reduce's own latency is timed inside the learners, for one float and for the model's
+gradients.  GPUs: learners use one each (NCCL) when the driver sees GPUs; this report says when none
+could be measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # python perf/learners.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import fastparl  # noqa: E402
+from fastparl.learners import LearnerGroup  # noqa: E402
+from fastparl.learners.rendezvous import visible_gpu_count  # noqa: E402
+
+# name -> (obs_dim, hidden, samples per step)
+SIZES = {"CartPole (64-64, 256 samples/step)": (4, 64, 256), "wide (256-256, 4096 samples/step)": (64, 256, 4096)}
+
+
+class Replica:
+    """A PPO learner on an actor-critic MLP (separate 2-layer tanh actor and critic, 2 actions)."""
+
+    def __init__(self, obs_dim: int, hidden: int) -> None:
+        import paddle
+
+        import fastparl as parl
+
+        nn = paddle.nn
+
+        class ActorCritic(parl.Model):
+            def __init__(self) -> None:
+                super().__init__()
+                self.pi = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                                        nn.Linear(hidden, 2))
+                self.v = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                                       nn.Linear(hidden, 1))
+
+            def policy(self, obs: Any) -> Any:
+                return self.pi(obs)
+
+            def value(self, obs: Any) -> Any:
+                return self.v(obs)
+
+        self.alg = parl.algorithms.PPO(ActorCritic(), initial_lr=3e-4, norm_adv=False)
+
+    def epochs(self, obs: Any, act: Any, val: Any, ret: Any, logp: Any, adv: Any, steps: int) -> float:
+        """``steps`` PPO steps on this batch; returns the seconds they took."""
+        t = time.perf_counter()
+        for _ in range(steps):
+            self.alg.learn(obs, act, val, ret, logp, adv)
+        return time.perf_counter() - t
+
+    def allreduce_ms(self, reps: int) -> dict[str, float]:
+        """Median ms of a gloo all-reduce of one float and of a buffer the size of the model's gradients."""
+        import paddle
+
+        n = sum(int(p.size) for p in self.alg.model.parameters()) + len(self.alg.model.parameters())
+        out = {}
+        for label, size in (("1 float", 1), (f"gradients ({n} floats)", n)):
+            buf = paddle.zeros([size])
+            paddle.distributed.all_reduce(buf)
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                paddle.distributed.all_reduce(buf)
+                ts.append(time.perf_counter() - t)
+            out[label] = float(np.median(ts)) * 1e3
+        return out
+
+    def get_weights(self) -> dict[str, Any]:
+        return self.alg.get_weights()
+
+    def set_weights(self, weights: dict[str, Any]) -> None:
+        self.alg.set_weights(weights)
+
+
+def _batch(obs_dim: int, n: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+    f = np.float32
+    return (rng.normal(size=(n, obs_dim)).astype(f), rng.integers(0, 2, n), rng.normal(size=n).astype(f),
+            rng.normal(size=n).astype(f), rng.normal(-0.7, 0.1, n).astype(f), rng.normal(size=n).astype(f))
+
+
+def bench_size(obs_dim: int, hidden: int, batch_size: int, ks: list[int], steps: int, rounds: int
+               ) -> tuple[dict[str, float], dict[str, float]]:
+    """Samples/s of each system (interleaved rounds), and gloo all-reduce latencies (ms) for the largest k."""
+    batch = _batch(obs_dim, batch_size)
+    local = Replica(obs_dim, hidden)
+    groups = {k: LearnerGroup(lambda: Replica(obs_dim, hidden), k, use_gpu=False) for k in ks}
+    systems: dict[str, Any] = {"in-process (driver)": lambda: local.epochs(*batch, steps)}
+    for k, group in groups.items():
+        group.set_weights(local.alg.get_weights())
+        systems[f"LearnerGroup k={k}" + (" (gloo)" if k > 1 else " (no all-reduce)")] = (
+            lambda g=group: g.run("epochs", *batch, steps=steps))
+    rates: dict[str, list[float]] = {name: [] for name in systems}
+    try:
+        for fn in systems.values():  # warm-up
+            fn()
+        for _ in range(rounds):
+            for name, fn in systems.items():
+                t = time.perf_counter()
+                fn()
+                rates[name].append(batch_size * steps / (time.perf_counter() - t))
+        multi = [k for k in ks if k > 1]
+        latency = groups[max(multi)].call("allreduce_ms", [(50,)] * max(multi), [1.0] * max(multi))[0] if multi else {}
+    finally:
+        for group in groups.values():
+            group.close()
+    return {name: float(np.median(v)) for name, v in rates.items()}, latency
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--learners", default="1,2", help="comma-separated k to measure")
+    p.add_argument("--steps", type=int, default=20, help="gradient steps per call (PPO epochs)")
+    p.add_argument("--rounds", type=int, default=5, help="rounds; the systems take turns in each")
+    p.add_argument("--quick", action="store_true", help="2 rounds of 5 steps (smoke test)")
+    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "learners.md"))
+    a = p.parse_args()
+    ks = [int(k) for k in a.learners.split(",")]
+    steps, rounds = (5, 2) if a.quick else (a.steps, a.rounds)
+    import paddle
+
+    load0 = os.getloadavg()
+    fastparl.connect()
+    results = {}
+    try:
+        for label, (obs_dim, hidden, batch_size) in SIZES.items():
+            results[label] = bench_size(obs_dim, hidden, batch_size, ks, steps, rounds)
+    finally:
+        fastparl.disconnect()
+    load1 = os.getloadavg()
+    lines = ["# Learner throughput: PPO steps, in-process vs data-parallel learners (CPU)", "",
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
+             f"{platform.python_version()}, paddlepaddle {paddle.__version__}, {time.strftime('%Y-%m-%d')}; load "
+             f"average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end (other processes share the cores).", "",
+             f"`python -m perf.learners{' --quick' if a.quick else ''}`: PPO.learn on a random batch, {steps} steps "
+             f"a call, median of {rounds} interleaved rounds; samples/s = samples a step x steps / call time "
+             "(driver side).  k learners split each step's batch k ways and all-reduce the gradients (gloo).", ""]
+    for label, (rates, latency) in results.items():
+        base = next(iter(rates.values()))
+        lines += [f"## {label}", "", "| learner | samples/s | × in-process |", "|---|---:|---:|"]
+        lines += [f"| {name} | {rate:,.0f} | {rate / base:.2f} |" for name, rate in rates.items()]
+        if latency:
+            lines += ["", "gloo all-reduce inside the learners (median ms): "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in latency.items())]
+        lines.append("")
+    gpus = visible_gpu_count()
+    lines += ["## GPUs", "",
+              (f"{gpus} GPU(s) visible, but this report measures CPU learners only (`use_gpu=False`)." if gpus else
+               "No GPU on this machine: k = 1 on a GPU and k > 1 with NCCL were **not measured**."),
+              "k > 1 GPU learners need k GPUs on one host (NCCL, one device per rank: `n_gpu=1` each), or a "
+              "backend that places learners on several hosts and supplies their rendezvous address "
+              "(`fastparl.learners.rendezvous.plan` is the piece that moves behind it).", ""]
+    text = "\n".join(lines)
+    print(text)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write(text)
+    if not all(math.isfinite(r) for rates, _ in results.values() for r in rates.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
