@@ -76,6 +76,49 @@ def test_bad_arguments():
         LearnerGroup(None, 2)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("path", ["numpy", "paddle"])
+def test_allreduce_packs_the_weighted_sum_and_refuses_partial_gradients(monkeypatch, path):
+    """GradientAllReduce in this process, the other rank simulated by a fake all_reduce that adds its buffer.
+
+    Both packing paths (NumPy views on CPU, paddle ops elsewhere, e.g. GPUs) must give w g + w' g'.
+    """
+    paddle = pytest.importorskip("paddle")
+    from fastparl.learners.allreduce import GradientAllReduce, find_optimizers
+
+    class Holder:  # an Agent-like object: its optimizer is found through .alg
+        def __init__(self):
+            self.alg = type("Alg", (), {})()
+            self.alg.model = paddle.nn.Linear(3, 2)
+            self.alg.optimizer = paddle.optimizer.SGD(learning_rate=1.0, parameters=self.alg.model.parameters())
+
+    holder = Holder()
+    (opt,) = find_optimizers(holder)
+    reducer = GradientAllReduce(opt, world_size=2)
+    if path == "paddle":
+        monkeypatch.setattr(reducer, "_numpy_views", lambda grads: None)
+    rng = np.random.default_rng(0)
+    other = [rng.normal(size=p.shape).astype(np.float32) for p in reducer.params]  # rank 1's gradients
+    flags = np.ones(len(other), np.float32)
+    contribution = lambda: np.concatenate([0.25 * g.ravel() for g in other] + [flags])  # noqa: E731
+    monkeypatch.setattr(paddle.distributed, "all_reduce", lambda buf: buf.set_value(buf.numpy() + contribution()))
+    reducer.weight = 0.75
+    before = [p.numpy().copy() for p in reducer.params]
+    x = paddle.to_tensor(rng.normal(size=(5, 3)).astype(np.float32))
+    holder.alg.model(x).sum().backward()
+    mine = [p.grad.numpy().copy() for p in reducer.params]
+    opt.step()  # SGD with lr 1: the change is minus the reduced gradient
+    for p, b, g0, g1 in zip(reducer.params, before, mine, other):
+        np.testing.assert_allclose(b - p.numpy(), 0.75 * g0 + 0.25 * g1, rtol=1e-5, atol=1e-6)
+    assert reducer.steps == 1 and bool(reducer._views) == (path == "numpy")  # the path under test was taken
+    opt.clear_grad()
+    holder.alg.model(x).sum().backward()
+    flags[0] = 0.0  # rank 1 has no gradient for the first parameter
+    with pytest.raises(RuntimeError, match="gradient on some learners and none on others"):
+        opt.step()
+    with pytest.raises(NotImplementedError, match="optimizer.step"):
+        opt.minimize(holder.alg.model(x).sum())
+
+
 # ----------------------------------------------------------------------------- two gloo learners
 
 def build_ppo():
