@@ -93,7 +93,10 @@ class Replica:
         self.alg.set_weights(weights)
 
 
-def _batch(obs_dim: int, n: int) -> tuple[np.ndarray, ...]:
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _batch(obs_dim: int, n: int) -> Batch:
     rng = np.random.default_rng(0)
     f = np.float32
     return (rng.normal(size=(n, obs_dim)).astype(f), rng.integers(0, 2, n), rng.normal(size=n).astype(f),
