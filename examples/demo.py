@@ -70,7 +70,7 @@ def parallel_part(limit: int) -> None:
         fastparl.kill(a)
 
 
-def training_part(seconds: float, logdir: str) -> None:
+def training_part(seconds: float, logdir: str, steps: int | None = None, seeds: int = 2) -> None:
     import importlib.util
 
     if importlib.util.find_spec("paddle") is None:
@@ -79,7 +79,7 @@ def training_part(seconds: float, logdir: str) -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from demo_train import train_and_plot
 
-    train_and_plot(seconds, logdir)
+    train_and_plot(seconds, logdir, seeds=tuple(range(seeds)), steps=steps)
 
 
 def main() -> None:
@@ -87,11 +87,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=600_000, help="count primes below this number")
     parser.add_argument("--no-train", action="store_true", help="skip the training part")
     parser.add_argument("--train-seconds", type=float, default=40.0, help="training time budget")
+    parser.add_argument("--train-steps", type=int, default=None, help="env steps per seed (overrides --train-seconds)")
+    parser.add_argument("--seeds", type=int, default=2, help="training runs (seeds 0, 1, ...)")
     parser.add_argument("--logdir", default="runs/demo", help="where the training log and curve go")
     args = parser.parse_args()
     parallel_part(args.limit)
     if not args.no_train:
-        training_part(args.train_seconds, args.logdir)
+        training_part(args.train_seconds, args.logdir, args.train_steps, args.seeds)
 
 
 if __name__ == "__main__":

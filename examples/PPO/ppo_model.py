@@ -107,6 +107,7 @@ class PPOAgent(parl.Agent):
         self.update_epochs, self.num_minibatches = update_epochs, num_minibatches
         self.lr_scheduler = LinearDecayScheduler(initial_lr, num_updates) if lr_decay else None
         self.rng = np.random.default_rng(seed)
+        self.diagnostics: dict[str, float] = {}
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """V(obs) ``(B,)`` float32."""
@@ -148,17 +149,24 @@ class PPOAgent(parl.Agent):
         """``update_epochs`` passes of ``num_minibatches`` shuffled minibatches over ``rollout``.
 
         Returns:
-            Mean ``(value_loss, action_loss, entropy_loss)`` over the minibatches, and the learning rate used.
+            Mean ``(value_loss, action_loss, entropy_loss)`` over the minibatches, and the learning rate used;
+            :attr:`diagnostics` gets the means of CleanRL's approx. KL and clip fraction over the
+            minibatches, and the explained variance of the rollout's values.
         """
         lr = self.lr_scheduler.step(step_num=1) if self.lr_scheduler is not None else None
         batch = rollout.num_filled * rollout.num_envs
         size = max(1, batch // self.num_minibatches)
-        totals, n = np.zeros(3), 0
+        totals, kl_clip, n = np.zeros(3), np.zeros(2), 0
         for _ in range(self.update_epochs):
             for mb in rollout.minibatches(size, rng=self.rng, drop_last=batch >= 2 * size):
                 losses = self.alg.learn(mb["obs"], mb["actions"], mb["values"], mb["returns"], mb["logprobs"],
                                         mb["advantages"], lr)
                 totals += losses
+                kl_clip += (self.alg.diagnostics["approx_kl"], self.alg.diagnostics["clip_fraction"])
                 n += 1
         v, a, e = totals / max(n, 1)
+        values, returns = rollout.values[: rollout.num_filled], rollout.returns[: rollout.num_filled]
+        var = float(np.var(returns))
+        self.diagnostics = {"approx_kl": float(kl_clip[0] / max(n, 1)), "clip_fraction": float(kl_clip[1] / max(n, 1)),
+                            "explained_variance": float("nan") if var == 0 else 1.0 - float(np.var(returns - values)) / var}
         return float(v), float(a), float(e), lr

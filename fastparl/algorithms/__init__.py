@@ -23,6 +23,9 @@ _ALGORITHMS: dict[str, str] = {
     "TD3": "fastparl.algorithms.td3",
     "SAC": "fastparl.algorithms.sac",
     "MADDPG": "fastparl.algorithms.maddpg",
+    "OAC": "fastparl.algorithms.oac",
+    "CQL": "fastparl.algorithms.cql",
+    "QMIX": "fastparl.algorithms.qmix",
 }
 
 __all__ = sorted(_ALGORITHMS)
@@ -39,6 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from fastparl.algorithms.td3 import TD3  # noqa: F401
     from fastparl.algorithms.sac import SAC  # noqa: F401
     from fastparl.algorithms.maddpg import MADDPG  # noqa: F401
+    from fastparl.algorithms.oac import OAC  # noqa: F401
+    from fastparl.algorithms.cql import CQL  # noqa: F401
+    from fastparl.algorithms.qmix import QMIX  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

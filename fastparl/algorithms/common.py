@@ -122,7 +122,7 @@ def tanh_gaussian_sample(mean: Any, log_std: Any, stable: bool = False) -> tuple
         log_prob = log_prob - 2.0 * (_LOG_2 - x - F.softplus(-2.0 * x))
     else:
         log_prob = log_prob - paddle.log((1 - action.pow(2)) + 1e-6)
-    return action[0], paddle.sum(log_prob, axis=-1, keepdim=True)[0]
+    return action.squeeze(0), paddle.sum(log_prob, axis=-1, keepdim=True).squeeze(0)  # squeeze: cheaper than [0]
 
 
 # ------------------------------------------------------------------------------------------ checks

@@ -255,3 +255,55 @@ def test_import_fastparl_without_paddle(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "hello without paddle" in out.stdout and "OK" in out.stdout
+
+
+def test_parl_core_paddle_module_path():
+    """PARL code imports the classes from ``parl.core.paddle``; they are fastparl's."""
+    from fastparl.core.paddle import Agent, Algorithm, Model, policy_distribution
+
+    assert (Model, Algorithm, Agent) == (parl.Model, parl.Algorithm, parl.Agent)
+    assert parl.core.paddle.policy_distribution is policy_distribution
+    assert set(policy_distribution.__all__) >= {"PolicyDistribution", "CategoricalDistribution",
+                                                "SoftCategoricalDistribution", "SoftMultiCategoricalDistribution"}
+
+
+def test_policy_distributions_match_closed_forms():
+    from fastparl.core.paddle.policy_distribution import (
+        CategoricalDistribution,
+        DiagGaussianDistribution,
+        SoftCategoricalDistribution,
+        SoftMultiCategoricalDistribution,
+    )
+
+    rng = np.random.default_rng(0)
+    logits, other = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    p, q = (np.exp(x) / np.exp(x).sum(1, keepdims=True) for x in (logits, other))
+    t = lambda x: paddle.to_tensor(x.astype(np.float32))  # noqa: E731
+    cat = CategoricalDistribution(t(logits))
+    actions = np.array([0, 2, 1, 1, 0])
+    np.testing.assert_allclose(cat.entropy().numpy(), -(p * np.log(p)).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(cat.logp(paddle.to_tensor(actions)).numpy(), np.log(p[range(5), actions] + 1e-6),
+                               rtol=1e-5)
+    np.testing.assert_allclose(cat.kl(CategoricalDistribution(t(other))).numpy(), (p * np.log(p / q)).sum(1),
+                               rtol=1e-4, atol=1e-6)
+    paddle.seed(0)
+    draws = np.stack([cat.sample().numpy() for _ in range(400)])
+    assert draws.shape == (400, 5) and abs((draws[:, 0] == 0).mean() - p[0, 0]) < 0.08
+
+    mean, logstd = rng.normal(size=(4, 2)), rng.normal(size=(4, 2)) * 0.3
+    gauss = DiagGaussianDistribution((t(mean), t(logstd)))
+    x = rng.normal(size=(4, 2))
+    std = np.exp(logstd)
+    ref = (-0.5 * ((x - mean) / std) ** 2 - logstd - 0.5 * np.log(2 * np.pi)).sum(1)
+    np.testing.assert_allclose(gauss.logp(t(x)).numpy(), ref, rtol=1e-5)
+    np.testing.assert_allclose(gauss.entropy().numpy(), (logstd + 0.5 * np.log(2 * np.pi * np.e)).sum(1), rtol=1e-5)
+    assert float(gauss.kl(gauss).abs().max()) < 1e-6 and tuple(gauss.sample().shape) == (4, 2)
+
+    soft = SoftCategoricalDistribution(t(logits)).sample()
+    np.testing.assert_allclose(soft.numpy().sum(1), 1.0, rtol=1e-5)
+    multi = SoftMultiCategoricalDistribution(t(rng.normal(size=(5, 5))), np.array([0, 0]), np.array([1, 2]))
+    assert tuple(multi.sample().shape) == (5, 5) and tuple(multi.entropy().shape) == (5,)
+    with pytest.raises(ValueError, match="rank 2"):
+        CategoricalDistribution(t(logits[0]))
+    with pytest.raises(ValueError, match="sum"):
+        SoftMultiCategoricalDistribution(t(logits), np.array([0]), np.array([4]))
