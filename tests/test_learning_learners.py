@@ -51,7 +51,7 @@ def test_ppo_with_two_learners_learns_cartpole(tmp_path):
 
 def test_examples_reject_learner_counts_that_cannot_split_the_batch(tmp_path):
     ppo, impala = load_example("PPO"), load_example("IMPALA")
-    with pytest.raises(ValueError, match="--learners 3 must divide --num-envs 8"):
+    with pytest.raises(ValueError, match="--learners 3 must divide --num-steps 32"):
         ppo.train(ppo.Args(learners=3, total_steps=256, eval_episodes=1, logdir=str(tmp_path), tensorboard=False))
     with pytest.raises(ValueError, match="--learners 0"):
         impala.train(impala.Args(learners=0, logdir=str(tmp_path), tensorboard=False))

@@ -9,8 +9,8 @@ truncations bootstrap from V(final observation).
 
 ``--learners k`` (k > 1) trains data-parallel with :class:`fastparl.learners.LearnerGroup`: the
 rollout lives in shared memory, GAE runs here, and each of k learner processes (one GPU each where
-there are GPUs) runs the same epochs of minibatch updates on ``num_envs / k`` of the envs, gradients
-all-reduced at every step, so the k replicas stay identical.  Advantages are normalised here,
+there are GPUs) runs the same epochs of minibatch updates on ``num_steps / k`` of the rollout's
+steps (all envs; after GAE the order of transitions no longer matters), gradients all-reduced at every step, so the k replicas stay identical.  Advantages are normalised here,
 over the whole rollout, before it is split (a shard's own statistics would differ from the
 batch's): with one minibatch per epoch (the discrete preset) that is exactly PPO's per-minibatch
 normalisation, so k learners take the steps one learner takes; with several minibatches it
@@ -72,7 +72,7 @@ class Args:
     actors: int = 0
     """0: step the envs in this process; N > 0: in N actor processes (RemoteVectorEnv)"""
     learners: int = 1
-    """1: learn in this process; k > 1: k data-parallel learner processes (num_envs must divide by k)"""
+    """1: learn in this process; k > 1: k data-parallel learner processes (num_steps must divide by k)"""
     num_envs: int | None = None
     """parallel envs (default 8 discrete, 1 continuous)"""
     num_steps: int | None = None
@@ -127,7 +127,7 @@ class ShardAgent(PPOAgent):
     """The agent of one learner process: PPO epochs on its shard of the rollout."""
 
     def learn_shard(self, arrays: dict[str, np.ndarray]) -> tuple[float, float, float, float | None]:
-        """:meth:`PPOAgent.learn` on ``arrays`` (:data:`LEARN_FIELDS`, ``(T, envs of this shard, ...)`` views)."""
+        """:meth:`PPOAgent.learn` on ``arrays`` (:data:`LEARN_FIELDS`, ``(steps of this shard, N, ...)`` views)."""
         actions = arrays["actions"]
         T, n = actions.shape[:2]
         rollout = RolloutStorage(T, n, arrays["obs"].shape[2:], actions.shape[2:], actions.dtype, arrays=dict(arrays))
@@ -179,9 +179,9 @@ def train(args: Args) -> dict[str, float]:
     eval_env = gym.make(args.env)
     continuous = isinstance(eval_env.action_space, gym.spaces.Box)
     args = resolve(args, continuous)
-    if args.num_envs % args.learners:
-        raise ValueError(f"--learners {args.learners} must divide --num-envs {args.num_envs}: each learner takes "
-                         f"the same number of envs, so that all make the same number of minibatch steps")
+    if args.num_steps % args.learners:
+        raise ValueError(f"--learners {args.learners} must divide --num-steps {args.num_steps}: each learner takes "
+                         f"as many steps of the rollout, so that all make the same number of minibatch steps")
     logdir = args.logdir or f"runs/ppo_{args.env}/seed{args.seed}"
     set_seed(args.seed, paddle=True)
     eval_env.reset(seed=args.seed + 10_000)
@@ -241,10 +241,10 @@ def train(args: Args) -> dict[str, float]:
         sample_time += time.time() - t0
         if group is None:
             value_loss, action_loss, entropy, lr = agent.learn(rollout)
-        else:  # each learner takes num_envs / k envs; losses averaged over learners
+        else:  # each learner takes num_steps / k steps of every env; losses averaged over learners
             adv = rollout.advantages  # normalised over the batch, as one learner does per minibatch
             adv[...] = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)
-            results = group.run("learn_shard", {k: getattr(rollout, k) for k in LEARN_FIELDS}, axis=1)
+            results = group.run("learn_shard", {k: getattr(rollout, k) for k in LEARN_FIELDS})
             value_loss, action_loss, entropy = np.mean([r[:3] for r in results], axis=0).tolist()
             lr = results[0][3]
             agent.set_weights(group.get_weights())  # act with the new policy
