@@ -3,36 +3,99 @@
 The standard pickler costs ~0.4 us for a small call and cloudpickle ~1.7 us, so cloudpickle is
 a fallback: for objects the standard pickler refuses (lambdas, local classes) and for objects it
 would pickle by reference to ``__main__``, which the actor cannot import.
+
+Objects that live in shared memory (a backend's shared arrays and ``put()`` references) register
+a *share reducer* with :func:`register_shared_type`.  When a transport pickles a message with an
+``on_shared`` callback, such objects travel as small handles and the callback learns which memory
+they need (so that the transport can make it visible to the peer, or refuse: another host cannot
+map it).  Without ``on_shared`` they pickle as ordinary values, e.g. to a file.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 from typing import Any, Callable
 
 import cloudpickle
 
-from fastparl.errors import SerializationError
+from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["dumps", "loads", "describe_unpicklable", "PROTOCOL"]
+__all__ = ["dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
 
+# type -> reducer(obj, on_shared) returning a pickle reduce tuple, or None to pickle obj as usual.
+ShareReducer = Callable[[Any, Callable[[Any], None]], "tuple | None"]
+_SHARED_TYPES: dict[type, ShareReducer] = {}
+
+
+def register_shared_type(cls: type, reducer: ShareReducer) -> None:
+    """Send instances of exactly ``cls`` as handles (see the module docstring)."""
+    _SHARED_TYPES[cls] = reducer
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None]):
+        super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
+        self.on_shared = on_shared
+
+    def reducer_override(self, obj: Any) -> Any:  # not called for int, float, str, list, dict, ...
+        share = _SHARED_TYPES.get(type(obj))
+        if share is not None:
+            reduced = share(obj, self.on_shared)
+            if reduced is not None:
+                return reduced
+        return NotImplemented
+
+
+class _CloudPickler(cloudpickle.Pickler):
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None]):
+        super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
+        self.on_shared = on_shared
+
+    def reducer_override(self, obj: Any) -> Any:
+        share = _SHARED_TYPES.get(type(obj))
+        if share is not None:
+            reduced = share(obj, self.on_shared)
+            if reduced is not None:
+                return reduced
+        return super().reducer_override(obj)
+
+
+def _dump_with(pickler_cls: type, obj: Any, buffer_callback: Any, on_shared: Callable[[Any], None]) -> bytes:
+    f = io.BytesIO()
+    pickler_cls(f, buffer_callback, on_shared).dump(obj)
+    return f.getvalue()
+
 
 def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None,
-          on_retry: Callable[[], None] | None = None) -> bytes:
-    """Pickle ``obj`` (protocol 5).  ``on_retry`` is called before falling back to cloudpickle,
-    so that the caller can forget out-of-band buffers collected by the failed attempt."""
+          on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], None] | None = None) -> bytes:
+    """Pickle ``obj`` (protocol 5).
+
+    Args:
+        buffer_callback: pickle's out-of-band buffer callback.
+        on_retry: called before falling back to cloudpickle, so that the caller can forget what the
+            failed attempt collected (buffers, shared objects).
+        on_shared: see the module docstring; None pickles shared objects as plain values.
+    """
     try:
-        data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+        if on_shared is None:
+            data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+        else:
+            data = _dump_with(_Pickler, obj, buffer_callback, on_shared)
         if _MAIN not in data:
             return data
-    except Exception:  # noqa: BLE001 - any failure means: try the general pickler
+    except FastparlError:  # e.g. shared memory refused by the transport: not a pickling problem
+        raise
+    except Exception:  # noqa: BLE001 - any other failure means: try the general pickler
         pass
     if on_retry is not None:
         on_retry()
-    return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+    if on_shared is None:
+        return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+    return _dump_with(_CloudPickler, obj, buffer_callback, on_shared)
 
 
 def loads(data: Any, buffers: Any = None) -> Any:
