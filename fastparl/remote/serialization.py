@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import io
 import pickle
+from types import FunctionType
 from typing import Any, Callable
 
 import cloudpickle
+import numpy as np
 
 from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
+__all__ = ["Encoder", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -36,27 +38,68 @@ def register_shared_type(cls: type, reducer: ShareReducer) -> None:
     _SHARED_TYPES[cls] = reducer
 
 
+class _ByValue(Exception):
+    """A class or function of ``__main__``: the actor cannot import it, so cloudpickle must copy it."""
+
+
+_FAST_KINDS = frozenset("biufc")
+
+
+def _reduce_array(arr: np.ndarray, inband_below: int) -> Any:
+    """A plain contiguous array as (buffer, dtype string, shape): a few times cheaper than NumPy's own
+    reduce (which pickles a dtype object and looks up a module function), both ways.  Below
+    ``inband_below`` bytes the data is copied into the message as a bytearray (the receiver's array is
+    its own and writable); above, it is a PickleBuffer for the transport's buffer callback."""
+    dtype = arr.dtype
+    if dtype.kind not in _FAST_KINDS or dtype.names is not None or not arr.flags.c_contiguous:
+        return NotImplemented
+    if arr.nbytes < inband_below:
+        return _rebuild_array, (bytearray(arr.data), dtype.str, arr.shape)
+    return _rebuild_array, (pickle.PickleBuffer(arr), dtype.str, arr.shape)
+
+
+def _rebuild_array(buf: Any, dtype: str, shape: tuple) -> np.ndarray:
+    # in band: a private bytearray, so the array is writable; out of band: a read-only view
+    return np.frombuffer(buf, dtype).reshape(shape)
+
+
+def _override(pickler: Any, obj: Any) -> Any:
+    t = type(obj)
+    if t is np.ndarray:
+        return _reduce_array(obj, pickler.inband_below)
+    share = _SHARED_TYPES.get(t)
+    if share is not None:
+        reduced = share(obj, pickler.on_shared)
+        if reduced is not None:
+            return reduced
+    elif isinstance(obj, (type, FunctionType)) and getattr(obj, "__module__", None) == "__main__":
+        raise _ByValue
+    return NotImplemented
+
+
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None]):
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+                 inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
         self.on_shared = on_shared
+        self.inband_below = inband_below
 
     def reducer_override(self, obj: Any) -> Any:  # not called for int, float, str, list, dict, ...
-        share = _SHARED_TYPES.get(type(obj))
-        if share is not None:
-            reduced = share(obj, self.on_shared)
-            if reduced is not None:
-                return reduced
-        return NotImplemented
+        return _override(self, obj)
 
 
 class _CloudPickler(cloudpickle.Pickler):
-    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None]):
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+                 inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
         self.on_shared = on_shared
+        self.inband_below = inband_below
 
     def reducer_override(self, obj: Any) -> Any:
-        share = _SHARED_TYPES.get(type(obj))
+        t = type(obj)
+        if t is np.ndarray:
+            return _reduce_array(obj, self.inband_below)
+        share = _SHARED_TYPES.get(t)
         if share is not None:
             reduced = share(obj, self.on_shared)
             if reduced is not None:
@@ -64,38 +107,61 @@ class _CloudPickler(cloudpickle.Pickler):
         return super().reducer_override(obj)
 
 
-def _dump_with(pickler_cls: type, obj: Any, buffer_callback: Any, on_shared: Callable[[Any], None]) -> bytes:
-    f = io.BytesIO()
-    pickler_cls(f, buffer_callback, on_shared).dump(obj)
-    return f.getvalue()
+class Encoder:
+    """A reusable pickler for one transport's messages.
+
+    Args:
+        buffer_callback: pickle's out-of-band buffer callback (returns True to keep a buffer in band).
+        on_shared: told of each shared-memory object a message holds (see the module docstring).
+        on_retry: called before a message is pickled again by cloudpickle, so that the owner can
+            forget what the failed attempt collected.
+        inband_below: arrays smaller than this many bytes are copied into the message without a
+            buffer callback (which would keep them in band anyway).
+    """
+
+    def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], None], on_retry: Callable[[], None],
+                 inband_below: int = 0):
+        self._file = io.BytesIO()
+        self._pickler = _Pickler(self._file, buffer_callback, on_shared, inband_below)
+        self._args = (buffer_callback, on_shared, inband_below)
+        self._on_retry = on_retry
+
+    def dumps(self, obj: Any) -> bytes:
+        f, p = self._file, self._pickler
+        try:
+            p.dump(obj)
+            return f.getvalue()
+        except FastparlError:  # e.g. shared memory refused by the transport: not a pickling problem
+            raise
+        except Exception:  # noqa: BLE001 - _ByValue, or anything the C pickler refuses: use cloudpickle
+            pass
+        finally:
+            p.clear_memo()  # hold no reference to the message's objects
+            f.seek(0)
+            f.truncate()
+        self._on_retry()
+        f = io.BytesIO()
+        _CloudPickler(f, *self._args).dump(obj)
+        return f.getvalue()
 
 
 def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None,
           on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], None] | None = None) -> bytes:
-    """Pickle ``obj`` (protocol 5).
+    """Pickle ``obj`` (protocol 5) once; see :class:`Encoder` for the arguments.
 
-    Args:
-        buffer_callback: pickle's out-of-band buffer callback.
-        on_retry: called before falling back to cloudpickle, so that the caller can forget what the
-            failed attempt collected (buffers, shared objects).
-        on_shared: see the module docstring; None pickles shared objects as plain values.
+    Without ``on_shared``, shared objects pickle as plain values (e.g. for a file).
     """
+    if on_shared is not None:
+        return Encoder(buffer_callback, on_shared, on_retry or (lambda: None)).dumps(obj)
     try:
-        if on_shared is None:
-            data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
-        else:
-            data = _dump_with(_Pickler, obj, buffer_callback, on_shared)
+        data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
         if _MAIN not in data:
             return data
-    except FastparlError:  # e.g. shared memory refused by the transport: not a pickling problem
-        raise
-    except Exception:  # noqa: BLE001 - any other failure means: try the general pickler
+    except Exception:  # noqa: BLE001 - any failure means: try the general pickler
         pass
     if on_retry is not None:
         on_retry()
-    if on_shared is None:
-        return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
-    return _dump_with(_CloudPickler, obj, buffer_callback, on_shared)
+    return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
 
 
 def loads(data: Any, buffers: Any = None) -> Any:

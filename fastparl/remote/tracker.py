@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from fastparl.errors import ActorDiedError, FastparlError
 from fastparl.remote.backend import ActorHandle
 from fastparl.remote.errinfo import CALLABLE_ATTR, build_error, unpicklable_reply
+from fastparl.remote.futures import Future
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, OK, SETATTR, PeerClosed
 from fastparl.remote.serialization import describe_unpicklable
 
@@ -87,7 +88,8 @@ class TrackedActor(ActorHandle):
         self.error: FastparlError | None = None  # set once the actor is gone: later requests raise it
         self.kill_reason: FastparlError | None = None
         self._send_lock = threading.Lock()
-        self._cv = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # guards the reply state below; never held across a blocking read
+        self._cv = threading.Condition(self._lock)
         self._seq = 0
         self._pending: dict[int, tuple[int, str]] = {}  # seq -> (op, name): sent, no reply yet
         self._replies: dict[int, tuple[bool, Any]] = {}  # replies read for another thread or a future
@@ -114,10 +116,19 @@ class TrackedActor(ActorHandle):
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
         seq = self._request(CALL, (name, args, kwargs), name, args, kwargs)
         if not wait:
-            from fastparl.remote.futures import Future
-
             return Future(self, seq, name)
-        ok, value = self.result(seq, None)
+        lock = self._lock
+        lock.acquire()
+        if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
+            lock.release()
+            ok, value = self.result(seq, None)
+        else:  # the plain case, inlined: nobody else reads, the next reply is ours
+            self._reading = True
+            lock.release()
+            try:
+                ok, value = self._read_until(seq, None, None)
+            finally:
+                self._stop_reading()
         if ok:
             return value
         raise value
@@ -297,10 +308,12 @@ class TrackedActor(ActorHandle):
         return False, FastparlError(f"unexpected reply op {rop} from actor {self.cls_name} (pid {self.pid})")
 
     def _stop_reading(self) -> None:
-        with self._cv:
-            self._reading = False
-            if self._sleepers:
-                self._cv.notify_all()
+        lock = self._lock
+        lock.acquire()
+        self._reading = False
+        if self._sleepers:
+            self._cv.notify_all()
+        lock.release()
         if self._close_when_idle:
             self._close_when_idle = False
             self._close_link()

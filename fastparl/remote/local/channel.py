@@ -116,6 +116,7 @@ class Channel:
         self._bufs: list[Any] = []
         self._segs: list[Segment] = []
         self.cid = next(_channel_ids)
+        self._encoder = serialization.Encoder(self._on_buffer, self._on_shared, self._on_retry, oob_threshold)
         self.refs_sent: set[int] = set()  # our put() segments this peer maps: released when it acks or closes
 
     # ------------------------------------------------------------------ encoding
@@ -149,7 +150,7 @@ class Channel:
         bufs = self._bufs = []
         segs = self._segs = []
         try:
-            body = serialization.dumps(payload, self._on_buffer, self._on_retry, self._on_shared)
+            body = self._encoder.dumps(payload)
         finally:
             self._bufs, self._segs = [], []  # hold no segment or buffer past this message
         flags = 0
