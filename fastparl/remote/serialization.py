@@ -55,7 +55,7 @@ def _reduce_array(arr: np.ndarray, inband_below: int) -> Any:
         return NotImplemented
     if arr.nbytes < inband_below:
         return _rebuild_array, (bytearray(arr.data), dtype.str, arr.shape)
-    return _rebuild_array, (pickle.PickleBuffer(arr), dtype.str, arr.shape)
+    return _rebuild_array, (pickle.PickleBuffer(arr), dtype.str, arr.shape)  # type: ignore[arg-type]
 
 
 def _rebuild_array(buf: Any, dtype: str, shape: tuple) -> np.ndarray:
