@@ -1,4 +1,4 @@
-"""``connect`` / ``disconnect`` / ``kill``: choosing and tearing down the backend."""
+"""``connect`` / ``disconnect`` / ``kill`` / ``put`` / ``shared_array``: the calls that go to the backend."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ import threading
 import warnings
 from typing import Any
 
-from fastparl.errors import ConnectionError
+import numpy as np
 
-__all__ = ["connect", "disconnect", "backend", "kill", "is_connected"]
+from fastparl.errors import ConnectionError, FastparlError
+from fastparl.remote.backend import Backend, backend_for_target, create_backend
+
+__all__ = ["connect", "disconnect", "backend", "kill", "is_connected", "shared_array"]
 
 _lock = threading.RLock()
-_backend: Any = None
+_backend: Backend | None = None
 _target: str | None = None
-_LOCAL_NAMES = ("local", "serial")
 
 
 def connect(address: str | None = None, distributed_files: tuple[str, ...] | list[str] = (), *,
-            log_to_driver: bool = True, **_ignored: Any) -> None:
+            log_to_driver: bool = True, master_address: str | None = None, **_ignored: Any) -> None:
     """Choose where actors run.  Optional: creating an actor connects locally by itself.
 
     Args:
@@ -29,42 +31,40 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
             loopback addresses such as PARL's ``"localhost:8010"`` mean the local backend.
         distributed_files: accepted for PARL compatibility (files to ship to remote hosts).
         log_to_driver: forward actors' stdout/stderr here, each line prefixed with class and pid.
+        master_address: PARL's name for ``address``.
 
     Raises:
         ConnectionError: already connected elsewhere, or the address is malformed.
     """
     global _backend, _target
     if address is None:
+        address = master_address
+    if address is None:
         address = os.environ.get("FASTPARL_HOSTS") or "local"  # read here, never at import
     target = str(address).strip()
-    if target not in _LOCAL_NAMES:
+    if ":" in target:
         _check_hosts(target)
         if _all_loopback(target):  # PARL scripts do connect("localhost:8010") after `xparl start`
             warnings.warn(f"fastparl.connect({target!r}): no cluster is needed on this machine; actors run as "
                           "local processes (the local backend)", stacklevel=2)
             target = "local"
+        else:
+            raise ConnectionError(
+                f"connecting to remote hosts ({target!r}) is not available in this version of fastparl: only the "
+                "local backend (one process per actor on this machine) and 'serial' exist so far. Unset "
+                "FASTPARL_HOSTS, or call fastparl.connect('local').")
+    try:
+        name = backend_for_target(target)
+    except FastparlError as e:
+        _check_hosts(target)  # names the malformed entry, if that is what it is
+        raise ConnectionError(str(e)) from None
     with _lock:
         if _backend is not None:
             if target == _target:
                 return
             raise ConnectionError(f"fastparl is already connected to {_target!r}; call fastparl.disconnect() "
                                   f"before connecting to {target!r}")
-        from fastparl.remote.resources import visible_gpus
-
-        gpus = visible_gpus()
-        if target == "local":
-            from fastparl.remote.local import LocalBackend
-
-            _backend = LocalBackend(gpus, log_to_driver=log_to_driver)
-        elif target == "serial":
-            from fastparl.remote.serial import SerialBackend
-
-            _backend = SerialBackend(gpus)
-        else:
-            raise ConnectionError(
-                f"connecting to remote hosts ({target!r}) is not available in this version of fastparl: only the "
-                "local backend (one process per actor on this machine) and 'serial' exist so far. Unset "
-                "FASTPARL_HOSTS, or call fastparl.connect('local').")
+        _backend = create_backend(name, target, log_to_driver=log_to_driver)
         _target = target
 
 
@@ -82,12 +82,13 @@ def _check_hosts(target: str) -> None:
                 "commas, e.g. FASTPARL_HOSTS='10.0.0.2:8037,10.0.0.3:8037'")
 
 
-def backend() -> Any:
+def backend() -> Backend:
     """The current backend, connecting locally first if nobody called :func:`connect`."""
     b = _backend
     if b is None:
         connect()
         b = _backend
+    assert b is not None
     return b
 
 
@@ -113,3 +114,27 @@ def kill(proxy: Any) -> None:
     if actor is None:
         raise TypeError(f"fastparl.kill() takes an instance of a @remote_class, got {type(proxy).__name__}")
     actor.kill()
+
+
+def shared_array(shape: int | tuple[int, ...], dtype: Any = np.float32, fill: Any = None) -> np.ndarray:
+    """Allocate an array that lives in shared memory.
+
+    Passing it to (or returning it from) an actor costs a small handle whatever its size, and
+    the actor sees the same memory: it can write results in place (rollout buffers, observations).
+
+    Args:
+        shape: array shape.
+        dtype: NumPy dtype (default float32).
+        fill: optional value to fill with (the memory starts zeroed).
+
+    Returns:
+        A :class:`fastparl.SharedArray` (an ``np.ndarray`` subclass).
+
+    Raises:
+        FastparlError: the backend cannot share memory with its actors in place.
+    """
+    b = backend()
+    b.require("shared_memory", "fastparl.shared_array()",
+              "Its actors cannot see this machine's memory: pass ordinary NumPy arrays (they travel as "
+              "zero-copy frames) and return results from the actor's methods instead.")
+    return b.shared_array(shape, dtype, fill)

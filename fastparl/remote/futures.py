@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import select
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from fastparl.errors import FutureTimeoutError, SerializationError
+from fastparl.errors import SerializationError
+from fastparl.remote.backend import ActorHandle
 
 __all__ = ["Future", "get", "wait"]
 
@@ -16,12 +16,13 @@ _PENDING = object()
 class Future:
     """The result of a call that is still running (PARL's ``future.get()``, plus ``result``/``done``).
 
-    Results arrive in call order per actor; reading one never blocks other actors.
+    Results arrive in call order per actor; reading one never blocks other actors.  A pending
+    future keeps its actor alive: ``Worker().work().get()`` works although the proxy is gone.
     """
 
     __slots__ = ("_actor", "_seq", "_name", "_value", "_ok", "__weakref__")
 
-    def __init__(self, actor: Any, seq: int, name: str, value: Any = _PENDING, ok: bool = True):
+    def __init__(self, actor: ActorHandle, seq: int, name: str, value: Any = _PENDING, ok: bool = True):
         self._actor, self._seq, self._name = actor, seq, name
         self._value, self._ok = value, ok
 
@@ -36,7 +37,7 @@ class Future:
             RemoteError, ActorDiedError, SerializationError: the call failed.
         """
         if self._value is _PENDING:
-            self._ok, self._value = self._actor.wait_reply(self._seq, timeout, self._name)
+            self._ok, self._value = self._actor.result(self._seq, timeout)
         if self._ok:
             return self._value
         raise self._value
@@ -48,7 +49,7 @@ class Future:
     def done(self) -> bool:
         """Whether the result is in (never blocks)."""
         if self._value is _PENDING:
-            reply = self._actor.poll_reply(self._seq, self._name)
+            reply = self._actor.poll(self._seq)
             if reply is None:
                 return False
             self._ok, self._value = reply
@@ -61,7 +62,7 @@ class Future:
     def __del__(self) -> None:
         if self._value is _PENDING and self._actor is not None:
             try:
-                self._actor.drop_reply(self._seq)
+                self._actor.drop(self._seq)
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
 
@@ -71,7 +72,7 @@ class Future:
 
 
 def get(objects: Any, timeout: float | None = None) -> Any:
-    """Resolve a future, an object reference from :func:`fastparl.put`, or a list of them.
+    """Resolve a future, an object reference from :func:`fastparl.put`, or a list/tuple of them.
 
     Other values pass through unchanged, so ``fastparl.get([f1, 3, f2])`` works.
     """
@@ -86,14 +87,17 @@ def get(objects: Any, timeout: float | None = None) -> Any:
             return x.value
         return x
 
-    if isinstance(objects, (list, tuple)):
-        return type(objects)(one(x) for x in objects) if isinstance(objects, list) else tuple(one(x) for x in objects)
+    if isinstance(objects, list):
+        return [one(x) for x in objects]
+    if isinstance(objects, tuple):
+        return tuple(one(x) for x in objects)
     return one(objects)
 
 
-def wait(futures: Sequence[Future], num_returns: int = 1, timeout: float | None = None
-         ) -> tuple[list[Future], list[Future]]:
+def wait(futures: Sequence[Any], num_returns: int = 1, timeout: float | None = None) -> tuple[list[Any], list[Any]]:
     """Wait until ``num_returns`` of ``futures`` are done (Ray's ``ray.wait``).
+
+    Plain values (anything that is not a :class:`Future`) count as done, as in :func:`get`.
 
     Returns:
         ``(done, not_done)``, each in the order of ``futures``.  On timeout, fewer may be done.
@@ -103,30 +107,18 @@ def wait(futures: Sequence[Future], num_returns: int = 1, timeout: float | None 
         raise ValueError(f"num_returns={num_returns} must be between 0 and len(futures)={len(futures)}")
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        done = [f for f in futures if f.done()]
-        if len(done) >= num_returns:
+        is_done = [not isinstance(f, Future) or f.done() for f in futures]
+        pending = [f for f, d in zip(futures, is_done) if not d]
+        need = num_returns - sum(is_done)
+        if need <= 0 or not pending or (deadline is not None and time.monotonic() >= deadline):
             break
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            break
-        fds = _fds(f for f in futures if f._value is _PENDING)
-        if not fds:
-            time.sleep(0.001 if remaining is None else min(0.001, remaining))
-            continue
-        select.select(fds, [], [], remaining)
-    done_ids = {id(f) for f in done}
-    return done, [f for f in futures if id(f) not in done_ids]
-
-
-def _fds(futures: Iterable[Future]) -> list[int]:
-    out = set()
-    for f in futures:
-        fd = getattr(f._actor, "fileno", None)
-        if fd is not None and fd >= 0:
-            out.add(fd)
-    return list(out)
-
-
-def timeout_error(what: str, timeout: float | None) -> FutureTimeoutError:
-    return FutureTimeoutError(f"{what} did not finish within {timeout} s; it is still running: call .result() "
-                              "again later, or fastparl.kill() the actor to stop it")
+        backends: dict[int, tuple[Any, list[Future]]] = {}
+        for f in pending:
+            backends.setdefault(id(f._actor.backend), (f._actor.backend, []))[1].append(f)
+        if len(backends) == 1:
+            backend, group = next(iter(backends.values()))
+            backend.wait(group, need, deadline)
+        else:  # futures of several backends (rare): wait on each in turn, briefly
+            for backend, group in backends.values():
+                backend.wait(group, need, min(time.monotonic() + 0.01, deadline or float("inf")))
+    return [f for f, d in zip(futures, is_done) if d], [f for f, d in zip(futures, is_done) if not d]

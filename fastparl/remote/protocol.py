@@ -12,3 +12,7 @@ CALLABLE = 12  # reply to GETATTR: the attribute is callable; call it by name
 # driver <-> fork server
 SPAWN = 20  # payload: dict(env=..., name=...); descriptors: actor socket, stdout, stderr
 STATUS = 21  # payload: pid -> exit code or None
+
+
+class PeerClosed(Exception):
+    """The other end of a link is gone (its process exited, or the link was closed)."""

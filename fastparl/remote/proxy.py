@@ -12,7 +12,8 @@ import inspect
 import types
 from typing import Any, Callable
 
-from fastparl.remote.handle import CALLABLE_ATTR, no_pickle
+from fastparl.remote.backend import ActorHandle
+from fastparl.remote.errinfo import CALLABLE_ATTR, no_pickle
 
 __all__ = ["remote_class", "RemoteProxy"]
 
@@ -21,11 +22,11 @@ _SIMPLE = (type(None), bool, int, float, complex, str, bytes)
 
 
 class RemoteProxy:
-    """Base of every proxy class.  Instances hold a backend-specific actor handle."""
+    """Base of every proxy class.  Instances hold an :class:`~fastparl.remote.backend.ActorHandle`."""
 
     _fp_cls: type
     _fp_opts: dict[str, Any]
-    _fp_actor: Any
+    _fp_actor: ActorHandle
     _fp_wait: bool
 
     def __init_subclass__(cls, _fp_generated: bool = False, **kwargs: Any) -> None:
@@ -79,7 +80,7 @@ class RemoteProxy:
         actor = self.__dict__.get("_fp_actor")
         if actor is not None:
             try:
-                actor.close()
+                actor.release()  # the actor ends once no future of it is pending
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
 

@@ -1,7 +1,9 @@
 """The serial backend: actors are plain objects in the driver process (for pdb and for tests).
 
-Calls still go through a pickle round trip, so that argument copying, unpicklable values and
-read-only received arrays behave as in the local backend; only the process is missing.
+Requests run through the same :class:`~fastparl.remote.dispatcher.Dispatcher` as in an actor
+process, and arguments and results make a pickle round trip, so that argument copying,
+unpicklable values and read-only received arrays behave as on the local backend; only the
+process is missing.  Calls run at once, so futures are always done.
 """
 
 from __future__ import annotations
@@ -10,13 +12,18 @@ import os
 import pickle
 from typing import Any
 
-from fastparl.errors import ActorDiedError, SerializationError
-from fastparl.remote import actor as actor_mod
+from fastparl.errors import ActorDiedError, FastparlError, SerializationError
 from fastparl.remote import serialization
+from fastparl.remote.backend import ActorHandle, Backend, Capabilities
+from fastparl.remote.dispatcher import Dispatcher
+from fastparl.remote.errinfo import CALLABLE_ATTR, build_error
 from fastparl.remote.futures import Future
-from fastparl.remote.handle import CALLABLE_ATTR, build_error
-from fastparl.remote.resources import GpuPool
+from fastparl.remote.local import shm
+from fastparl.remote.local.objref import ShmObjectRef
+from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, SETATTR
+from fastparl.remote.resources import GpuPool, visible_gpus
 from fastparl.remote.serialization import describe_unpicklable
+from fastparl.remote.tracker import describe_request
 
 __all__ = ["SerialBackend", "SerialActor"]
 
@@ -28,77 +35,78 @@ def _roundtrip(value: Any) -> Any:
         bufs.append(buf)
         return False
 
-    data = serialization.dumps(value, out_of_band, bufs.clear)
-    views = []
-    for b in bufs:  # copy, and make read-only, like a view of the sender's arena
-        m = memoryview(bytes(b.raw()))
-        views.append(m)
+    data = serialization.dumps(value, out_of_band, bufs.clear, on_shared=lambda seg: None)
+    views = [memoryview(bytes(b.raw())) for b in bufs]  # copies, read-only, like views of the sender's arena
     return pickle.loads(data, buffers=views)
 
 
-class SerialBackend:
+class SerialBackend(Backend):
     name = "serial"
+    capabilities = Capabilities(processes=False, shared_memory=True, zero_copy=False, interrupt_timeouts=False)
 
-    def __init__(self, gpus: list[str]):
-        self.gpus = GpuPool(gpus)
+    def __init__(self, target: str = "serial", gpus: list[str] | None = None, **_options: Any):
+        super().__init__()
+        self.gpu_pool = GpuPool(visible_gpus() if gpus is None else gpus)
 
-    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict) -> "SerialActor":
+    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> "SerialActor":
         return SerialActor(self, cls, args, kwargs, opts)
 
+    def put(self, obj: Any) -> ShmObjectRef:
+        return ShmObjectRef(obj)
+
+    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> shm.SharedArray:
+        return shm.shared_array(shape, dtype, fill)
+
+    def gpus(self) -> list[str]:
+        return list(self.gpu_pool.all)
+
     def shutdown(self) -> None:
-        pass
+        self.close_wake_pipe()
 
 
-class SerialActor:
-    fileno = -1
+class SerialActor(ActorHandle):
+    backend: SerialBackend
 
-    def __init__(self, backend: SerialBackend, cls: type, args: tuple, kwargs: dict, opts: dict):
+    def __init__(self, backend: SerialBackend, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]):
         self.backend = backend
         self.cls_name = cls.__name__
         self.pid = os.getpid()
-        self.error: Exception | None = None
-        self.gpus = backend.gpus.acquire(int(opts.get("n_gpu") or 0), self.cls_name)
-        what = f"{self.cls_name}.__init__()"
-        args, kwargs = self._copy_in((args, kwargs), what, args, kwargs)
+        self.error: FastparlError | None = None
+        self.gpus = backend.gpu_pool.acquire(int(opts.get("n_gpu") or 0), self.cls_name)
+        self.dispatcher = Dispatcher(setup_process=False)
         try:
-            self.obj = cls(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001
-            self.close()
-            raise build_error(actor_mod.error_info(e), what) from None
+            ok, value = self._run(INIT, (args, kwargs), "__init__", args, kwargs,
+                                  lambda a_kw: (("obj", cls), *a_kw, None, None))
+        except BaseException:
+            self.release()
+            raise
+        if not ok:
+            self.release()
+            raise value
 
-    def _copy_in(self, value: Any, what: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+    def _run(self, op: int, payload: Any, name: str, args: tuple = (), kwargs: dict | None = None,
+             wrap: Any = None) -> tuple[bool, Any]:
+        what = describe_request(self.cls_name, op, name)
+        if self.error is not None:
+            raise self.error
         try:
-            return _roundtrip(value)
+            payload = _roundtrip(payload)
+        except FastparlError:
+            raise
         except Exception as e:  # noqa: BLE001
             raise describe_unpicklable(f"the arguments of {what}", args, kwargs, e) from e
-
-    def _run(self, fn: Any, what: str) -> tuple[bool, Any]:
-        if self.error is not None:
-            return False, self.error
-        try:
-            result = fn()
-        except AttributeError as e:
-            return False, build_error(actor_mod.error_info(e, "attr"), what)
-        except Exception as e:  # noqa: BLE001
-            return False, build_error(actor_mod.error_info(e), what)
-        if result is CALLABLE_ATTR:
-            return True, result
+        rop, result = self.dispatcher.handle(op, wrap(payload) if wrap else payload)
+        if rop == ERR:
+            return False, build_error(result, what)
+        if rop == CALLABLE:
+            return True, CALLABLE_ATTR
         try:
             return True, _roundtrip(result)
         except Exception as e:  # noqa: BLE001
             return False, SerializationError(f"the result of {what} could not be pickled: {type(e).__name__}: {e}")
 
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
-        what = f"{self.cls_name}.{name}()"
-        if self.error is not None:
-            raise self.error
-        args, kwargs = self._copy_in((args, kwargs or {}), what, args, kwargs)
-        try:
-            fn = getattr(self.obj, name)
-        except AttributeError as e:
-            ok, value = False, build_error(actor_mod.error_info(e, "attr"), what)
-        else:
-            ok, value = self._run(lambda: fn(*args, **kwargs), what)
+        ok, value = self._run(CALL, (name, args, kwargs), name, args, kwargs)
         if not wait:
             return Future(self, 0, name, value, ok)
         if ok:
@@ -106,38 +114,38 @@ class SerialActor:
         raise value
 
     def getattr(self, name: str) -> Any:
-        ok, value = self._run(lambda: _attr(self.obj, name), f"{self.cls_name}.{name}")
+        ok, value = self._run(GETATTR, name, name)
         if ok:
             return value
         raise value
 
     def setattr(self, name: str, value: Any) -> None:
-        value = self._copy_in(value, f"setting {self.cls_name}.{name}", (value,))
-        ok, err = self._run(lambda: setattr(self.obj, name, value), f"setting {self.cls_name}.{name}")
+        ok, err = self._run(SETATTR, (name, value), name, (value,))
         if not ok:
             raise err
 
-    def poll_reply(self, seq: int, name: str = "?") -> None:
+    def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
+        raise FastparlError("a serial actor's futures are resolved when created")  # Future holds the value
+
+    def poll(self, seq: int) -> tuple[bool, Any] | None:
         return None
 
-    def drop_reply(self, seq: int) -> None:
+    def drop(self, seq: int) -> None:
         pass
 
-    def kill(self, reason: Exception | None = None) -> None:
+    def kill(self, reason: FastparlError | None = None) -> None:
         self.error = reason or ActorDiedError(f"actor {self.cls_name} was stopped by fastparl.kill(); create a new one")
-        self.close()
+        self._free()
 
-    def close(self) -> None:
+    def release(self) -> None:
         if self.error is None:
             self.error = ActorDiedError(f"actor {self.cls_name} was released; create a new one")
-        self.obj = None
+        self._free()
+
+    close = release
+
+    def _free(self) -> None:
+        self.dispatcher.obj = None
         gpus, self.gpus = getattr(self, "gpus", []), []
         if gpus:
-            self.backend.gpus.release(gpus)
-
-
-def _attr(obj: Any, name: str) -> Any:
-    value = getattr(obj, name)
-    if callable(value) and not isinstance(value, type):
-        return CALLABLE_ATTR
-    return value
+            self.backend.gpu_pool.release(gpus)

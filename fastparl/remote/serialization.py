@@ -3,27 +3,156 @@
 The standard pickler costs ~0.4 us for a small call and cloudpickle ~1.7 us, so cloudpickle is
 a fallback: for objects the standard pickler refuses (lambdas, local classes) and for objects it
 would pickle by reference to ``__main__``, which the actor cannot import.
+
+Objects that live in shared memory (a backend's shared arrays and ``put()`` references) register
+a *share reducer* with :func:`register_shared_type`.  When a transport pickles a message with an
+``on_shared`` callback, such objects travel as small handles and the callback learns which memory
+they need (so that the transport can make it visible to the peer, or refuse: another host cannot
+map it).  Without ``on_shared`` they pickle as ordinary values, e.g. to a file.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
+from types import FunctionType
 from typing import Any, Callable
 
 import cloudpickle
+import numpy as np
 
-from fastparl.errors import SerializationError
+from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["dumps", "loads", "describe_unpicklable", "PROTOCOL"]
+__all__ = ["Encoder", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
 
+# type -> reducer(obj, on_shared) returning a pickle reduce tuple, or None to pickle obj as usual.
+ShareReducer = Callable[[Any, Callable[[Any], None]], "tuple | None"]
+_SHARED_TYPES: dict[type, ShareReducer] = {}
+
+
+def register_shared_type(cls: type, reducer: ShareReducer) -> None:
+    """Send instances of exactly ``cls`` as handles (see the module docstring)."""
+    _SHARED_TYPES[cls] = reducer
+
+
+class _ByValue(Exception):
+    """A class or function of ``__main__``: the actor cannot import it, so cloudpickle must copy it."""
+
+
+_FAST_KINDS = frozenset("biufc")
+
+
+def _reduce_array(arr: np.ndarray, inband_below: int) -> Any:
+    """A plain contiguous array as (buffer, dtype string, shape): a few times cheaper than NumPy's own
+    reduce (which pickles a dtype object and looks up a module function), both ways.  Below
+    ``inband_below`` bytes the data is copied into the message as a bytearray (the receiver's array is
+    its own and writable); above, it is a PickleBuffer for the transport's buffer callback."""
+    dtype = arr.dtype
+    if dtype.kind not in _FAST_KINDS or dtype.names is not None or not arr.flags.c_contiguous:
+        return NotImplemented
+    if arr.nbytes < inband_below:
+        return _rebuild_array, (bytearray(arr.data), dtype.str, arr.shape)
+    return _rebuild_array, (pickle.PickleBuffer(arr), dtype.str, arr.shape)  # type: ignore[arg-type]
+
+
+def _rebuild_array(buf: Any, dtype: str, shape: tuple) -> np.ndarray:
+    # in band: a private bytearray, so the array is writable; out of band: a read-only view
+    return np.frombuffer(buf, dtype).reshape(shape)
+
+
+def _override(pickler: Any, obj: Any) -> Any:
+    t = type(obj)
+    if t is np.ndarray:
+        return _reduce_array(obj, pickler.inband_below)
+    share = _SHARED_TYPES.get(t)
+    if share is not None:
+        reduced = share(obj, pickler.on_shared)
+        if reduced is not None:
+            return reduced
+    elif isinstance(obj, (type, FunctionType)) and getattr(obj, "__module__", None) == "__main__":
+        raise _ByValue
+    return NotImplemented
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+                 inband_below: int = 0):
+        super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
+        self.on_shared = on_shared
+        self.inband_below = inband_below
+
+    def reducer_override(self, obj: Any) -> Any:  # not called for int, float, str, list, dict, ...
+        return _override(self, obj)
+
+
+class _CloudPickler(cloudpickle.Pickler):
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+                 inband_below: int = 0):
+        super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
+        self.on_shared = on_shared
+        self.inband_below = inband_below
+
+    def reducer_override(self, obj: Any) -> Any:
+        t = type(obj)
+        if t is np.ndarray:
+            return _reduce_array(obj, self.inband_below)
+        share = _SHARED_TYPES.get(t)
+        if share is not None:
+            reduced = share(obj, self.on_shared)
+            if reduced is not None:
+                return reduced
+        return super().reducer_override(obj)
+
+
+class Encoder:
+    """A reusable pickler for one transport's messages.
+
+    Args:
+        buffer_callback: pickle's out-of-band buffer callback (returns True to keep a buffer in band).
+        on_shared: told of each shared-memory object a message holds (see the module docstring).
+        on_retry: called before a message is pickled again by cloudpickle, so that the owner can
+            forget what the failed attempt collected.
+        inband_below: arrays smaller than this many bytes are copied into the message without a
+            buffer callback (which would keep them in band anyway).
+    """
+
+    def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], None], on_retry: Callable[[], None],
+                 inband_below: int = 0):
+        self._file = io.BytesIO()
+        self._pickler = _Pickler(self._file, buffer_callback, on_shared, inband_below)
+        self._args = (buffer_callback, on_shared, inband_below)
+        self._on_retry = on_retry
+
+    def dumps(self, obj: Any) -> bytes:
+        f, p = self._file, self._pickler
+        try:
+            p.dump(obj)
+            return f.getvalue()
+        except FastparlError:  # e.g. shared memory refused by the transport: not a pickling problem
+            raise
+        except Exception:  # noqa: BLE001 - _ByValue, or anything the C pickler refuses: use cloudpickle
+            pass
+        finally:
+            p.clear_memo()  # hold no reference to the message's objects
+            f.seek(0)
+            f.truncate()
+        self._on_retry()
+        f = io.BytesIO()
+        _CloudPickler(f, *self._args).dump(obj)
+        return f.getvalue()
+
 
 def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None,
-          on_retry: Callable[[], None] | None = None) -> bytes:
-    """Pickle ``obj`` (protocol 5).  ``on_retry`` is called before falling back to cloudpickle,
-    so that the caller can forget out-of-band buffers collected by the failed attempt."""
+          on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], None] | None = None) -> bytes:
+    """Pickle ``obj`` (protocol 5) once; see :class:`Encoder` for the arguments.
+
+    Without ``on_shared``, shared objects pickle as plain values (e.g. for a file).
+    """
+    if on_shared is not None:
+        return Encoder(buffer_callback, on_shared, on_retry or (lambda: None)).dumps(obj)
     try:
         data = pickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
         if _MAIN not in data:

@@ -1,13 +1,20 @@
-"""What every backend's actor handle shares: turning remote error reports into exceptions."""
+"""Error reports on the wire: built in the actor (:func:`error_info`), rebuilt in the driver (:func:`build_error`).
+
+Shared by every backend, so that a remote exception looks the same whatever carried it.
+"""
 
 from __future__ import annotations
 
+import os
 import pickle
+import traceback
 from typing import Any
+
+import cloudpickle
 
 from fastparl.errors import RemoteAttributeError, RemoteError, SerializationError
 
-__all__ = ["build_error", "CALLABLE_ATTR"]
+__all__ = ["build_error", "error_info", "CALLABLE_ATTR", "unpicklable_reply", "no_pickle"]
 
 CALLABLE_ATTR = object()  # a GETATTR reply meaning: the attribute is a method, call it by name
 _subclasses: dict[type, type] = {}
@@ -69,3 +76,20 @@ def unpicklable_reply(what: str, err: BaseException) -> SerializationError:
 
 def no_pickle(obj: Any) -> None:
     raise SerializationError(f"{type(obj).__name__} (an actor handle) cannot be pickled or sent to another actor")
+
+
+def error_info(exc: BaseException, kind: str = "remote", hide: str | None = None) -> tuple:
+    """The report of ``exc`` for an ERR reply: ``(type name, message, traceback, pickled or None, kind, pid)``.
+
+    ``hide`` is a source file whose frames are dropped from the top of the traceback (the actor loop).
+    """
+    frames = exc.__traceback__
+    while frames is not None and hide is not None and frames.tb_frame.f_code.co_filename == hide:
+        frames = frames.tb_next
+    tb = "".join(traceback.format_exception(type(exc), exc, frames))
+    try:
+        pickled = cloudpickle.dumps(exc.with_traceback(None), protocol=5)
+        pickle.loads(pickled)  # only send what the driver will be able to rebuild
+    except Exception:  # noqa: BLE001
+        pickled = None
+    return (type(exc).__qualname__, str(exc), tb, pickled, kind, os.getpid())

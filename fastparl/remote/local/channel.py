@@ -5,7 +5,7 @@ Frame layout (little endian)::
     header  : body_len u32, n_fds u16, n_oob u16, n_ctrl u16, flags u8, op u8, seq u64
     fd table: n_fds  x (segment id u64, size u64, kind u64)   descriptors: see below
     oob     : n_oob  x (segment id u64, offset u64, nbytes u64) pickle buffers in the arena
-    ctrl    : n_ctrl x (kind u64, segment id u64)              releases and forgets for the peer
+    ctrl    : n_ctrl x (kind u64, segment id u64, offset u64)  releases and forgets for the peer
     body    : pickle protocol 5 (or, with FLAG_BODY_OOB, the first oob entry)
 
 Descriptors of new segments travel on a second, ``SOCK_SEQPACKET`` socket (``SCM_RIGHTS``), sent
@@ -13,7 +13,8 @@ before the frame that needs them: the frame socket then uses plain ``send``/``re
 cost ~0.7 us less per message than ``sendmsg``/``recvmsg`` with room for ancillary data.
 
 Both ends are symmetric.  A call costs one ``send`` and one ``recv`` per side; a large array
-costs one copy into the sender's persistent arena, and the receiver gets a read-only view.
+costs one copy into the sender's persistent arena (:mod:`.arena`), and the receiver gets a
+read-only view.  A :class:`Channel` is the local backend's :class:`~fastparl.remote.tracker.Transport`.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ import weakref
 from collections import deque
 from typing import Any, Callable
 
-from fastparl.remote import objref, serialization
-from fastparl.remote.shm import REF, SHARED, Arena, Segment, _forwarded, _recycler, _send_hook, lookup
+from fastparl.remote import serialization
+from fastparl.remote.local import objref
+from fastparl.remote.local.arena import Arena
+from fastparl.remote.local.segments import ARENA, REF, SHARED, Segment, close_fd, fd_error, forwarded, lookup, recycler
+from fastparl.remote.protocol import PeerClosed
 
 __all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD", "socket_pairs"]
 
 HDR = struct.Struct("<IHHHBBQ")
 ENT = struct.Struct("<QQQ")
-CTRL = struct.Struct("<QQ")
+CTRL = ENT
 FLAG_BODY_OOB = 1
 OOB_THRESHOLD = 64 << 10  # buffers at least this large go to shared memory (perf/runtime.py measures it)
 BODY_OOB_THRESHOLD = 1 << 20
@@ -74,13 +78,19 @@ def _is_plain(payload: Any) -> bool:
 
 def socket_pairs() -> tuple[tuple[socket.socket, socket.socket], tuple[socket.socket, socket.socket]]:
     """Two connected ends, each (frame socket, descriptor socket), for :class:`Channel`."""
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    fa, fb = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            fa, fb = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except BaseException:
+            a.close()
+            b.close()
+            raise
+    except OSError as e:
+        if e.errno in (errno.EMFILE, errno.ENFILE):
+            raise fd_error("creating the sockets for a new actor", e) from None
+        raise
     return (a, fa), (b, fb)
-
-
-class PeerClosed(Exception):
-    """The other end closed the socket (its process exited or closed the channel)."""
 
 
 class Channel:
@@ -89,13 +99,13 @@ class Channel:
     def __init__(self, sock: socket.socket, fd_sock: socket.socket, oob_threshold: int = OOB_THRESHOLD):
         self.sock = sock
         self.fd_sock = fd_sock
-        self.fileno = sock.fileno()
+        self.fd = sock.fileno()
         self.oob_threshold = oob_threshold
         self.arena = Arena()
         self.peer_segs: dict[int, Segment] = {}  # segments the peer sent us, held until it says forget
         self.peer_has: set[int] = set()  # segment ids whose descriptor the peer holds
-        self._ctrl: list[tuple[int, int]] = []
-        self._outq: list[bytes] = []
+        self._ctrl: list[tuple[int, int, int]] = []
+        self._once: list[Segment] = []  # arena segments whose descriptor goes to the peer once, then closes
         self._rbuf = bytearray(1 << 18)
         self._rview = memoryview(self._rbuf)
         self._rstart = 0
@@ -106,12 +116,16 @@ class Channel:
         self._bufs: list[Any] = []
         self._segs: list[Segment] = []
         self.cid = next(_channel_ids)
+        self._encoder = serialization.Encoder(self._on_buffer, self._on_shared, self._on_retry, oob_threshold)
         self.refs_sent: set[int] = set()  # our put() segments this peer maps: released when it acks or closes
 
     # ------------------------------------------------------------------ encoding
+    def fileno(self) -> int:
+        return self.fd
+
     def forget_later(self, seg_id: int) -> None:
         """Called when a segment this channel sent dies: tell the peer (on the next message)."""
-        self._ctrl.append((CTRL_FORGET, seg_id))
+        self._ctrl.append((CTRL_FORGET, seg_id, 0))
         self.peer_has.discard(seg_id)
 
     def _on_buffer(self, pb: Any) -> bool:
@@ -124,6 +138,9 @@ class Channel:
         self._bufs.clear()
         self._segs.clear()
 
+    def _on_shared(self, seg: Segment) -> None:
+        self._segs.append(seg)
+
     def encode(self, op: int, seq: int, payload: Any) -> tuple[bytes, list[int]]:
         """Pickle ``payload`` into one frame; returns (frame bytes, descriptors to attach)."""
         if not self._ctrl and _is_plain(payload):  # no arrays, no shared memory: the C pickler alone
@@ -132,11 +149,9 @@ class Channel:
                 return HDR.pack(len(body), 0, 0, 0, 0, op, seq) + body, []
         bufs = self._bufs = []
         segs = self._segs = []
-        _send_hook.get = segs.append
         try:
-            body = serialization.dumps(payload, self._on_buffer, self._on_retry)
+            body = self._encoder.dumps(payload)
         finally:
-            _send_hook.get = None
             self._bufs, self._segs = [], []  # hold no segment or buffer past this message
         flags = 0
         if not bufs and not segs and not self._ctrl and len(body) < BODY_OOB_THRESHOLD:  # the fast path
@@ -162,52 +177,46 @@ class Channel:
             body = b""
         ctrl, self._ctrl = self._ctrl, []
         parts = [HDR.pack(len(body), len(fds), len(oob), len(ctrl), flags, op, seq), *fd_ents, *oob]
-        parts.extend(CTRL.pack(k, s) for k, s in ctrl)
+        parts.extend(CTRL.pack(k, s, o) for k, s, o in ctrl)
         parts.append(body)
         return b"".join(parts), fds
 
     def _attach(self, seg: Segment, fd_ents: list[bytes], fds: list[int]) -> None:
         if seg.kind == REF:
             if seg.writable:  # ours: wait for this peer's acknowledgement before reusing the memory
-                _recycler.sent(seg.id, self.cid)
+                recycler.sent(seg.id, self.cid)
                 self.refs_sent.add(seg.id)
             else:
-                _forwarded.add(seg.id)
+                forwarded.add(seg.id)
+        elif seg.kind == ARENA:
+            self._once.append(seg)
         fd_ents.append(ENT.pack(seg.id, seg.size, seg.kind))
         fds.append(seg.fd)
         self.peer_has.add(seg.id)
         seg.peers.add(self)
 
     # ------------------------------------------------------------------ sending
-    def send(self, op: int, seq: int, payload: Any, defer: bool = False,
-             on_blocked: Callable[[], None] | None = None) -> None:
-        """Send one frame.  With ``defer`` it is queued until :meth:`flush` (batched replies).
+    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None) -> None:
+        """Send one frame.
 
         ``on_blocked`` is called when the socket buffer is full, so that a caller that pipelines
-        many requests can drain replies instead of deadlocking with a peer that is blocked too.
+        many requests can drain replies instead of deadlocking with a peer that is blocked too;
+        it returns False when it could not read (another thread is reading), and we then wait.
         """
         data, fds = self.encode(op, seq, payload)
-        if defer and not fds:
-            self._outq.append(data)
-            return
-        if self._outq:
-            self._outq.append(data)
-            data = b"".join(self._outq)
-            self._outq.clear()
         self.send_raw(data, fds, on_blocked)
 
-    def flush(self, on_blocked: Callable[[], None] | None = None) -> None:
-        if self._outq:
-            data = b"".join(self._outq)
-            self._outq.clear()
-            self.send_raw(data, [], on_blocked)
-
-    def send_raw(self, data: bytes, fds: list[int], on_blocked: Callable[[], None] | None = None) -> None:
+    def send_raw(self, data: bytes, fds: list[int], on_blocked: Callable[[], bool] | None = None) -> None:
         sock = self.sock
         sent = 0
         try:
             if fds:
-                self.send_fds(fds)
+                try:
+                    self.send_fds(fds)
+                finally:
+                    for seg in self._once:  # the peer has its own descriptor now (or never will)
+                        seg.drop_fd()
+                    self._once.clear()
             if on_blocked is None:
                 sock.sendall(data)
                 return
@@ -223,8 +232,8 @@ class Channel:
                     n = sock.send(view, _MSG_DONTWAIT)
                 except BlockingIOError:
                     r, _, _ = select.select([sock], [sock], [])
-                    if r:
-                        on_blocked()
+                    if r and not on_blocked():
+                        select.select([], [sock], [], 0.001)  # another thread reads the replies: let it
                     continue
                 sent += n
                 view = view[n:]
@@ -244,8 +253,16 @@ class Channel:
     def take_fds(self, n: int) -> list[int]:
         """Receive ``n`` descriptors from the side socket (they were sent before the frame)."""
         while len(self._fds) < n:
-            _, anc, _, _ = self.fd_sock.recvmsg(1, _ANC)
-            if not anc:
+            try:
+                data, anc, flags, _ = self.fd_sock.recvmsg(1, _ANC)
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE):
+                    raise fd_error("receiving shared memory", e) from None
+                raise
+            if flags & socket.MSG_CTRUNC:  # the kernel dropped descriptors: we may open no more
+                self.closed = True
+                raise fd_error("receiving shared memory", OSError(errno.EMFILE, os.strerror(errno.EMFILE)))
+            if not data:
                 self.closed = True
                 raise PeerClosed("peer closed the descriptor socket")
             for level, kind, data in anc:
@@ -288,7 +305,7 @@ class Channel:
 
     def _wait_readable(self, timeout: float) -> bool:
         try:
-            r, _, _ = select.select([self.fileno], [], [], max(0.0, timeout))
+            r, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
         except ValueError:  # closed
             raise PeerClosed("channel closed") from None
         return bool(r)
@@ -362,13 +379,13 @@ class Channel:
             pos += ENT.size
             views.append(self._region(seg_id, off, n))
         for _ in range(n_ctrl):
-            kind, seg_id = CTRL.unpack_from(buf, pos)
+            kind, seg_id, offset = CTRL.unpack_from(buf, pos)
             pos += CTRL.size
             if kind == CTRL_RELEASE:
-                self.arena.release(seg_id)
+                self.arena.release(seg_id, offset)
             elif kind == CTRL_UNMAPPED:
                 self.refs_sent.discard(seg_id)
-                _recycler.unmapped(seg_id, self.cid)
+                recycler.unmapped(seg_id, self.cid)
             else:
                 self.peer_segs.pop(seg_id, None)
                 self.peer_has.discard(seg_id)
@@ -392,7 +409,9 @@ class Channel:
             except BaseException:
                 os.close(fd)
                 raise
-            if kind == REF:  # tell the owner when our last view is gone, so that it may reuse the memory
+            if kind == ARENA:  # only its sender sends it, and only to us: the mapping is enough
+                seg.drop_fd()
+            elif kind == REF:  # tell the owner when our last view is gone, so that it may reuse the memory
                 weakref.finalize(seg.mm, _unmapped, self._weak_self, seg_id)
         self.peer_segs[seg_id] = seg
         self.peer_has.add(seg_id)
@@ -400,14 +419,14 @@ class Channel:
     def _region(self, seg_id: int, off: int, n: int) -> Any:
         seg = self.peer_segs[seg_id]
         view = seg.view(off, n)
-        weakref.finalize(view, _release, self._weak_self, seg_id)
+        weakref.finalize(view, _release, self._weak_self, seg_id, off)
         return view
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
         for seg_id in list(self.refs_sent):  # a closed peer reads nothing any more
-            _recycler.unmapped(seg_id, self.cid)
+            recycler.unmapped(seg_id, self.cid)
         self.refs_sent.clear()
         for sock in (self.sock, self.fd_sock):
             try:
@@ -415,22 +434,19 @@ class Channel:
             except OSError:
                 pass
         while self._fds:
-            try:
-                os.close(self._fds.popleft())
-            except OSError:
-                pass
+            close_fd(self._fds.popleft())
         self.arena.close()
         self.peer_segs.clear()
 
 
 def _unmapped(weak_channel: "weakref.ref[Channel]", seg_id: int) -> None:
     ch = weak_channel()
-    if ch is not None and not ch.closed and seg_id not in _forwarded:
-        ch._ctrl.append((CTRL_UNMAPPED, seg_id))
+    if ch is not None and not ch.closed and seg_id not in forwarded:
+        ch._ctrl.append((CTRL_UNMAPPED, seg_id, 0))
 
 
-def _release(weak_channel: "weakref.ref[Channel]", seg_id: int) -> None:
+def _release(weak_channel: "weakref.ref[Channel]", seg_id: int, offset: int) -> None:
     ch = weak_channel()
     if ch is not None and not ch.closed:
-        ch._ctrl.append((CTRL_RELEASE, seg_id))
+        ch._ctrl.append((CTRL_RELEASE, seg_id, offset))
 

@@ -1,0 +1,254 @@
+"""The backend seam: what every backend (local, serial, zmq, ray) provides, declared once.
+
+Nothing above this module knows which backend runs.  Proxies, futures, ``fastparl.get`` /
+``wait`` / ``put`` / ``shared_array`` and ``kill`` talk to a :class:`Backend` and to the
+:class:`ActorHandle` objects it creates.  A backend registers under a name
+(:func:`register_backend`); :func:`fastparl.connect` turns the user's target into a name
+(:func:`backend_for_target`) and builds it.
+
+What only some backends can promise is stated as :class:`Capabilities`; an unsupported use raises a
+:class:`~fastparl.errors.FastparlError` that names the alternative (see :meth:`Backend.require`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import select
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+from fastparl.errors import FastparlError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastparl.remote.futures import Future
+    from fastparl.remote.objref import ObjectRef
+
+__all__ = ["ActorHandle", "Backend", "Capabilities", "register_backend", "backend_for_target", "create_backend",
+           "registered_backends"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can promise.  The contract tests skip what a backend declares it lacks.
+
+    Attributes:
+        processes: actors run in other processes (the serial backend runs them in the caller's).
+        shared_memory: ``shared_array()`` memory is seen in place by every actor (writes included).
+        zero_copy: large arrays arrive as read-only views of shared memory, not private copies.
+        interrupt_timeouts: ``Future.result(timeout)`` can time out (the serial backend runs calls at once).
+    """
+
+    processes: bool = True
+    shared_memory: bool = True
+    zero_copy: bool = True
+    interrupt_timeouts: bool = True
+
+    def has(self, name: str) -> bool:
+        return bool(getattr(self, name))
+
+
+class ActorHandle(ABC):
+    """The driver's handle on one actor: what a proxy and its futures call.
+
+    Request tracking (sequence numbers, reply matching, waiting, death) is shared by the
+    backends that send messages (:class:`fastparl.remote.tracker.TrackedActor`); others, such as
+    the serial backend, implement these methods directly.
+    """
+
+    backend: "Backend"
+    cls_name: str
+    pid: int  # of the actor's process where there is one (-1 if unknown)
+
+    @abstractmethod
+    def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
+        """Run ``name(*args, **kwargs)`` in the actor; a :class:`Future` at once if not ``wait``."""
+
+    @abstractmethod
+    def getattr(self, name: str) -> Any:
+        """The actor's attribute ``name``, or ``CALLABLE_ATTR`` when it is a method to call by name."""
+
+    @abstractmethod
+    def setattr(self, name: str, value: Any) -> None:
+        """Set the actor's attribute ``name``."""
+
+    @abstractmethod
+    def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
+        """(ok, value or exception) of call ``seq``, waiting up to ``timeout`` s (FutureTimeoutError)."""
+
+    @abstractmethod
+    def poll(self, seq: int) -> tuple[bool, Any] | None:
+        """The reply of call ``seq`` if it is in; never blocks (not even on another thread's wait)."""
+
+    @abstractmethod
+    def drop(self, seq: int) -> None:
+        """Nobody will read the reply of call ``seq`` (its future was garbage-collected)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """The proxy is gone: end the actor once no future waits on it any more."""
+
+    @abstractmethod
+    def kill(self, reason: FastparlError | None = None) -> None:
+        """Stop the actor now; pending and later calls raise ``reason`` (an ActorDiedError by default)."""
+
+    def waitable(self) -> int | None:
+        """A descriptor that becomes readable when a reply may have arrived (None: poll instead)."""
+        return None
+
+
+class Backend(ABC):
+    """Where actors run.  One instance per :func:`fastparl.connect`."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self) -> None:
+        # Threads reading replies on behalf of others write here, so that fastparl.wait() wakes up
+        # when a reply it waits for was taken off the wire by someone else (see TrackedActor).
+        self._wake_r, self._wake_w = _wake_pipe()
+        self.waiters = 0
+
+    # ------------------------------------------------------------------ actors
+    @abstractmethod
+    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> ActorHandle:
+        """Start an actor of ``cls`` (the user's class) with ``opts`` from ``@remote_class(...)``."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """End every actor and helper process; nothing may outlive this."""
+
+    # ------------------------------------------------------------------ data
+    @abstractmethod
+    def put(self, obj: Any) -> "ObjectRef":
+        """Store ``obj`` once for many actors to read (see :func:`fastparl.put`)."""
+
+    @abstractmethod
+    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> Any:
+        """An array whose memory actors see in place (see :func:`fastparl.shared_array`)."""
+
+    def require(self, capability: str, what: str, instead: str) -> None:
+        """Raise a FastparlError naming ``instead`` unless this backend has ``capability``."""
+        if not self.capabilities.has(capability):
+            raise FastparlError(f"{what} is not possible on the {self.name!r} backend. {instead}")
+
+    # ------------------------------------------------------------------ resources
+    @abstractmethod
+    def gpus(self) -> list[str]:
+        """The GPU ids this backend can hand out (``n_gpu=``)."""
+
+    # ------------------------------------------------------------------ waiting
+    def wait(self, futures: Sequence["Future"], num_returns: int, deadline: float | None
+             ) -> None:
+        """Block until at least ``num_returns`` of ``futures`` may be done, or ``deadline`` passes.
+
+        The default waits on each pending actor's :meth:`ActorHandle.waitable` plus this backend's
+        wake-up pipe with ``select``.  Backends with their own waiting primitive override it.
+        """
+        pending = [f for f in futures if not f.done()]
+        if len(futures) - len(pending) >= num_returns:
+            return
+        fds = {fd for fd in (f._actor.waitable() for f in pending) if fd is not None}
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not fds:
+            time.sleep(0.001 if remaining is None else min(0.001, remaining))
+            return
+        with self._waiting():
+            if any(f.done() for f in pending):  # a reply stored before we registered
+                return
+            r, _, _ = select.select([*fds, self._wake_r], [], [], remaining)
+            if self._wake_r in r:
+                _drain_pipe(self._wake_r)
+
+    def wake_waiters(self) -> None:
+        """Called by a thread that stored a reply for another thread."""
+        if self.waiters:
+            try:
+                os.write(self._wake_w, b"x")
+            except (BlockingIOError, OSError):
+                pass
+
+    def _waiting(self) -> "_Waiting":
+        return _Waiting(self)
+
+    def close_wake_pipe(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class _Waiting:
+    _lock = threading.Lock()
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.backend.waiters += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self.backend.waiters -= 1
+
+
+def _wake_pipe() -> tuple[int, int]:
+    return os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+
+
+def _drain_pipe(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------- registry
+# name -> "module:Class", imported on first use so that unused backends cost nothing.
+_REGISTRY: dict[str, str] = {}
+# Target matchers, tried in order: (predicate on the target string, backend name).
+_MATCHERS: list[tuple[Callable[[str], bool], str]] = []
+
+
+def register_backend(name: str, location: str, matches: Callable[[str], bool] | None = None) -> None:
+    """Make a backend available to :func:`fastparl.connect`.
+
+    Args:
+        name: the backend's name, also accepted as a connect target (``connect("serial")``).
+        location: ``"package.module:ClassName"`` of the :class:`Backend` subclass.
+        matches: optional predicate for other targets this backend serves (e.g. ``"ray://..."``).
+    """
+    _REGISTRY[name] = location
+    if matches is not None:
+        _MATCHERS.append((matches, name))
+
+
+def registered_backends() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def backend_for_target(target: str) -> str:
+    """The name of the backend that serves ``target``; raises FastparlError when none does."""
+    if target in _REGISTRY:
+        return target
+    for matches, name in _MATCHERS:
+        if matches(target):
+            return name
+    raise FastparlError(f"no fastparl backend serves {target!r}; known backends: {registered_backends()}, "
+                        "or 'host:port[,host:port...]' for worker daemons")
+
+
+def create_backend(name: str, target: str, **options: Any) -> Backend:
+    module, _, cls_name = _REGISTRY[name].partition(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    return cls(target=target, **options)  # type: ignore[no-any-return]
+
+
+register_backend("local", "fastparl.remote.local.backend:LocalBackend")
+register_backend("serial", "fastparl.remote.serial:SerialBackend")

@@ -1,0 +1,218 @@
+"""The actor side, written once: build the user's object, then run its requests one at a time, in order.
+
+:class:`Dispatcher` turns a request (``INIT`` / ``CALL`` / ``GETATTR`` / ``SETATTR``) into a reply
+(``OK`` / ``ERR`` / ``CALLABLE``).  It is used by forked actors (:func:`serve`, over any transport
+with ``recv``/``send``), by the serial backend (in the caller's process) and by worker daemons.
+
+Classes travel as a *spec*: by reference when the actor can import them, else by value (cloudpickle).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import os
+import pickle
+import sys
+import weakref
+from typing import Any, Protocol
+
+import cloudpickle
+
+from fastparl.remote.errinfo import error_info
+from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, OK, SETATTR
+
+__all__ = ["Dispatcher", "serve", "class_spec", "resolve_class"]
+
+_ref_specs: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
+
+
+def class_spec(cls: type) -> tuple:
+    """How to ship ``cls`` to an actor: by reference when the actor can import it, else by value.
+
+    By reference needs the class's module to be importable from ``sys.path`` (which the actor
+    receives): classes of ``__main__``, of functions' bodies, or of modules loaded from a file
+    path under a made-up name go by value (cloudpickle), pickled anew for each actor so that the
+    actor sees the module's globals as they are now, not as they were for the first actor.
+    """
+    spec = _ref_specs.get(cls)
+    if spec is not None:
+        return spec
+    module = getattr(cls, "__module__", None)
+    qualname = getattr(cls, "__qualname__", "")
+    if module and module != "__main__" and "<locals>" not in qualname and _importable(module):
+        try:
+            found = _lookup(module, qualname)
+            if getattr(found, "_fp_cls", found) is cls:
+                spec = ("ref", module, qualname)
+                _ref_specs[cls] = spec
+                return spec
+        except Exception:  # noqa: BLE001 - ship by value
+            pass
+    return ("value", _dumps_by_value(cls, module))
+
+
+def _dumps_by_value(cls: type, module: str | None) -> bytes:
+    """cloudpickle ``cls`` with its module's contents by value (cloudpickle alone would refer to
+    a module that sits in ``sys.modules`` by name, which the actor may not be able to import)."""
+    mod = sys.modules.get(module or "")
+    registered = False
+    if mod is not None and module != "__main__":
+        try:
+            cloudpickle.register_pickle_by_value(mod)
+            registered = True
+        except ValueError:
+            pass
+    try:
+        return cloudpickle.dumps(cls, protocol=5)
+    finally:
+        if registered:
+            cloudpickle.unregister_pickle_by_value(mod)
+
+
+def _importable(module: str) -> bool:
+    top = module.partition(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    try:
+        return importlib.machinery.PathFinder.find_spec(top, sys.path) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def resolve_class(spec: tuple) -> type:
+    """The class a spec names: ``("ref", module, qualname)``, ``("value", pickled)`` or, in the
+    caller's own process (serial backend), ``("obj", cls)``."""
+    if spec[0] == "ref":
+        obj = _lookup(spec[1], spec[2])
+    elif spec[0] == "obj":
+        obj = spec[1]
+    else:
+        obj = pickle.loads(spec[1])
+    return getattr(obj, "_fp_cls", obj)  # a decorated class resolves to the proxy: take the real one
+
+
+class Dispatcher:
+    """Runs the requests of one actor.  Never raises for the user's errors: they become ERR replies.
+
+    Attributes:
+        obj: the user's object once ``INIT`` succeeded.
+        failed: ``INIT`` failed; the actor should send the reply and exit.
+    """
+
+    def __init__(self, setup_process: bool = True):
+        self.obj: Any = None
+        self.cls_name = "?"
+        self.failed = False
+        self.what = ""  # the request being run, for error messages about its reply
+        self.setup_process = setup_process  # INIT sets sys.path and cwd (not in the caller's own process)
+
+    def handle(self, op: int, payload: Any) -> tuple[int, Any]:
+        """Execute one request; returns ``(reply op, reply payload)``."""
+        if op == CALL:
+            name, args, kwargs = payload
+            payload = None
+            self.what = name
+            try:
+                fn = getattr(self.obj, name)
+            except AttributeError as e:
+                return ERR, error_info(e, "attr", __file__)
+            try:
+                return OK, (fn(*args) if kwargs is None else fn(*args, **kwargs))
+            except Exception as e:  # noqa: BLE001 - the caller gets it as RemoteError
+                return ERR, error_info(e, "remote", __file__)
+        if op == GETATTR:
+            self.what = payload
+            try:
+                value = getattr(self.obj, payload)
+            except AttributeError as e:
+                return ERR, error_info(e, "attr", __file__)
+            if callable(value) and not isinstance(value, type):
+                return CALLABLE, None
+            return OK, value
+        if op == SETATTR:
+            name, value = payload
+            try:
+                setattr(self.obj, name, value)
+            except Exception as e:  # noqa: BLE001
+                return ERR, error_info(e, "remote", __file__)
+            return OK, None
+        if op == INIT:
+            return self._init(payload)
+        return ERR, error_info(RuntimeError(f"unknown request op {op}"), "remote")
+
+    def _init(self, payload: Any) -> tuple[int, Any]:
+        spec, args, kwargs, path, cwd = payload
+        try:
+            if self.setup_process:
+                sys.path[:] = path
+                try:
+                    os.chdir(cwd)
+                except OSError:
+                    pass
+            cls = resolve_class(spec)
+            self.cls_name = cls.__name__
+            self.obj = cls(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001
+            self.failed = True
+            return ERR, error_info(e, "remote", __file__)
+        return OK, None
+
+    def unpickle_failed(self, op: int, err: BaseException) -> tuple[int, Any]:
+        what = "the arguments of a call" if op == CALL else "a message"
+        exc = RuntimeError(f"could not unpickle {what} in the actor ({self.cls_name}): {type(err).__name__}: {err}")
+        return ERR, error_info(exc, "serialization")
+
+    def unsendable(self, op: int, err: BaseException) -> tuple[int, Any]:
+        """The reply to use when the result of a request could not be pickled."""
+        what = f"the result of {self.cls_name}.{self.what}()" if op == CALL else f"attribute {self.cls_name}.{self.what}"
+        exc = TypeError(f"{what} could not be pickled: {type(err).__name__}: {err}. "
+                        "Return plain data (NumPy arrays, numbers, lists, dicts) from actor methods.")
+        return ERR, error_info(exc, "serialization")
+
+
+class _Transport(Protocol):
+    def recv(self, timeout: float | None = None) -> tuple[int, int, Any, BaseException | None] | None: ...
+
+    def send(self, op: int, seq: int, payload: Any) -> None: ...
+
+
+def serve(transport: _Transport, closed: type[BaseException]) -> int:
+    """Answer requests from ``transport`` until the driver goes away (``closed`` is raised).
+
+    Each reply goes out as soon as its request is done: a reply is never held back behind a
+    request that has started.  Returns the process exit code.
+    """
+    d = Dispatcher()
+    while True:
+        try:
+            frame = transport.recv()
+        except closed:
+            return 0
+        if frame is None:
+            continue
+        op, seq, payload, err = frame
+        frame = None
+        if err is not None:
+            rop, rpayload = d.unpickle_failed(op, err)
+        else:
+            rop, rpayload = d.handle(op, payload)
+        payload = None  # drop views of the arguments before replying: their releases ride on the reply
+        try:
+            transport.send(rop, seq, rpayload)
+        except closed:
+            return 0
+        except Exception as e:  # noqa: BLE001 - an unpicklable result
+            rpayload = None
+            rop, rpayload = d.unsendable(op, e)
+            transport.send(rop, seq, rpayload)
+        rpayload = None
+        if d.failed:
+            return 1

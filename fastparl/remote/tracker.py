@@ -1,0 +1,375 @@
+"""Request tracking, written once for every backend that sends messages (local, zmq).
+
+A :class:`TrackedActor` numbers its requests, sends them over a :class:`Transport`, and matches
+replies to requests by sequence number.  It knows nothing of sockets or shared memory.
+
+Threads: sending is serialised by a lock that covers only the send.  Receiving follows a
+leader/follower scheme: the first thread that needs a reply reads the wire for everyone
+(storing replies meant for others and waking them), the others wait on a condition with their
+own timeout.  So a ``result(timeout=1)`` returns in about a second even while another thread is
+blocked on a slow call of the same actor, and ``done()`` never blocks.
+
+Lifetime: when the proxy is gone (:meth:`TrackedActor.release`) the actor ends as soon as no
+request is outstanding, so a future keeps its actor alive until it resolves.  When the
+transport reports the peer lost, every pending and later request fails with the reason the
+backend gives (:meth:`TrackedActor._lost`), promptly and without hanging.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from fastparl.errors import ActorDiedError, FastparlError
+from fastparl.remote.backend import ActorHandle
+from fastparl.remote.errinfo import CALLABLE_ATTR, build_error, unpicklable_reply
+from fastparl.remote.futures import Future
+from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, OK, SETATTR, PeerClosed
+from fastparl.remote.serialization import describe_unpicklable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastparl.remote.backend import Backend
+
+__all__ = ["Frame", "PeerClosed", "Transport", "TrackedActor", "describe_request", "timeout_error"]
+
+Frame = tuple[int, int, Any, "BaseException | None"]  # (op, seq, payload, unpickling error or None)
+
+
+class Transport(Protocol):
+    """What request tracking needs from a link to one actor."""
+
+    closed: bool  # set when the link became unusable (peer gone, or a frame was cut half-way)
+
+    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None) -> None:
+        """Send one request.  Raises PeerClosed, or the pickling error for an unpicklable payload.
+        ``on_blocked`` is called while the link is full; it returns whether it made room (read replies)."""
+
+    def recv(self, timeout: float | None = None) -> Frame | None:
+        """The next reply, or None after ``timeout`` s.  Raises PeerClosed."""
+
+    def poll(self) -> list[Frame]:
+        """The replies that have arrived, without blocking.  Raises PeerClosed."""
+
+    def fileno(self) -> int:
+        """A descriptor that is readable when a reply may be waiting (-1 if there is none)."""
+
+    def close(self) -> None: ...
+
+
+def describe_request(cls_name: str, op: int, name: str) -> str:
+    """Text naming a request in error messages."""
+    if op == GETATTR:
+        return f"{cls_name}.{name}"
+    if op == SETATTR:
+        return f"setting {cls_name}.{name}"
+    return f"{cls_name}.{name}()"
+
+
+def timeout_error(what: str, timeout: float | None) -> FastparlError:
+    from fastparl.errors import FutureTimeoutError
+
+    return FutureTimeoutError(f"{what} did not finish within {timeout} s; it is still running: call .result() "
+                              "again later, or fastparl.kill() the actor to stop it")
+
+
+class TrackedActor(ActorHandle):
+    """An actor handle over a message transport.  Subclasses connect ``self.transport`` and
+    implement :meth:`_lost` (why the peer is gone), :meth:`_terminate` (stop its process) and
+    :meth:`_cleanup` (free what it held)."""
+
+    transport: Transport
+
+    def __init__(self, backend: "Backend", cls_name: str):
+        self.backend = backend
+        self.cls_name = cls_name
+        self.pid = -1
+        self.error: FastparlError | None = None  # set once the actor is gone: later requests raise it
+        self.kill_reason: FastparlError | None = None
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the reply state below; never held across a blocking read
+        self._cv = threading.Condition(self._lock)
+        self._seq = 0
+        self._pending: dict[int, tuple[int, str]] = {}  # seq -> (op, name): sent, no reply yet
+        self._replies: dict[int, tuple[bool, Any]] = {}  # replies read for another thread or a future
+        self._dropped: set[int] = set()
+        self._reading = False  # a thread is reading the transport (the leader)
+        self._sleepers = 0  # threads waiting on the condition
+        self._released = False
+        self._close_when_idle = False
+        self._cleaned = False
+
+    # ------------------------------------------------------------------ subclass hooks
+    @abstractmethod
+    def _lost(self, what: str) -> FastparlError:
+        """The error for requests on an actor whose link closed during ``what``."""
+
+    @abstractmethod
+    def _terminate(self) -> None:
+        """Stop the actor's process now (and whatever it started)."""
+
+    def _cleanup(self) -> None:
+        """Free what the actor held (GPUs, watchers).  Called once, when it is gone."""
+
+    # ------------------------------------------------------------------ ActorHandle
+    def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
+        seq = self._request(CALL, (name, args, kwargs), name, args, kwargs)
+        if not wait:
+            return Future(self, seq, name)
+        lock = self._lock
+        lock.acquire()
+        if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
+            lock.release()
+            ok, value = self.result(seq, None)
+        else:  # the plain case, inlined: nobody else reads, the next reply is ours
+            self._reading = True
+            lock.release()
+            try:
+                ok, value = self._read_until(seq, None, None)
+            finally:
+                self._stop_reading()
+        if ok:
+            return value
+        raise value
+
+    def getattr(self, name: str) -> Any:
+        return self.request(GETATTR, name, name)
+
+    def setattr(self, name: str, value: Any) -> None:
+        self.request(SETATTR, (name, value), name, (value,))
+
+    def request(self, op: int, payload: Any, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        """Send a request and wait for its reply (raises the actor's error)."""
+        ok, value = self.result(self._request(op, payload, name, args, kwargs), None)
+        if ok:
+            return value
+        raise value
+
+    def waitable(self) -> int | None:
+        fd = self.transport.fileno() if self.error is None else -1
+        return fd if fd >= 0 else None
+
+    # ------------------------------------------------------------------ sending
+    def _request(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None) -> int:
+        with self._send_lock:
+            if self.error is not None:
+                raise self.error
+            self._seq += 1
+            seq = self._seq
+            self._pending[seq] = (op, name)
+            transport = self.transport
+            try:
+                transport.send(op, seq, payload, self._drain)
+            except PeerClosed:
+                self._pending.pop(seq, None)
+                self._died(describe_request(self.cls_name, op, name))
+                raise self.error from None  # type: ignore[misc]
+            except FastparlError:  # SerializationError, or a transport refusing shared memory it cannot share
+                self._pending.pop(seq, None)
+                raise
+            except Exception as e:  # noqa: BLE001 - could not pickle the arguments
+                self._pending.pop(seq, None)
+                if transport.closed:
+                    raise
+                raise describe_unpicklable(f"the arguments of {describe_request(self.cls_name, op, name)}",
+                                           args, kwargs, e) from e
+            except BaseException:
+                self._pending.pop(seq, None)
+                raise
+            finally:
+                if transport.closed and self.error is None:  # interrupted (Ctrl-C) half-way through a frame
+                    self.kill(ActorDiedError(
+                        f"a call to {describe_request(self.cls_name, op, name)} was interrupted half-way through "
+                        f"sending, which leaves the link to actor {self.cls_name} (pid {self.pid}) unusable: the "
+                        "actor was stopped; create a new one"))
+                    self._fail(self.kill_reason)  # type: ignore[arg-type]
+        return seq
+
+    def _drain(self) -> bool:
+        """Read replies while a send waits for room (pipelining), unless another thread reads."""
+        with self._cv:
+            if self._reading:
+                return False
+            self._reading = True
+        try:
+            for frame in self.transport.poll():
+                self._store(frame)
+        except PeerClosed:
+            pass  # the send that called us fails next, and reports it
+        finally:
+            self._stop_reading()
+        return True
+
+    # ------------------------------------------------------------------ receiving
+    def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        cv = self._cv
+        with cv:
+            while True:
+                reply = self._replies.pop(seq, None)
+                if reply is not None:
+                    return reply
+                if self.error is not None:
+                    return False, self.error
+                if not self._reading:
+                    self._reading = True
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise timeout_error(self._what(seq), timeout)
+                self._sleepers += 1
+                try:
+                    cv.wait(remaining)
+                finally:
+                    self._sleepers -= 1
+        try:
+            return self._read_until(seq, deadline, timeout)
+        finally:
+            self._stop_reading()
+
+    def _read_until(self, seq: int, deadline: float | None, timeout: float | None) -> tuple[bool, Any]:
+        transport = self.transport
+        while True:
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise timeout_error(self._what(seq), timeout)
+            try:
+                frame = transport.recv(remaining)
+            except PeerClosed:
+                self._died(self._what(seq))
+                return self._replies.pop(seq, None) or (False, self.error)
+            if frame is None:
+                continue
+            if frame[1] == seq:
+                op, name = self._pending.pop(seq, (CALL, "?"))
+                if self._released and not self._pending:
+                    self._close_when_idle = True
+                if frame[0] == OK and frame[3] is None:  # the common case
+                    return True, frame[2]
+                return self._reply(frame, op, name)
+            self._store(frame)
+
+    def poll(self, seq: int) -> tuple[bool, Any] | None:
+        with self._cv:
+            reply = self._replies.pop(seq, None)
+            if reply is not None:
+                return reply
+            if self.error is not None:
+                return False, self.error
+            if self._reading:
+                return None  # another thread reads: it stores our reply and never makes us wait
+            self._reading = True
+        try:
+            for frame in self.transport.poll():
+                self._store(frame)
+        except PeerClosed:
+            self._died(self._what(seq))
+        finally:
+            self._stop_reading()
+        with self._cv:
+            reply = self._replies.pop(seq, None)
+            if reply is not None:
+                return reply
+            return (False, self.error) if self.error is not None else None
+
+    def drop(self, seq: int) -> None:
+        with self._cv:
+            if self._replies.pop(seq, None) is None and seq in self._pending:
+                self._dropped.add(seq)
+
+    def _store(self, frame: Frame) -> None:
+        seq = frame[1]
+        op, name = self._pending.pop(seq, (CALL, f"call #{seq}"))
+        reply = self._reply(frame, op, name)
+        with self._cv:
+            if seq in self._dropped:
+                self._dropped.discard(seq)
+            else:
+                self._replies[seq] = reply
+            if self._sleepers:
+                self._cv.notify_all()
+        if self._released and not self._pending:
+            self._close_when_idle = True
+        self.backend.wake_waiters()
+
+    def _reply(self, frame: Frame, op: int, name: str) -> tuple[bool, Any]:
+        rop, _, payload, err = frame
+        if err is not None:
+            return False, unpicklable_reply(describe_request(self.cls_name, op, name), err)
+        if rop == OK:
+            return True, payload
+        if rop == CALLABLE:
+            return True, CALLABLE_ATTR
+        if rop == ERR:
+            return False, build_error(payload, describe_request(self.cls_name, op, name))
+        return False, FastparlError(f"unexpected reply op {rop} from actor {self.cls_name} (pid {self.pid})")
+
+    def _stop_reading(self) -> None:
+        lock = self._lock
+        lock.acquire()
+        self._reading = False
+        if self._sleepers:
+            self._cv.notify_all()
+        lock.release()
+        if self._close_when_idle:
+            self._close_when_idle = False
+            self._close_link()
+
+    def _what(self, seq: int) -> str:
+        op, name = self._pending.get(seq, (CALL, "?"))
+        return describe_request(self.cls_name, op, name)
+
+    # ------------------------------------------------------------------ death and release
+    def _died(self, what: str) -> None:
+        """The transport closed: fail every pending and later request with the backend's reason."""
+        if self.error is not None:
+            return
+        self._fail(self.kill_reason or self._lost(what))
+
+    def _fail(self, reason: FastparlError) -> None:
+        with self._cv:
+            if self.error is None:
+                self.error = reason
+            self._cv.notify_all()
+        self.backend.wake_waiters()
+        self._cleanup_once()
+
+    def _cleanup_once(self) -> None:
+        if not self._cleaned:
+            self._cleaned = True
+            self._cleanup()
+
+    def kill(self, reason: FastparlError | None = None) -> None:
+        if self.error is None and self.kill_reason is None:
+            self.kill_reason = reason or ActorDiedError(
+                f"actor {self.cls_name} (pid {self.pid}) was stopped by fastparl.kill(); create a new one")
+        self._terminate()
+        if reason is None:  # a user's kill fails pending calls now, without waiting to notice the exit
+            self._fail(self.kill_reason)  # type: ignore[arg-type]
+            self._close_link()
+
+    def release(self) -> None:
+        self._released = True
+        if not self._pending:
+            self.close()
+
+    def close(self) -> None:
+        """End the actor now: it sees its link close and exits."""
+        if self.error is None:
+            self._fail(ActorDiedError(f"actor {self.cls_name} (pid {self.pid}) was released; create a new one"))
+        self._close_link()
+
+    def _close_link(self) -> None:
+        with self._cv:
+            if self._reading:  # the reader closes it when it is done (closing under a reader could hang it)
+                self._close_when_idle = True
+                return
+        if self.error is None:
+            self._fail(ActorDiedError(f"actor {self.cls_name} (pid {self.pid}) was released; create a new one"))
+        transport = getattr(self, "transport", None)
+        if transport is not None:
+            transport.close()
+        self._cleanup_once()
