@@ -1,4 +1,4 @@
-"""Fast learning tests: DDPG, TD3 and SAC must really improve on Pendulum-v1.
+"""Fast learning tests: DDPG, TD3, SAC and OAC must really improve on Pendulum-v1.
 
 Each trains the example script's ``train()`` for a small, fixed-seed budget (small networks,
 1k random warm-up steps), then compares 10 deterministic evaluation episodes with the
@@ -19,7 +19,7 @@ from _examples import load_example  # noqa: E402
 
 FAST = dict(env="Pendulum-v1", hidden=64, batch_size=128, warmup_steps=1_000, actor_lr=1e-3, critic_lr=1e-3,
             eval_every=100_000, tensorboard=False)
-BUDGET = {"DDPG": 6_000, "TD3": 6_000, "SAC": 5_000}
+BUDGET = {"DDPG": 6_000, "TD3": 6_000, "SAC": 5_000, "OAC": 5_000}
 
 
 def untrained_return(mod, seed: int = 0) -> float:
@@ -33,7 +33,7 @@ def untrained_return(mod, seed: int = 0) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["DDPG", "TD3", "SAC"])
+@pytest.mark.parametrize("algo", ["DDPG", "TD3", "SAC", "OAC"])
 def test_offpolicy_learns_pendulum(tmp_path, algo):
     mod = load_example(algo)
     before = untrained_return(mod)
