@@ -7,8 +7,9 @@ milliseconds.
 
 What it does for the driver:
 
-* ``SPAWN``: fork an actor on the two sockets the driver sent; reply with its pid.  Each reply
-  carries the sequence number of its request, so a late reply can never be taken for another.
+* ``SPAWN``: fork an actor on the two sockets the driver sent (or, for a worker daemon's actor,
+  one that connects to its remote driver over ZeroMQ: ``req["zmq"]``); reply with its pid.  Each
+  reply carries the sequence number of its request, so a late reply can never be taken for another.
 * Output: each actor's stdout and stderr are pipes read here and forwarded to the driver as
   records on one pipe (``OUT_FD``), so the driver holds no descriptor per actor for them.
 * ``STATUS``: an actor's exit code (after forwarding the last of its output).
@@ -113,7 +114,7 @@ class ForkServer:
         if op == SPAWN:
             fds = self.ch.take_fds(payload.pop("nfds"))  # sent just before the frame
             try:
-                pid = self.spawn(payload, *fds)
+                pid = self.spawn(payload, fds)
             except Exception as e:  # noqa: BLE001
                 self.ch.send(ERR, seq, error_info(e))
                 return
@@ -124,7 +125,7 @@ class ForkServer:
             self.ch.send(OK, seq, self.status.get(payload))
 
     # ------------------------------------------------------------------ actors
-    def spawn(self, req: dict, sock_fd: int, fd_sock: int) -> int:
+    def spawn(self, req: dict, fds: list[int]) -> int:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         pipes = [os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)] if self.out_fd >= 0 else []
@@ -133,9 +134,14 @@ class ForkServer:
             code = 1
             try:
                 os.setpgid(0, 0)
-                self._become_actor(req, sock_fd, [w for _, w in pipes], [r for r, _ in pipes])
-                code = dispatcher.serve(Channel(socket.socket(fileno=sock_fd), socket.socket(fileno=fd_sock)),
-                                        PeerClosed)
+                self._become_actor(req, [w for _, w in pipes], [r for r, _ in pipes])
+                if "zmq" in req:
+                    from fastparl.remote.zmq.actor import serve_zmq
+
+                    code = serve_zmq(req["zmq"])
+                else:
+                    code = dispatcher.serve(Channel(socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])),
+                                            PeerClosed)
             except PeerClosed:
                 code = 0
             except SystemExit as e:
@@ -154,7 +160,7 @@ class ForkServer:
             os.setpgid(pid, pid)  # also here, so that killpg works even before the child ran
         except OSError:
             pass
-        for fd in (sock_fd, fd_sock):
+        for fd in fds:
             os.close(fd)
         self.actors[pid] = []
         for stream, (r, w) in zip((STDOUT, STDERR), pipes):
@@ -164,7 +170,7 @@ class ForkServer:
             self.actors[pid].append(r)
         return pid
 
-    def _become_actor(self, req: dict, sock_fd: int, out_fds: list[int], close_fds: list[int]) -> None:
+    def _become_actor(self, req: dict, out_fds: list[int], close_fds: list[int]) -> None:
         signal.set_wakeup_fd(-1)
         self.sel.close()
         for fd in [self.wake_r, self.wake_w, self.ch.fd, self.ch.fd_sock.fileno(), *close_fds,
@@ -198,6 +204,8 @@ class ForkServer:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        if req.get("cwd"):
+            os.chdir(req["cwd"])
 
     # ------------------------------------------------------------------ output
     def forward(self, fd: int, pid: int, stream: int) -> None:
@@ -320,6 +328,8 @@ def main() -> None:
         sys.exit(0)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     raise_fd_limit()
+    for module in filter(None, os.environ.get("FASTPARL_FORKSERVER_PRELOAD", "").split(",")):
+        __import__(module)  # e.g. a worker daemon's actors speak ZeroMQ: import it once, here
     ForkServer(fd, fd_sock, out_fd, driver_pid).run()
 
 

@@ -55,7 +55,9 @@ class Monitor:
         self._thread = threading.Thread(target=self._run, name="fastparl-monitor", daemon=True)
         self._thread.start()
 
-    def add_actor(self, actor: Any, pid: int, prefix: str, max_memory_mb: float | None) -> None:
+    def add_actor(self, actor: Any, pid: Any, prefix: str, max_memory_mb: float | None) -> None:
+        """Watch ``actor``: ``pid`` keys its output records (any hashable for remote actors, whose
+        output arrives through :meth:`record`)."""
         with self._lock:
             self.actors[pid] = _Actor(actor, prefix, max_memory_mb)
             if self.out_fd < 0:
@@ -63,7 +65,7 @@ class Monitor:
         if max_memory_mb:
             self._wake()
 
-    def stderr_tail(self, pid: int, wait: float = 0.0) -> str:
+    def stderr_tail(self, pid: Any, wait: float = 0.0) -> str:
         """The last lines actor ``pid`` wrote to stderr (waits up to ``wait`` s for them to arrive)."""
         a = self.actors.get(pid)
         if a is None:
@@ -72,7 +74,7 @@ class Monitor:
             a.stderr_closed.wait(wait)
         return "\n".join(a.tail)
 
-    def forget(self, pid: int) -> None:
+    def forget(self, pid: Any) -> None:
         """Stop watching the actor's memory (it is gone or going); its output is still printed."""
         a = self.actors.get(pid)
         if a is not None:
@@ -147,12 +149,13 @@ class Monitor:
             end = pos + OUT_RECORD.size + n
             if end > len(buf):
                 break
-            self._record(pid, stream, buf[pos + OUT_RECORD.size:end])
+            self.record(pid, stream, buf[pos + OUT_RECORD.size:end])
             pos = end
         self._buf = buf[pos:]
         return True
 
-    def _record(self, pid: int, stream: int, data: bytes) -> None:
+    def record(self, pid: Any, stream: int, data: bytes) -> None:
+        """Print what actor ``pid`` wrote (``stream``: STDOUT, STDERR, or their EOF markers)."""
         a = self.actors.get(pid)
         if a is None:
             a = self.actors.setdefault(pid, _Actor(None, f"(pid={pid}) ", None))
