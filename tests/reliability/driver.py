@@ -111,6 +111,34 @@ def fd_limit(n_actors: str) -> None:
     print("still works:", actors[0].add(), more[0].add(), flush=True)
 
 
+def low_memory() -> None:
+    """Shared memory runs out (a 600 MB address-space limit): clear ResourceErrors, and the driver goes on."""
+    import psutil
+
+    actor = RemoteFaulty()
+    big = np.ones(1 << 17)  # 1 MB: its message needs an arena segment
+    assert actor.total(big) == float(1 << 17)
+    big5 = np.ones((5 << 20) // 8)  # made now: later, no memory is left to make it
+    vms = psutil.Process().memory_info().vms
+    resource.setrlimit(resource.RLIMIT_AS, (vms + (600 << 20), resource.RLIM_INFINITY))
+    arrays = []
+    for size in (64 << 20, 1 << 20):  # fill the address space up to the last MB
+        try:
+            for _ in range(1000):
+                arrays.append(fastparl.shared_array(size, np.uint8))
+            print("no error", flush=True)
+        except fastparl.errors.ResourceError as e:
+            print("ResourceError after", len(arrays), "arrays:", str(e).replace("\n", " "), flush=True)
+    try:
+        actor.total(big5)  # 5 MB: a new arena segment cannot be mapped now
+        print("sent", flush=True)
+    except fastparl.errors.ResourceError as e:
+        print("ResourceError for a message:", str(e).replace("\n", " "), flush=True)
+    del arrays[:]
+    gc.collect()
+    print("still works:", actor.total(big), actor.total(big5), flush=True)
+
+
 def main_globals() -> None:
     """A class of __main__ reads a global; actors created after it changed see the new value."""
     global GREETING
@@ -134,5 +162,5 @@ if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     signal.signal(signal.SIGINT, signal.default_int_handler)
     {"children": children, "eight": eight, "ctrl-c-then-call": ctrl_c_then_call, "fd-limit": fd_limit,
-     "main-globals": main_globals, "progress": progress}[mode](*args)
+     "main-globals": main_globals, "low-memory": low_memory, "progress": progress}[mode](*args)
     print("end", flush=True)

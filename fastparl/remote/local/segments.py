@@ -27,6 +27,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+import psutil
 
 from fastparl.errors import ResourceError
 
@@ -86,6 +87,20 @@ def fd_error(what: str, err: OSError) -> ResourceError:
         f"{used} and may open {soft} (hard limit {hard}). Each actor holds 2 in the driver and each "
         "shared array or put() reference 1. Raise the limit (`ulimit -n 65536` in the shell, or in "
         "/etc/security/limits.conf), or use fewer, larger shared arrays and release actors you no longer need.")
+
+
+def memory_limit() -> int:
+    """Bytes of memory there are at most: RAM and swap, or the (cgroup) container's limit if lower."""
+    limit = psutil.virtual_memory().total + psutil.swap_memory().total
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limit = min(limit, int(text))
+    return int(limit)
 
 
 def _memfd(kind: int, size: int) -> int:
@@ -163,6 +178,12 @@ class Segment:
     @classmethod
     def create(cls, size: int, kind: int, populate: bool = True) -> "Segment":
         size = max(PAGE, round_up(size, PAGE))
+        limit = memory_limit()
+        if size > limit:  # a memfd takes any size, and the machine would go out of memory as it fills
+            what = {SHARED: "a shared array", REF: "a put() object"}.get(kind, "a message's arrays")
+            raise ResourceError(
+                f"{what} needs {size / 2**30:.1f} GB of shared memory, more than this machine can hold "
+                f"({limit / 2**30:.1f} GB of RAM and swap, or the container's memory limit). Use smaller arrays.")
         fd = recycler.take(size) if kind == REF else None
         if fd is None:  # else: pages exist already, mapping them is cheap (no zeroing by the kernel)
             fd = _memfd(kind, size)
