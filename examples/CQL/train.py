@@ -82,7 +82,9 @@ def load_dataset(args: Args, logdir: str) -> tuple[ReplayMemory, float]:
     env = gym.make(args.env)
     obs_dim, act_dim = int(np.prod(env.observation_space.shape)), int(env.action_space.shape[0])
     if args.dataset not in ("sac", "scripted"):
-        rpm = ReplayMemory(args.dataset_steps, obs_dim, act_dim, rng=args.seed)
+        with np.load(args.dataset) as data:  # size the memory from the file (ReplayMemory.save's "other")
+            size = int(data["other"][0])
+        rpm = ReplayMemory(size, obs_dim, act_dim, rng=args.seed)
         rpm.load(args.dataset)
         return rpm, float("nan")
     if args.dataset == "scripted":

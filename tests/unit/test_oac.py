@@ -139,3 +139,34 @@ def test_argument_errors():
 
     with pytest.raises(ModelMethodError, match="value"):
         OAC(NoValue(), **KW)
+
+
+def test_example_agent_acts_in_numpy_like_paddle():
+    """The OAC example's numpy ``optimistic_mean`` equals the algorithm's paddle shift for the same sample."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from _examples import load_example
+
+    mod = load_example("OAC")
+    paddle.seed(4)
+    agent = mod.make_agent(OBS, ACT, mod.Args(hidden=16))
+    alg = agent.alg
+    for seed in range(3):
+        obs = np.random.default_rng(seed).standard_normal(OBS).astype(np.float32)
+        t = paddle.to_tensor(obs[None])
+        mean, log_std = alg.model.policy(t)
+        std = paddle.exp(log_std)
+        pre = mean.unsqueeze(0) + std * paddle.to_tensor(np.random.default_rng(seed + 9).standard_normal((1, 1, ACT)),
+                                                         dtype="float32")
+        pre.stop_gradient = False
+        q1, q2 = alg.model.value(t, paddle.tanh(pre)[0])
+        grad = paddle.grad((q1 + q2) / 2.0 + alg.beta * (paddle.abs(q1 - q2) / 2.0), pre)[0]
+        sigma = std * std
+        mu_e = pre + math.sqrt(2.0 * alg.delta) * sigma * grad / (paddle.sqrt((grad * grad * sigma).sum()) + 10e-6)
+        mine = agent.optimistic_mean(obs, pre.numpy()[0, 0], std.numpy()[0])
+        np.testing.assert_allclose(mine, mu_e.numpy()[0, 0], rtol=1e-4, atol=1e-5)
+        assert not np.allclose(mine, pre.numpy()[0, 0])  # the shift is real
+    action = agent.sample(obs)
+    assert action.shape == (ACT,) and action.dtype == np.float32 and np.all(np.abs(action) < 1)
