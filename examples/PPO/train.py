@@ -10,12 +10,12 @@ truncations bootstrap from V(final observation).
 ``--learners k`` (k > 1) trains data-parallel with :class:`fastparl.learners.LearnerGroup`: the
 rollout lives in shared memory, GAE runs here, and each of k learner processes (one GPU each where
 there are GPUs) runs the same epochs of minibatch updates on ``num_steps / k`` of the rollout's
-steps (all envs; after GAE the order of transitions no longer matters), gradients all-reduced at every step, so the k replicas stay identical.  Advantages are normalised here,
-over the whole rollout, before it is split (a shard's own statistics would differ from the
-batch's): with one minibatch per epoch (the discrete preset) that is exactly PPO's per-minibatch
-normalisation, so k learners take the steps one learner takes; with several minibatches it
-normalises over the rollout instead of each minibatch.  ``--learners 1`` (default) learns in this
-process, as PARL does.
+steps of every env (after GAE the order of transitions no longer matters), gradients all-reduced
+at every step, so the k replicas stay identical.  Advantages are normalised here, over the whole
+rollout, before it is split (a shard's own statistics would differ from the batch's): with one
+minibatch per epoch (the discrete preset) that is exactly PPO's per-minibatch normalisation, so k
+learners take the steps one learner takes; with several minibatches it normalises over the
+rollout instead of each minibatch.  ``--learners 1`` (default) learns in this process, as PARL does.
 
     python examples/PPO/train.py --env CartPole-v1 --seed 0 --total-steps 100000
     python examples/PPO/train.py --env CartPole-v1 --actors 2
@@ -31,11 +31,10 @@ import os
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cloudpickle
-
 import gymnasium as gym
 import numpy as np
 
