@@ -27,19 +27,23 @@ __all__ = ["Dispatcher", "serve", "class_spec", "resolve_class"]
 _ref_specs: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
 
 
-def class_spec(cls: type) -> tuple:
+def class_spec(cls: type, remote: bool = False) -> tuple:
     """How to ship ``cls`` to an actor: by reference when the actor can import it, else by value.
 
-    By reference needs the class's module to be importable from ``sys.path`` (which the actor
+    By reference needs the class's module to be importable from ``sys.path`` (which a local actor
     receives): classes of ``__main__``, of functions' bodies, or of modules loaded from a file
     path under a made-up name go by value (cloudpickle), pickled anew for each actor so that the
-    actor sees the module's globals as they are now, not as they were for the first actor.
+    actor sees the module's globals as they are now, not as they were for the first actor.  For an
+    actor on another host (``remote``), only classes of installed packages go by reference: the
+    user's own modules are not there.
     """
-    spec = _ref_specs.get(cls)
+    spec = None if remote else _ref_specs.get(cls)
     if spec is not None:
         return spec
     module = getattr(cls, "__module__", None)
     qualname = getattr(cls, "__qualname__", "")
+    if remote and module and not _installed(module):
+        return ("value", _dumps_by_value(cls, module))
     if module and module != "__main__" and "<locals>" not in qualname and _importable(module):
         try:
             found = _lookup(module, qualname)
@@ -68,6 +72,25 @@ def _dumps_by_value(cls: type, module: str | None) -> bytes:
     finally:
         if registered:
             cloudpickle.unregister_pickle_by_value(mod)
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` comes with Python, fastparl or an installed package (not the user's own files)."""
+    top = module.partition(".")[0]
+    if top == "fastparl" or top in sys.builtin_module_names:
+        return True
+    path = getattr(sys.modules.get(top), "__file__", None)
+    if path is None:
+        return False
+    path = os.path.realpath(path)
+    return any(path.startswith(root + os.sep) for root in _install_roots())
+
+
+def _install_roots() -> set[str]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)}
 
 
 def _importable(module: str) -> bool:
@@ -151,7 +174,7 @@ class Dispatcher:
     def _init(self, payload: Any) -> tuple[int, Any]:
         spec, args, kwargs, path, cwd = payload
         try:
-            if self.setup_process:
+            if self.setup_process and path is not None:  # the driver's view (None: another host, keep ours)
                 sys.path[:] = path
                 try:
                     os.chdir(cwd)

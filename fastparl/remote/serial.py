@@ -35,7 +35,7 @@ def _roundtrip(value: Any) -> Any:
         bufs.append(buf)
         return False
 
-    data = serialization.dumps(value, out_of_band, bufs.clear, on_shared=lambda seg: None)
+    data = serialization.dumps(value, out_of_band, bufs.clear, on_shared=lambda seg: True)
     views = [memoryview(bytes(b.raw())) for b in bufs]  # copies, read-only, like views of the sender's arena
     return pickle.loads(data, buffers=views)
 

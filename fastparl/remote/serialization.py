@@ -6,9 +6,11 @@ would pickle by reference to ``__main__``, which the actor cannot import.
 
 Objects that live in shared memory (a backend's shared arrays and ``put()`` references) register
 a *share reducer* with :func:`register_shared_type`.  When a transport pickles a message with an
-``on_shared`` callback, such objects travel as small handles and the callback learns which memory
-they need (so that the transport can make it visible to the peer, or refuse: another host cannot
-map it).  Without ``on_shared`` they pickle as ordinary values, e.g. to a file.
+``on_shared`` callback, the reducer asks it about the memory the object needs: ``on_shared(segment)``
+returns True when the peer can map it (the object then travels as a small handle), False when it
+cannot (the object then pickles as an ordinary value), or raises when sending it by value would
+silently break its meaning (a shared array written by another host).  Without ``on_shared``
+shared objects pickle as ordinary values, e.g. to a file.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ PROTOCOL = 5
 _MAIN = b"__main__"
 
 # type -> reducer(obj, on_shared) returning a pickle reduce tuple, or None to pickle obj as usual.
-ShareReducer = Callable[[Any, Callable[[Any], None]], "tuple | None"]
+ShareReducer = Callable[[Any, Callable[[Any], bool]], "tuple | None"]
 _SHARED_TYPES: dict[type, ShareReducer] = {}
 
 
@@ -78,7 +80,7 @@ def _override(pickler: Any, obj: Any) -> Any:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], bool],
                  inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
         self.on_shared = on_shared
@@ -89,7 +91,7 @@ class _Pickler(pickle.Pickler):
 
 
 class _CloudPickler(cloudpickle.Pickler):
-    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], bool],
                  inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
         self.on_shared = on_shared
@@ -119,7 +121,7 @@ class Encoder:
             buffer callback (which would keep them in band anyway).
     """
 
-    def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], None], on_retry: Callable[[], None],
+    def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], bool], on_retry: Callable[[], None],
                  inband_below: int = 0):
         self._file = io.BytesIO()
         self._pickler = _Pickler(self._file, buffer_callback, on_shared, inband_below)
@@ -146,7 +148,7 @@ class Encoder:
 
 
 def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None,
-          on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], None] | None = None) -> bytes:
+          on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], bool] | None = None) -> bytes:
     """Pickle ``obj`` (protocol 5) once; see :class:`Encoder` for the arguments.
 
     Without ``on_shared``, shared objects pickle as plain values (e.g. for a file).
