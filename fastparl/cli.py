@@ -52,7 +52,8 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> arg
         description="Serves actors for drivers that connect with FASTPARL_HOSTS=host:port (or fastparl.connect). "
                     "Clients must hold the same token: FASTPARL_TOKEN, or the token file this command creates "
                     "on first start (~/.fastparl/token, mode 0600): copy it to every host.")
-    p.add_argument("--port", type=int, default=8037, help="TCP port to listen on (default: 8037)")
+    p.add_argument("--port", type=int, default=8037, help="TCP port to listen on (default: 8037; 0: any free port, "
+                                                        "printed at start)")
     p.add_argument("--cpus", type=int, default=None, help="actor slots (default: the number of CPUs here)")
     p.add_argument("--gpus", default=None, help="GPU ids to hand out, e.g. 0,1 (default: CUDA_VISIBLE_DEVICES or "
                                                 "what nvidia-smi lists)")

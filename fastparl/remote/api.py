@@ -22,7 +22,7 @@ _target: str | None = None
 
 
 def connect(address: str | None = None, distributed_files: tuple[str, ...] | list[str] = (), *,
-            log_to_driver: bool = True, master_address: str | None = None, **_ignored: Any) -> None:
+            log_to_driver: bool = True, master_address: str | None = None, **options: Any) -> None:
     """Choose where actors run.  Optional: creating an actor connects locally by itself.
 
     Args:
@@ -34,6 +34,7 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
         distributed_files: files (or glob patterns) to copy to each worker host, next to the actors.
         log_to_driver: forward actors' stdout/stderr here, each line prefixed with class and pid.
         master_address: PARL's name for ``address``.
+        options: passed to the backend (e.g. ``connect_timeout=`` seconds for worker daemons).
 
     Raises:
         ConnectionError: already connected elsewhere, the address is malformed, or no worker answers.
@@ -63,7 +64,8 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
                 return
             raise ConnectionError(f"fastparl is already connected to {_target!r}; call fastparl.disconnect() "
                                   f"before connecting to {target!r}")
-        _backend = create_backend(name, target, log_to_driver=log_to_driver, distributed_files=distributed_files)
+        _backend = create_backend(name, target, log_to_driver=log_to_driver, distributed_files=distributed_files,
+                                  **options)
         _target = target
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import io
 import pickle
-from types import FunctionType
+from collections import ChainMap
+from types import CodeType, FunctionType
 from typing import Any, Callable
 
 import cloudpickle
@@ -25,7 +26,7 @@ import numpy as np
 
 from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["Encoder", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
+__all__ = ["Encoder", "cloud_dumps", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -90,7 +91,16 @@ class _Pickler(pickle.Pickler):
         return _override(self, obj)
 
 
+def _code_reduce(code: CodeType) -> Any:
+    """cloudpickle's code reducer, but keeping the file name: it writes ``<dynamic-code>`` instead,
+    which would leave remote tracebacks of classes shipped by value without files or source lines."""
+    fn, args = cloudpickle.cloudpickle._code_reduce(code)
+    return fn, tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
+
+
 class _CloudPickler(cloudpickle.Pickler):
+    dispatch_table = ChainMap({CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table)
+
     def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], bool],
                  inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
@@ -147,6 +157,13 @@ class Encoder:
         return f.getvalue()
 
 
+def cloud_dumps(obj: Any) -> bytes:
+    """cloudpickle ``obj`` by value (classes and functions included), keeping code file names."""
+    f = io.BytesIO()
+    _CloudPickler(f, None, lambda seg: False).dump(obj)
+    return f.getvalue()
+
+
 def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None,
           on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], bool] | None = None) -> bytes:
     """Pickle ``obj`` (protocol 5) once; see :class:`Encoder` for the arguments.
@@ -163,7 +180,9 @@ def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None
         pass
     if on_retry is not None:
         on_retry()
-    return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+    f = io.BytesIO()
+    _CloudPickler(f, buffer_callback, lambda seg: False).dump(obj)
+    return f.getvalue()
 
 
 def loads(data: Any, buffers: Any = None) -> Any:

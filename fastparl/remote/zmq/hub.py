@@ -83,6 +83,7 @@ class Hub:
                 q.append(_Closed(reason))
             if self._sleepers:
                 self._cv.notify_all()
+        self._wake_reader()
         self.on_message()
 
     def forget(self, identity: bytes, goodbye: bool = True) -> None:
@@ -113,10 +114,13 @@ class Hub:
     def _after_socket_call(self) -> None:
         """A send may have taken in a message and consumed ZMQ_FD's edge: wake the reader to look."""
         if self._reading and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:
-                pass
+            self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
 
     # ------------------------------------------------------------------ receiving
     def recv(self, identity: bytes, timeout: float | None) -> list[Any] | None:
@@ -208,7 +212,8 @@ class Hub:
                 self._cv.notify_all()
 
     def _read(self, timeout: float | None, once: bool = False) -> bool:
-        """Read and route one message, waiting up to ``timeout`` s; returns whether one came."""
+        """Read and route one message, waiting up to ``timeout`` s; returns whether one came.  Also
+        returns (False) when woken, so that the caller looks at its queue again (a peer was closed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self.sock_lock:
@@ -231,6 +236,8 @@ class Hub:
                     os.read(self._wake_r, 4096)
                 except OSError:
                     pass
+                if not self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    return False
             if once and not r and remaining is not None and remaining <= wait:
                 return False
 

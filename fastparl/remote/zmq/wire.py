@@ -108,7 +108,7 @@ class DataCodec:
         """(op, seq, payload, unpickling error or None) from received frames (copy=False)."""
         op, seq = HEADER.unpack(frames[0].buffer)
         try:
-            views = [f.buffer for f in frames[2:]]  # memoryviews of ZeroMQ's messages: zero-copy, read-only
+            views = [f.buffer.toreadonly() for f in frames[2:]]  # views of ZeroMQ's messages: zero-copy, read-only
             return op, seq, pickle.loads(frames[1].buffer, buffers=views), None
         except Exception as e:  # noqa: BLE001
             return op, seq, None, e

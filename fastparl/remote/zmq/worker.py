@@ -65,6 +65,7 @@ class _Actor:
     gpus: list[str]
     pidfd: int = -1
     reason: str = ""  # why we ended it, if we did
+    shim: Any = None  # what the memory watcher holds (weakly) for it
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Worker:
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_FILE_BYTES + MAX_CONTROL_BYTES)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
-        self.sock.bind(f"tcp://{host}:{port}")
+        self.sock.bind(f"tcp://{host}:{port or '*'}")  # port 0: any free port (logged at start)
         self.port = int(self.sock.getsockopt_string(zmq.LAST_ENDPOINT).rpartition(":")[2])
         self.clients: dict[bytes, _Client] = {}
         self.actors: dict[str, _Actor] = {}
@@ -278,7 +279,8 @@ class Worker:
         self.by_pid[pid] = a
         c.actors.add(actor_id)
         max_memory = msg.get("max_memory")
-        self.local.monitor.add_actor(_MemoryShim(self, a), pid, "", float(max_memory) if max_memory else None)
+        a.shim = _MemoryShim(self, a)
+        self.local.monitor.add_actor(a.shim, pid, "", float(max_memory) if max_memory else None)
         self._send(c.identity, "spawned", req=req, pid=pid, gpus=gpus, host=socket.gethostname())
 
     def _on_kill(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
