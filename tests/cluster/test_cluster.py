@@ -153,10 +153,11 @@ def test_malformed_frames_do_not_crash_the_worker(cluster, use_token, tmp_path):
     bomb = pickle.dumps(_Bomb(str(marker)))
     ctx = zmq.Context()
     rng = np.random.default_rng(0)
+    s = None
     try:
         for i in range(3000):
             if i % 100 == 0:
-                if i:
+                if s is not None:
                     s.close()
                 s = ctx.socket(zmq.DEALER)
                 s.setsockopt(zmq.LINGER, 5000)  # closed every 100 messages: deliver what is queued first
