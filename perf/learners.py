@@ -170,7 +170,11 @@ def main() -> None:
                       + ", ".join(f"{k} {med:.2f} / {best:.2f}" for k, (med, best) in latency.items())]
         lines.append("")
     gpus = visible_gpu_count()
-    lines += ["## GPUs", "",
+    lines += ["Reading: a synchronous all-reduce waits, at every step, until every rank has been scheduled; with "
+              "more runnable processes than cores (the load average above), that wait, not the bytes, sets the "
+              "pace, which the gap between the median and best all-reduce shows.  Data-parallel learners pay "
+              "off when a step costs much more than an all-reduce: larger models and batches, or GPUs.", "",
+              "## GPUs", "",
               (f"{gpus} GPU(s) visible, but this report measures CPU learners only (`use_gpu=False`)." if gpus else
                "No GPU on this machine: k = 1 on a GPU and k > 1 with NCCL were **not measured**."),
               "k > 1 GPU learners need k GPUs on one host (NCCL, one device per rank: `n_gpu=1` each), or a "

@@ -76,12 +76,9 @@ class Plain:
 
     def view_info(self, arr):
         """(is a view of shared memory, writable) for an array this actor received."""
-        import mmap
+        from _procs import in_shared_memory
 
-        owner = arr
-        while isinstance(owner, np.ndarray) and owner.base is not None:
-            owner = owner.base
-        return isinstance(owner, mmap.mmap), bool(arr.flags.writeable)
+        return in_shared_memory(arr), bool(arr.flags.writeable)
 
     def keep(self, weights) -> float:
         """Keep a view of what we were sent (a put() object) beyond the call."""
@@ -141,3 +138,98 @@ class Base:
 
     def who(self) -> str:
         return "base"
+
+
+class Faulty(Plain):
+    """Plain, plus ways to fail: the fault suite (tests/reliability) decorates it."""
+
+    def child(self, kind: str) -> int:
+        """Start a child that would sleep for 120 s; returns its pid."""
+        if kind == "mp":
+            import multiprocessing as mp
+
+            p = mp.get_context("fork").Process(target=time.sleep, args=(120,), daemon=False)
+            p.start()
+            self.kid = p
+            return int(p.pid)
+        if kind == "fork":
+            pid = os.fork()
+            if pid == 0:  # holds the actor's socket, as any forked child does
+                time.sleep(120)
+                os._exit(0)
+            return pid
+        if kind == "popen":
+            import subprocess
+
+            self.kid = subprocess.Popen(["sleep", "120"])
+            return int(self.kid.pid)
+        if kind == "daemon":  # a double fork: the grandchild is reparented away from the actor
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                if os.fork() == 0:
+                    os.write(w, str(os.getpid()).encode().ljust(16))
+                    time.sleep(120)
+                os._exit(0)
+            os.waitpid(pid, 0)
+            return int(os.read(r, 16))
+        raise ValueError(kind)
+
+    def segfault(self) -> None:
+        import ctypes
+
+        ctypes.string_at(0)
+
+    def sys_exit(self, code: int) -> None:
+        sys.exit(code)
+
+    def busy(self, s: float) -> int:
+        """Spin in Python for ``s`` seconds (no system call to interrupt)."""
+        end = time.monotonic() + s
+        n = 0
+        while time.monotonic() < end:
+            n += 1
+        return n
+
+    def wait_flag(self, flag, timeout: float) -> bool:
+        """Wait until ``flag[0]`` (a shared array) is set by someone else."""
+        end = time.monotonic() + timeout
+        while not flag[0]:
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.001)
+        return True
+
+    def progress(self, n: int, width: int = 100, hold: float = 0.0) -> int:
+        """Write ``n`` carriage-return updates of ``width`` bytes (a progress bar), then wait ``hold`` s."""
+        for i in range(n):
+            sys.stdout.write(f"{i:>{width - 1}}\r")
+        sys.stdout.flush()
+        time.sleep(hold)
+        return n
+
+    def foreign(self):
+        """An object whose class only this process can import: its reply cannot be unpickled by the caller."""
+        import types
+
+        mod = types.ModuleType("fp_only_in_the_actor")
+        exec("class Thing:\n    pass\n", mod.__dict__)
+        sys.modules[mod.__name__] = mod
+        return mod.Thing()
+
+    def ignore(self, *args) -> None:
+        return None
+
+    def lower_fd_limit(self, n: int) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+class FailsInit:
+    def __init__(self, x):
+        raise KeyError(f"no config {x}")
+
+
+RemoteFaulty = fastparl.remote_class(Faulty)
+AsyncFaulty = fastparl.remote_class(wait=False)(Faulty)

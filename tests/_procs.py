@@ -1,8 +1,14 @@
-"""Polling for processes to end (with a deadline, never a bare sleep)."""
+"""Process and shared-memory probes for the runtime tests: polling for processes to end (with a
+deadline, never a bare sleep), descendants, and fastparl's memfd segments seen through /proc."""
 
+from __future__ import annotations
+
+import os
 import time
 
 import psutil
+
+MEMFD = "memfd:fastparl"  # how the kernel names fastparl's segments in /proc/<pid>/fd and /proc/<pid>/maps
 
 
 def alive(pid: int) -> bool:
@@ -21,3 +27,95 @@ def still_alive(pids, timeout: float = 10.0) -> list:
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.01)
+
+
+def descendants(pid: int | None = None) -> set[int]:
+    """Pids of the running (not zombie) processes below ``pid`` (default: this process)."""
+    try:
+        procs = psutil.Process(pid or os.getpid()).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
+    return {p.pid for p in procs if alive(p.pid)}
+
+
+def memfd_fds(pid: int | str = "self") -> int:
+    """How many descriptors of fastparl segments process ``pid`` holds."""
+    n = 0
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            if MEMFD in os.readlink(f"/proc/{pid}/fd/{name}"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def memfd_segments(pids) -> dict[str, int]:
+    """The fastparl segments that ``pids`` map or hold open: {inode: bytes}, each segment once.
+
+    This is the shared memory those processes keep alive (the kernel frees a memfd's pages when
+    its last descriptor and mapping are gone).
+    """
+    segs: dict[str, int] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                for line in f:
+                    if MEMFD in line:
+                        parts = line.split()
+                        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                        segs[parts[4]] = max(segs.get(parts[4], 0), hi - lo)
+        except OSError:
+            continue
+        try:
+            names = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for name in names:
+            path = f"/proc/{pid}/fd/{name}"
+            try:
+                if MEMFD in os.readlink(path):
+                    st = os.stat(path)
+                    segs[str(st.st_ino)] = max(segs.get(str(st.st_ino), 0), st.st_size)
+            except OSError:
+                pass
+    return segs
+
+
+def pooled_memfds() -> int:
+    """Descriptors this process keeps on purpose for reuse (memory of dead ``put()`` objects)."""
+    try:
+        from fastparl.remote.local.segments import recycler
+    except ImportError:
+        return 0
+    with recycler.lock:
+        return len(recycler.pool)
+
+
+def own_memfds() -> int:
+    """fastparl segment descriptors of this process, less those kept for reuse."""
+    return memfd_fds() - pooled_memfds()
+
+
+def rss_mb(pid: int | None = None) -> float:
+    return psutil.Process(pid or os.getpid()).memory_info().rss / 2**20
+
+
+def open_fds(pid: int | None = None) -> int:
+    return psutil.Process(pid or os.getpid()).num_fds()
+
+
+def in_shared_memory(arr) -> bool:
+    """Whether the data of NumPy array ``arr`` lies in a fastparl segment mapped in this process."""
+    addr = arr.__array_interface__["data"][0]
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if MEMFD in line:
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                if lo <= addr < hi:
+                    return True
+    return False

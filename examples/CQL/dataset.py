@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -59,6 +60,7 @@ def sac_dataset(env_id: str, sac_steps: int, steps: int, seed: int, workdir: str
     spec = importlib.util.spec_from_file_location("fastparl_example_SAC", os.path.join(EXAMPLES, "SAC", "train.py"))
     assert spec is not None and spec.loader is not None
     sac = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = sac  # dataclasses look their module up while the module runs
     spec.loader.exec_module(sac)
     args = sac.Args(env=env_id, seed=seed, total_steps=sac_steps, warmup_steps=warmup_steps, hidden=hidden,
                     batch_size=128, eval_every=max(sac_steps, 1), logdir=os.path.join(workdir, "sac"),

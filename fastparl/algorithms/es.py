@@ -101,7 +101,7 @@ class SharedNoiseTable:
         if int(noise_size) < 1:
             raise ValueError(f"SharedNoiseTable needs noise_size >= 1, got {noise_size}")
         self.noise_size = int(noise_size)
-        self.seed = seed
+        self.seed: int | None = seed
         self.shared = shared
         self.noise = self._create_noise()
 
@@ -239,7 +239,7 @@ class Optimizer:
         """One step along ``-global_g``; returns ``(new theta, |step| / |theta|)``."""
         self.t += 1
         step = self._compute_step(np.asarray(global_g, np.float32))
-        ratio = float(np.linalg.norm(step) / max(np.linalg.norm(theta), 1e-12))
+        ratio = float(np.linalg.norm(step)) / max(float(np.linalg.norm(theta)), 1e-12)
         return (theta + step).astype(np.float32), ratio
 
     def _compute_step(self, global_g: np.ndarray) -> np.ndarray:
@@ -251,7 +251,7 @@ class SGD(Optimizer):
 
     def __init__(self, parameter_size: int, stepsize: float, momentum: float = 0.9) -> None:
         super().__init__(parameter_size)
-        self.v = np.zeros(self.dim, dtype=np.float32)
+        self.v: np.ndarray = np.zeros(self.dim, dtype=np.float32)
         self.stepsize, self.momentum = stepsize, momentum
 
     def _compute_step(self, global_g: np.ndarray) -> np.ndarray:
@@ -266,8 +266,8 @@ class Adam(Optimizer):
                  epsilon: float = 1e-08) -> None:
         super().__init__(parameter_size)
         self.stepsize, self.beta1, self.beta2, self.epsilon = stepsize, beta1, beta2, epsilon
-        self.m = np.zeros(self.dim, dtype=np.float32)
-        self.v = np.zeros(self.dim, dtype=np.float32)
+        self.m: np.ndarray = np.zeros(self.dim, dtype=np.float32)
+        self.v: np.ndarray = np.zeros(self.dim, dtype=np.float32)
 
     def _compute_step(self, global_g: np.ndarray) -> np.ndarray:
         a = self.stepsize * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)

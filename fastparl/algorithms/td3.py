@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-import numbers
 from typing import Any
+
+import numpy as np
 
 from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
@@ -69,7 +70,7 @@ class TD3(SoftTargetMixin, Algorithm):
         for key in ("policy_noise", "noise_clip"):
             if args[key] < 0.0:
                 raise ValueError(f"{name}: {key} must be >= 0, got {args[key]}")
-        if isinstance(policy_freq, bool) or not isinstance(policy_freq, numbers.Integral) or policy_freq < 1:
+        if isinstance(policy_freq, bool) or not isinstance(policy_freq, (int, np.integer)) or policy_freq < 1:
             raise ValueError(f"{name}: policy_freq must be an int >= 1 (actor updates per critic updates), "
                              f"got {policy_freq!r}; e.g. policy_freq=2")
         self.gamma, self.tau = args["gamma"], args["tau"]

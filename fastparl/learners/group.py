@@ -170,10 +170,14 @@ class LearnerGroup:
             Each learner's result, rank 0 first.
 
         Raises:
+            fastparl.errors.FastparlError: if the group is closed.
             ValueError: if ``shards`` or ``weights`` do not have one entry per learner.
             RuntimeError: if the learners made different numbers of optimizer steps.
         """
         k = self.num_learners
+        if not self.learners:
+            raise fastparl.errors.FastparlError(f"this learner group is closed (after close() or a learner's failure); "
+                                                f"start a new LearnerGroup to call {method}()")
         if len(shards) != k or len(weights) != k:
             raise ValueError(f"LearnerGroup.call: need one shard and one weight per learner ({k}), got "
                              f"{len(shards)} and {len(weights)}")

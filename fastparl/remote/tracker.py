@@ -154,7 +154,7 @@ class TrackedActor(ActorHandle):
     def _request(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None) -> int:
         with self._send_lock:
             if self.error is not None:
-                raise self.error
+                raise self._error()
             self._seq += 1
             seq = self._seq
             self._pending[seq] = (op, name)
@@ -164,7 +164,7 @@ class TrackedActor(ActorHandle):
             except PeerClosed:
                 self._pending.pop(seq, None)
                 self._died(describe_request(self.cls_name, op, name))
-                raise self.error from None  # type: ignore[misc]
+                raise self._error() from None
             except FastparlError:  # SerializationError, or a transport refusing shared memory it cannot share
                 self._pending.pop(seq, None)
                 raise
@@ -211,7 +211,7 @@ class TrackedActor(ActorHandle):
                 if reply is not None:
                     return reply
                 if self.error is not None:
-                    return False, self.error
+                    return False, self._error()
                 if not self._reading:
                     self._reading = True
                     break
@@ -240,12 +240,12 @@ class TrackedActor(ActorHandle):
                 frame = transport.recv(remaining)
             except PeerClosed:
                 self._died(self._what(seq))
-                return self._replies.pop(seq, None) or (False, self.error)
+                return self._replies.pop(seq, None) or (False, self._error())
             if frame is None:
                 continue
             if frame[1] == seq:
                 op, name = self._pending.pop(seq, (CALL, "?"))
-                if self._released and not self._pending:
+                if self._released and self._idle():
                     self._close_when_idle = True
                 if frame[0] == OK and frame[3] is None:  # the common case
                     return True, frame[2]
@@ -258,7 +258,7 @@ class TrackedActor(ActorHandle):
             if reply is not None:
                 return reply
             if self.error is not None:
-                return False, self.error
+                return False, self._error()
             if self._reading:
                 return None  # another thread reads: it stores our reply and never makes us wait
             self._reading = True
@@ -273,12 +273,18 @@ class TrackedActor(ActorHandle):
             reply = self._replies.pop(seq, None)
             if reply is not None:
                 return reply
-            return (False, self.error) if self.error is not None else None
+            return (False, self._error()) if self.error is not None else None
 
     def drop(self, seq: int) -> None:
         with self._cv:
             if self._replies.pop(seq, None) is None and seq in self._pending:
                 self._dropped.add(seq)
+        if self._released and self._idle():  # nobody can read this actor's replies any more: end it
+            self._close_link()
+
+    def _idle(self) -> bool:
+        """No request is outstanding whose reply someone may still read."""
+        return self._pending.keys() <= self._dropped
 
     def _store(self, frame: Frame) -> None:
         seq = frame[1]
@@ -291,7 +297,7 @@ class TrackedActor(ActorHandle):
                 self._replies[seq] = reply
             if self._sleepers:
                 self._cv.notify_all()
-        if self._released and not self._pending:
+        if self._released and self._idle():
             self._close_when_idle = True
         self.backend.wake_waiters()
 
@@ -317,6 +323,16 @@ class TrackedActor(ActorHandle):
         if self._close_when_idle:
             self._close_when_idle = False
             self._close_link()
+
+    def _error(self) -> FastparlError:
+        """A copy of the error that ended the actor, to raise.  The stored one is never raised itself, so
+        it never holds a traceback: it would keep the frames of a failed call (and their arrays) alive."""
+        err = self.error
+        assert err is not None
+        new = BaseException.__new__(type(err))
+        new.args = err.args
+        new.__dict__.update(err.__dict__)
+        return new
 
     def _what(self, seq: int) -> str:
         op, name = self._pending.get(seq, (CALL, "?"))
@@ -353,7 +369,7 @@ class TrackedActor(ActorHandle):
 
     def release(self) -> None:
         self._released = True
-        if not self._pending:
+        if self._idle():
             self.close()
 
     def close(self) -> None:

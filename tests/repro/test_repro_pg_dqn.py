@@ -2,8 +2,8 @@
 
 * PolicyGradient (PARL QuickStart), CartPole-v1, 100k env steps, seeds 0-2: the median of
   10 greedy evaluation episodes >= 195, and the sampled policy's median return >= 195.
-* DQN (PARL examples/DQN), CartPole-v1, 50k env steps, seeds 0-2: median of 10 greedy
-  evaluation episodes >= 195.
+* DQN, Double DQN and dueling DQN (PARL examples/DQN), CartPole-v1, 50k env steps, seeds 0-2:
+  median of 10 greedy evaluation episodes >= 195.
 
 Each run writes ``progress.csv`` to ``$FASTPARL_REPRO_DIR`` (default: a pytest tmp dir);
 results and wall times are printed (``-s``) and recorded in the examples' READMEs.
@@ -41,13 +41,15 @@ def test_repro_policy_gradient_cartpole(tmp_path_factory):
 
 
 @pytest.mark.repro
-@pytest.mark.parametrize("algo", ["dqn"])
-def test_repro_dqn_cartpole(tmp_path_factory, algo):
+@pytest.mark.parametrize("variant", ["dqn", "ddqn", "dueling"])
+def test_repro_dqn_cartpole(tmp_path_factory, variant):
     mod = load_example("DQN")
-    root = repro_logroot(tmp_path_factory, f"{algo}_CartPole-v1")
+    algo, dueling = ("dqn", True) if variant == "dueling" else (variant, False)
+    root = repro_logroot(tmp_path_factory, f"{variant}_CartPole-v1")
     results = [
-        mod.train(mod.Args(seed=s, algo=algo, total_steps=50_000, logdir=f"{root}/seed{s}", tensorboard=False))
+        mod.train(mod.Args(seed=s, algo=algo, dueling=dueling, total_steps=50_000, logdir=f"{root}/seed{s}",
+                           tensorboard=False))
         for s in SEEDS
     ]
-    print(f"REPRO {algo}", json.dumps(results))
+    print(f"REPRO {variant}", json.dumps(results))
     assert np.median([r["eval_return"] for r in results]) >= 195, results

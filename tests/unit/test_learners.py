@@ -162,6 +162,8 @@ def test_two_learners_step_like_one_learner_on_the_whole_batch():
         single.learn(*batch, lr=1e-2)
         assert _max_diff(group.get_weights(), single.get_weights()) > 10 * TOL
     assert still_alive(pids) == [], "learners outlived their group"
+    with pytest.raises(fastparl.errors.FastparlError, match="group is closed"):
+        group.run("learn", *batch)
 
 
 class _ImpalaAgent:

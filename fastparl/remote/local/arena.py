@@ -7,10 +7,12 @@ message), so in the steady state every message reuses the same warm pages.
 
 Allocation is first-fit over each segment's sorted free list, with neighbours coalesced on
 release.  So a receiver that *keeps* some views (a replay buffer keeping 1 array in 60) pins only
-those regions, not whole segments: the space around them is reused.  Memory held by an arena is
-bounded by ``2 x (bytes the receiver keeps + bytes in flight) + one segment`` in the tests' worst
-case of equal sizes (see tests/reliability/test_memory.py); segments that fall idle beyond
-``max_idle_bytes`` are returned to the kernel.
+those regions, not whole segments: the space around them is reused.  Memory held by an arena
+stays within ``2 x (bytes the receiver keeps + the peak of bytes in flight) + one segment``:
+tests/reliability/test_memory.py checks it for equal 65 KB and mixed 64-512 KB messages, one at
+a time and 30 in flight, kept by an actor or by the driver (measured: 1.1-1.9 x what is kept).
+Idle segments stay for reuse up to ``max_idle_bytes``; beyond that, the smallest idle ones are
+returned to the kernel when a new segment is needed.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ class LocalBackend(Backend):
 
     name = "local"
     capabilities = Capabilities(processes=True, shared_memory=True, zero_copy=True, interrupt_timeouts=True)
+    request_timeout = 30.0  # s to wait for the fork server's reply to a request (a spawn on a loaded machine)
 
     def __init__(self, target: str = "local", log_to_driver: bool = True, start_timeout: float = 60.0,
                  gpus: list[str] | None = None, **_options: Any):
@@ -58,16 +59,19 @@ class LocalBackend(Backend):
         env["PYTHONPATH"] = os.pathsep.join([pkg_root, *filter(None, [env.get("PYTHONPATH")])])
         fds = [*(s.fileno() for s in theirs), out_w]
         try:
+            # Its own process group: a signal to the driver's group (Ctrl-C, `kill -9 -PGID`) must not take
+            # the reaper down with the driver; it sees the driver's end of the socket close and cleans up.
             self.server = subprocess.Popen(
                 [sys.executable, "-m", "fastparl.remote.local.forkserver", *map(str, fds), str(os.getpid())],
-                pass_fds=tuple(fd for fd in fds if fd >= 0), stdin=subprocess.DEVNULL, env=env, close_fds=True)
+                pass_fds=tuple(fd for fd in fds if fd >= 0), stdin=subprocess.DEVNULL, env=env, close_fds=True,
+                process_group=0)
         finally:
             for sock in theirs:
                 sock.close()
             if out_w >= 0:
                 os.close(out_w)
         self.ctl = Channel(*ours)
-        self.monitor = Monitor(out_r)
+        self.monitor = Monitor(out_r, on_eof=self._output_closed)
         try:
             frame = self.ctl.recv(timeout=start_timeout)
         except PeerClosed:
@@ -81,9 +85,11 @@ class LocalBackend(Backend):
                                 f"command: {sys.executable} -m fastparl.remote.local.forkserver); see its output above")
 
     # ------------------------------------------------------------------ fork server requests
-    def _request(self, op: int, payload: Any, fds: Sequence[int] = (), timeout: float = 30.0) -> Any:
+    def _request(self, op: int, payload: Any, fds: Sequence[int] = (), timeout: float | None = None) -> Any:
         """One request to the fork server; replies are matched to requests by sequence number, so a
         reply that comes after its request timed out is recognised (and a late actor stopped)."""
+        if timeout is None:
+            timeout = self.request_timeout
         with self._lock:
             if self._closed:
                 raise FastparlError("fastparl was disconnected; call fastparl.connect() again")
@@ -117,6 +123,11 @@ class LocalBackend(Backend):
         if op == OK and seq in self._late_spawns and isinstance(payload, int) and payload > 0:
             killpg(payload)
         self._late_spawns.discard(seq)
+
+    def _output_closed(self) -> None:
+        """The fork server closed its output pipe: it died, unless we are shutting down."""
+        if not self._closed:
+            self._server_lost()
 
     def _server_lost(self) -> None:
         """The fork server is gone: its actors lost their reaper, so stop them from here."""

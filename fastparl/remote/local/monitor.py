@@ -16,7 +16,8 @@ import selectors
 import sys
 import threading
 import time
-from typing import Any
+import weakref
+from typing import Any, Callable
 
 import psutil
 
@@ -34,9 +35,10 @@ class _Actor:
     """What the monitor knows of one actor: its prefix, unfinished text, stderr tail, memory limit."""
 
     def __init__(self, actor: Any, prefix: str, max_memory_mb: float | None):
-        self.actor = actor
+        self.actor = weakref.ref(actor) if actor is not None else None  # a gone handle must be freed
         self.prefix = prefix
         self.partial = {STDOUT: b"", STDERR: b""}
+        self.ended_cr = {STDOUT: False, STDERR: False}  # the last text shown ended in "\r"
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
         self.stderr_closed = threading.Event()
         self.eofs = 0
@@ -45,8 +47,9 @@ class _Actor:
 
 
 class Monitor:
-    def __init__(self, out_fd: int):
+    def __init__(self, out_fd: int, on_eof: Callable[[], None] | None = None):
         self.out_fd = out_fd  # read end of the fork server's output records, or -1
+        self.on_eof = on_eof  # called (on the thread) when the fork server closes the pipe: it is gone
         # Where output goes instead of our stdout/stderr: sink(pid, stream, data) (a worker daemon
         # forwards it to the actor's driver); stderr tails are kept either way.
         self.sink: Any = None
@@ -132,6 +135,8 @@ class Monitor:
                 elif not self._read():
                     sel.unregister(self.out_fd)
                     out_open = False
+                    if not self._stop and self.on_eof is not None:
+                        self.on_eof()
         if self.out_fd >= 0:
             os.close(self.out_fd)
         sel.close()
@@ -183,31 +188,32 @@ class Monitor:
                         del self.actors[old]
             return
         text = a.partial[stream] + data
-        held = b"\r" if text.endswith(b"\r") else b""  # maybe the first half of a \r\n
-        if held:
-            text = text[:-1]
+        lead = ""
+        if a.ended_cr[stream] and text[:1] == b"\n":  # the "\n" of a "\r\n" split across reads: end the line
+            lead, text = "\n", text[1:]
+        a.ended_cr[stream] = text.endswith(b"\r")  # shown at once: a progress bar must not wait for more
         pieces = []
         start = 0
         for m in _LINE_END.finditer(text):
             if m.group() != b"\r" or m.start() > start:  # an empty \r update shows nothing: skip it
                 pieces.append((text[start:m.start()], "\r" if m.group() == b"\r" else "\n"))
             start = m.end()
-        rest = text[start:] + held
+        rest = text[start:]
         if len(rest) > _HOLD_MAX:  # a very long line without an end: print what we have
             pieces.append((rest, "\n"))
             rest = b""
         a.partial[stream] = rest
-        if pieces:
-            self._emit(a, pieces, stream == STDERR)
+        if pieces or lead:
+            self._emit(a, pieces, stream == STDERR, lead)
 
     @staticmethod
-    def _emit(a: _Actor, pieces: list[tuple[bytes, str]], is_err: bool) -> None:
+    def _emit(a: _Actor, pieces: list[tuple[bytes, str]], is_err: bool, lead: str = "") -> None:
         lines = [(p.decode("utf-8", "replace"), end) for p, end in pieces]
         if is_err:
             a.tail.extend(line for line, _ in lines if line.strip())
         out = sys.stderr if is_err else sys.stdout
         try:
-            out.write("".join(f"{a.prefix}{line}{end}" for line, end in lines))
+            out.write(lead + "".join(f"{a.prefix}{line}{end}" for line, end in lines))
             out.flush()
         except (ValueError, OSError):  # the stream was closed (interpreter shutdown)
             pass
@@ -215,7 +221,7 @@ class Monitor:
     def _check_memory(self, watched: list[_Actor]) -> None:
         for s in watched:
             limit = s.max_memory_mb
-            actor = s.actor
+            actor = s.actor() if s.actor is not None else None
             if not limit or actor is None or actor.pid <= 0:
                 continue
             try:

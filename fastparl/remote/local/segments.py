@@ -16,6 +16,7 @@ Three kinds of segment exist:
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import itertools
 import mmap
@@ -26,11 +27,12 @@ import weakref
 from typing import Any
 
 import numpy as np
+import psutil
 
 from fastparl.errors import ResourceError
 
 __all__ = ["Segment", "ARENA", "SHARED", "REF", "PAGE", "lookup", "recycler", "forwarded", "close_fd",
-           "raise_fd_limit", "fd_error"]
+           "raise_fd_limit", "fd_error", "map_memory"]
 
 ARENA, SHARED, REF = 0, 1, 2
 PAGE = mmap.PAGESIZE
@@ -77,14 +79,28 @@ def fd_error(what: str, err: OSError) -> ResourceError:
     """The error for running out of descriptors (EMFILE/ENFILE) while doing ``what``."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
-        used = len(os.listdir("/proc/self/fd"))
-    except OSError:
-        used = -1
+        used = f"has {len(os.listdir('/proc/self/fd'))} open"
+    except OSError:  # listing them needs one more
+        used = "has them all open"
     return ResourceError(
         f"out of file descriptors while {what} ({os.strerror(err.errno or 0)}): this process (pid {os.getpid()}) "
-        f"has {used} open and may open {soft} (hard limit {hard}). Each actor holds 2 in the driver and each "
+        f"{used} and may open {soft} (hard limit {hard}). Each actor holds 2 in the driver and each "
         "shared array or put() reference 1. Raise the limit (`ulimit -n 65536` in the shell, or in "
         "/etc/security/limits.conf), or use fewer, larger shared arrays and release actors you no longer need.")
+
+
+def memory_limit() -> int:
+    """Bytes of memory there are at most: RAM and swap, or the (cgroup) container's limit if lower."""
+    limit = psutil.virtual_memory().total + psutil.swap_memory().total
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limit = min(limit, int(text))
+    return int(limit)
 
 
 def _memfd(kind: int, size: int) -> int:
@@ -102,6 +118,40 @@ def _memfd(kind: int, size: int) -> int:
     return fd
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_memory_view = ctypes.pythonapi.PyMemoryView_FromMemory
+_memory_view.restype = ctypes.py_object
+_memory_view.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int]
+_PYBUF_READ, _PYBUF_WRITE = 0x100, 0x200
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def map_memory(fd: int, size: int, writable: bool, populate: bool) -> memoryview:
+    """Map ``size`` bytes of ``fd``; the memory is unmapped when the returned memoryview is gone.
+
+    Not ``mmap.mmap``: before Python 3.13 it keeps a duplicate of the descriptor open for as long
+    as the mapping lives, which would cost one descriptor per segment mapped (every actor's
+    arena, every received array's segment) and run a driver with a 1024 limit out of them.
+    A read-only mapping gives a read-only memoryview, so NumPy refuses to make views writable.
+    """
+    prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+    flags = mmap.MAP_SHARED | (_MAP_POPULATE if populate else 0)
+    addr = _libc.mmap(None, size, prot, flags, fd, 0)
+    if addr is None or addr == _MAP_FAILED:
+        err = ctypes.get_errno()
+        if err == errno.ENOMEM:
+            raise ResourceError(
+                f"could not map {size / 2**20:.1f} MB of shared memory in process {os.getpid()}: out of memory or "
+                "address space (ulimit -v). Use smaller arrays, or free memory (drop arrays and put() objects)")
+        raise OSError(err, f"mmap of {size} bytes: {os.strerror(err)}")
+    view = _memory_view(addr, size, _PYBUF_WRITE if writable else _PYBUF_READ)
+    weakref.finalize(view, _libc.munmap, addr, size).atexit = False  # the process exit unmaps it anyway
+    return view
+
+
 class Segment:
     """One memfd mapping.  Holds its descriptor while it may be sent to more peers."""
 
@@ -109,9 +159,7 @@ class Segment:
 
     def __init__(self, seg_id: int, kind: int, size: int, fd: int, writable: bool, populate: bool = True):
         self.id, self.kind, self.size, self.writable = seg_id, kind, size, writable
-        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
-        flags = mmap.MAP_SHARED | (_MAP_POPULATE if populate else 0)
-        self.mm = mmap.mmap(fd, size, flags=flags, prot=prot)
+        self.mm = map_memory(fd, size, writable, populate)
         self.u8 = np.ndarray((size,), np.uint8, buffer=self.mm)
         self.addr = self.u8.ctypes.data
         self._fd = [fd]  # a box shared with the finalizer, so that drop_fd() and death never close twice
@@ -130,6 +178,12 @@ class Segment:
     @classmethod
     def create(cls, size: int, kind: int, populate: bool = True) -> "Segment":
         size = max(PAGE, round_up(size, PAGE))
+        limit = memory_limit()
+        if size > limit:  # a memfd takes any size, and the machine would go out of memory as it fills
+            what = {SHARED: "a shared array", REF: "a put() object"}.get(kind, "a message's arrays")
+            raise ResourceError(
+                f"{what} needs {size / 2**30:.1f} GB of shared memory, more than this machine can hold "
+                f"({limit / 2**30:.1f} GB of RAM and swap, or the container's memory limit). Use smaller arrays.")
         fd = recycler.take(size) if kind == REF else None
         if fd is None:  # else: pages exist already, mapping them is cheap (no zeroing by the kernel)
             fd = _memfd(kind, size)
@@ -148,7 +202,7 @@ class Segment:
     def view(self, offset: int, nbytes: int) -> np.ndarray:
         """A fresh uint8 array on ``[offset, offset + nbytes)`` whose base is the mapping itself.
 
-        Its base is the mmap (not another array), so NumPy does not collapse the base chain of
+        Its base is the mapping's memoryview (not another array), so NumPy does not collapse the base chain of
         arrays built on it: a weakref finalizer on the returned object fires exactly when the last
         view of the region is gone.
         """
