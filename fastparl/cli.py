@@ -45,10 +45,80 @@ def _run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-# name -> (add arguments, run).  Add `worker` and `status` here.
+# ----------------------------------------------------------------------------------- worker
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "worker", help="run a worker daemon: actors of the drivers that connect to this host run here",
+        description="Serves actors for drivers that connect with FASTPARL_HOSTS=host:port (or fastparl.connect). "
+                    "Clients must hold the same token: FASTPARL_TOKEN, or the token file this command creates "
+                    "on first start (~/.fastparl/token, mode 0600): copy it to every host.")
+    p.add_argument("--port", type=int, default=8037, help="TCP port to listen on (default: 8037; 0: any free port, "
+                                                        "printed at start)")
+    p.add_argument("--cpus", type=int, default=None, help="actor slots (default: the number of CPUs here)")
+    p.add_argument("--gpus", default=None, help="GPU ids to hand out, e.g. 0,1 (default: CUDA_VISIBLE_DEVICES or "
+                                                "what nvidia-smi lists)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only; "
+                                                       "0.0.0.0 accepts every interface)")
+    p.add_argument("--log-file", default=None, help="log file (default: ~/.fastparl/worker-PORT.log)")
+    return p
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from fastparl.errors import FastparlError
+    from fastparl.remote.resources import visible_gpus
+    from fastparl.remote.zmq.worker import Worker
+
+    log_file = args.log_file or os.path.join(os.path.expanduser("~"), ".fastparl", f"worker-{args.port}.log")
+    os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+    logger = logging.getLogger("fastparl")
+    logger.setLevel(logging.INFO)
+    for handler in (logging.FileHandler(log_file), logging.StreamHandler()):
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    gpus = [g for g in args.gpus.split(",") if g.strip()] if args.gpus is not None else visible_gpus()
+    try:
+        worker = Worker(args.port, args.cpus or os.cpu_count() or 1, gpus, args.host)
+    except (FastparlError, ValueError, OSError) as exc:
+        print(f"fastparl worker: error: {exc}", file=sys.stderr)
+        return 2
+    logger.info("logging to %s", log_file)
+    worker.run()
+    return 0
+
+
+# ----------------------------------------------------------------------------------- status
+def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "status", help="show worker daemons: CPU and GPU slots, clients and their actors, memory")
+    p.add_argument("addresses", nargs="*", metavar="ADDRESS",
+                   help="host:port of workers (default: FASTPARL_HOSTS, else 127.0.0.1:8037)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return p
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from fastparl.remote.zmq.status import format_table, query
+
+    addresses = args.addresses or [a for a in (os.environ.get("FASTPARL_HOSTS") or "127.0.0.1:8037").split(",")
+                                   if a.strip()]
+    rows = [query(a.strip()) for a in addresses]
+    print(json.dumps(rows, indent=1) if args.json else format_table(rows))
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+# name -> (add arguments, run).
 _AddFn = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], argparse.ArgumentParser]
 _SUBCOMMANDS: dict[str, tuple[_AddFn, Callable[[argparse.Namespace], int]]] = {
     "plot": (_add_plot, _run_plot),
+    "worker": (_add_worker, _run_worker),
+    "status": (_add_status, _run_status),
 }
 
 

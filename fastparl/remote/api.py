@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 import threading
 import warnings
 from typing import Any
@@ -21,20 +22,23 @@ _target: str | None = None
 
 
 def connect(address: str | None = None, distributed_files: tuple[str, ...] | list[str] = (), *,
-            log_to_driver: bool = True, master_address: str | None = None, **_ignored: Any) -> None:
+            log_to_driver: bool = True, master_address: str | None = None, **options: Any) -> None:
     """Choose where actors run.  Optional: creating an actor connects locally by itself.
 
     Args:
         address: ``None`` or ``"local"``: one process per actor on this machine (the default, unless
             ``FASTPARL_HOSTS`` is set).  ``"serial"``: actors run inside this process, for debugging.
-            ``"host:port[,host:port]"``: worker daemons on other machines (not available yet);
-            loopback addresses such as PARL's ``"localhost:8010"`` mean the local backend.
-        distributed_files: accepted for PARL compatibility (files to ship to remote hosts).
+            ``"host:port[,host:port...]"``: worker daemons (``fastparl worker``) on those hosts; if none
+            answers at loopback addresses (PARL's ``"localhost:8010"`` with no worker started), the
+            local backend runs instead, with a warning.
+        distributed_files: files (or glob patterns) to copy to each worker host, next to the actors.
         log_to_driver: forward actors' stdout/stderr here, each line prefixed with class and pid.
         master_address: PARL's name for ``address``.
+        options: passed to the backend (e.g. ``connect_timeout=`` seconds for worker daemons).
 
     Raises:
-        ConnectionError: already connected elsewhere, or the address is malformed.
+        ConnectionError: already connected elsewhere, the address is malformed, or no worker answers.
+        AuthenticationError: a worker refused our token.
     """
     global _backend, _target
     if address is None:
@@ -42,17 +46,13 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
     if address is None:
         address = os.environ.get("FASTPARL_HOSTS") or "local"  # read here, never at import
     target = str(address).strip()
-    if ":" in target:
+    if ":" in target and "://" not in target:
         _check_hosts(target)
-        if _all_loopback(target):  # PARL scripts do connect("localhost:8010") after `xparl start`
-            warnings.warn(f"fastparl.connect({target!r}): no cluster is needed on this machine; actors run as "
-                          "local processes (the local backend)", stacklevel=2)
+        if _all_loopback(target) and not _anyone_listens(target):  # PARL's connect("localhost:8010")
+            warnings.warn(f"fastparl.connect({target!r}): no fastparl worker listens there, so actors run as "
+                          "local processes on this machine (the local backend). Start workers with "
+                          "`fastparl worker --port PORT` to use them.", stacklevel=2)
             target = "local"
-        else:
-            raise ConnectionError(
-                f"connecting to remote hosts ({target!r}) is not available in this version of fastparl: only the "
-                "local backend (one process per actor on this machine) and 'serial' exist so far. Unset "
-                "FASTPARL_HOSTS, or call fastparl.connect('local').")
     try:
         name = backend_for_target(target)
     except FastparlError as e:
@@ -64,8 +64,20 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
                 return
             raise ConnectionError(f"fastparl is already connected to {_target!r}; call fastparl.disconnect() "
                                   f"before connecting to {target!r}")
-        _backend = create_backend(name, target, log_to_driver=log_to_driver)
+        _backend = create_backend(name, target, log_to_driver=log_to_driver, distributed_files=distributed_files,
+                                  **options)
         _target = target
+
+
+def _anyone_listens(target: str, timeout: float = 0.5) -> bool:
+    for part in target.split(","):
+        host, _, port = part.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def _all_loopback(target: str) -> bool:

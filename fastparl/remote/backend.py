@@ -104,7 +104,7 @@ class Backend(ABC):
     """Where actors run.  One instance per :func:`fastparl.connect`."""
 
     name: ClassVar[str]
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    capabilities: Capabilities = Capabilities()  # a class default; a backend may set its own per instance
 
     def __init__(self) -> None:
         # Threads reading replies on behalf of others write here, so that fastparl.wait() wakes up
@@ -250,5 +250,10 @@ def create_backend(name: str, target: str, **options: Any) -> Backend:
     return cls(target=target, **options)  # type: ignore[no-any-return]
 
 
+def _is_host_list(target: str) -> bool:
+    return ":" in target and "://" not in target
+
+
 register_backend("local", "fastparl.remote.local.backend:LocalBackend")
 register_backend("serial", "fastparl.remote.serial:SerialBackend")
+register_backend("zmq", "fastparl.remote.zmq.backend:ZmqBackend", _is_host_list)

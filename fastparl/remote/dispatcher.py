@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import inspect
+import linecache
 import os
 import pickle
 import sys
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 
 import cloudpickle
 
+from fastparl.remote import serialization
 from fastparl.remote.errinfo import error_info
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, OK, SETATTR
 
@@ -27,19 +30,23 @@ __all__ = ["Dispatcher", "serve", "class_spec", "resolve_class"]
 _ref_specs: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
 
 
-def class_spec(cls: type) -> tuple:
+def class_spec(cls: type, remote: bool = False) -> tuple:
     """How to ship ``cls`` to an actor: by reference when the actor can import it, else by value.
 
-    By reference needs the class's module to be importable from ``sys.path`` (which the actor
+    By reference needs the class's module to be importable from ``sys.path`` (which a local actor
     receives): classes of ``__main__``, of functions' bodies, or of modules loaded from a file
     path under a made-up name go by value (cloudpickle), pickled anew for each actor so that the
-    actor sees the module's globals as they are now, not as they were for the first actor.
+    actor sees the module's globals as they are now, not as they were for the first actor.  For an
+    actor on another host (``remote``), only classes of installed packages go by reference: the
+    user's own modules are not there.
     """
-    spec = _ref_specs.get(cls)
+    spec = None if remote else _ref_specs.get(cls)
     if spec is not None:
         return spec
     module = getattr(cls, "__module__", None)
     qualname = getattr(cls, "__qualname__", "")
+    if remote and module and not _installed(module):
+        return ("value", *_dumps_by_value(cls, module))
     if module and module != "__main__" and "<locals>" not in qualname and _importable(module):
         try:
             found = _lookup(module, qualname)
@@ -49,10 +56,10 @@ def class_spec(cls: type) -> tuple:
                 return spec
         except Exception:  # noqa: BLE001 - ship by value
             pass
-    return ("value", _dumps_by_value(cls, module))
+    return ("value", *_dumps_by_value(cls, module))
 
 
-def _dumps_by_value(cls: type, module: str | None) -> bytes:
+def _dumps_by_value(cls: type, module: str | None) -> tuple[bytes, dict[str, str]]:
     """cloudpickle ``cls`` with its module's contents by value (cloudpickle alone would refer to
     a module that sits in ``sys.modules`` by name, which the actor may not be able to import)."""
     mod = sys.modules.get(module or "")
@@ -64,10 +71,45 @@ def _dumps_by_value(cls: type, module: str | None) -> bytes:
         except ValueError:
             pass
     try:
-        return cloudpickle.dumps(cls, protocol=5)
+        data = serialization.cloud_dumps(cls)
     finally:
         if registered:
             cloudpickle.unregister_pickle_by_value(mod)
+    return data, _sources(cls)
+
+
+def _sources(cls: type) -> dict[str, str]:
+    """The source files of ``cls``'s methods, so that an actor on a host without them can still show
+    source lines in tracebacks (see :func:`resolve_class`)."""
+    files = {}
+    for klass in cls.__mro__[:-1]:
+        try:
+            path = inspect.getsourcefile(klass)
+        except (TypeError, OSError):
+            continue
+        if path and os.path.isfile(path) and path not in files and os.path.getsize(path) < 1 << 20:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                files[path] = f.read()
+    return files
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` comes with Python, fastparl or an installed package (not the user's own files)."""
+    top = module.partition(".")[0]
+    if top == "fastparl" or top in sys.builtin_module_names:
+        return True
+    path = getattr(sys.modules.get(top), "__file__", None)
+    if path is None:
+        return False
+    path = os.path.realpath(path)
+    return any(path.startswith(root + os.sep) for root in _install_roots())
+
+
+def _install_roots() -> set[str]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)}
 
 
 def _importable(module: str) -> bool:
@@ -95,6 +137,9 @@ def resolve_class(spec: tuple) -> type:
     elif spec[0] == "obj":
         obj = spec[1]
     else:
+        for path, text in (spec[2] if len(spec) > 2 else {}).items():
+            if not os.path.exists(path):  # another host: let tracebacks show the driver's source lines
+                linecache.cache[path] = (len(text), None, text.splitlines(True), path)
         obj = pickle.loads(spec[1])
     return getattr(obj, "_fp_cls", obj)  # a decorated class resolves to the proxy: take the real one
 
@@ -151,7 +196,7 @@ class Dispatcher:
     def _init(self, payload: Any) -> tuple[int, Any]:
         spec, args, kwargs, path, cwd = payload
         try:
-            if self.setup_process:
+            if self.setup_process and path is not None:  # the driver's view (None: another host, keep ours)
                 sys.path[:] = path
                 try:
                     os.chdir(cwd)

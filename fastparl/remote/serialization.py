@@ -6,16 +6,19 @@ would pickle by reference to ``__main__``, which the actor cannot import.
 
 Objects that live in shared memory (a backend's shared arrays and ``put()`` references) register
 a *share reducer* with :func:`register_shared_type`.  When a transport pickles a message with an
-``on_shared`` callback, such objects travel as small handles and the callback learns which memory
-they need (so that the transport can make it visible to the peer, or refuse: another host cannot
-map it).  Without ``on_shared`` they pickle as ordinary values, e.g. to a file.
+``on_shared`` callback, the reducer asks it about the memory the object needs: ``on_shared(segment)``
+returns True when the peer can map it (the object then travels as a small handle), False when it
+cannot (the object then pickles as an ordinary value), or raises when sending it by value would
+silently break its meaning (a shared array written by another host).  Without ``on_shared``
+shared objects pickle as ordinary values, e.g. to a file.
 """
 
 from __future__ import annotations
 
 import io
 import pickle
-from types import FunctionType
+from collections import ChainMap
+from types import CodeType, FunctionType
 from typing import Any, Callable
 
 import cloudpickle
@@ -23,13 +26,13 @@ import numpy as np
 
 from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["Encoder", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
+__all__ = ["Encoder", "cloud_dumps", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
 
 # type -> reducer(obj, on_shared) returning a pickle reduce tuple, or None to pickle obj as usual.
-ShareReducer = Callable[[Any, Callable[[Any], None]], "tuple | None"]
+ShareReducer = Callable[[Any, Callable[[Any], bool]], "tuple | None"]
 _SHARED_TYPES: dict[type, ShareReducer] = {}
 
 
@@ -78,7 +81,7 @@ def _override(pickler: Any, obj: Any) -> Any:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], bool],
                  inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
         self.on_shared = on_shared
@@ -88,8 +91,17 @@ class _Pickler(pickle.Pickler):
         return _override(self, obj)
 
 
+def _code_reduce(code: CodeType) -> Any:
+    """cloudpickle's code reducer, but keeping the file name: it writes ``<dynamic-code>`` instead,
+    which would leave remote tracebacks of classes shipped by value without files or source lines."""
+    fn, args = cloudpickle.cloudpickle._code_reduce(code)
+    return fn, tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
+
+
 class _CloudPickler(cloudpickle.Pickler):
-    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], None],
+    dispatch_table = ChainMap({CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table)
+
+    def __init__(self, file: io.BytesIO, buffer_callback: Any, on_shared: Callable[[Any], bool],
                  inband_below: int = 0):
         super().__init__(file, PROTOCOL, buffer_callback=buffer_callback)
         self.on_shared = on_shared
@@ -119,7 +131,7 @@ class Encoder:
             buffer callback (which would keep them in band anyway).
     """
 
-    def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], None], on_retry: Callable[[], None],
+    def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], bool], on_retry: Callable[[], None],
                  inband_below: int = 0):
         self._file = io.BytesIO()
         self._pickler = _Pickler(self._file, buffer_callback, on_shared, inband_below)
@@ -145,8 +157,15 @@ class Encoder:
         return f.getvalue()
 
 
+def cloud_dumps(obj: Any) -> bytes:
+    """cloudpickle ``obj`` by value (classes and functions included), keeping code file names."""
+    f = io.BytesIO()
+    _CloudPickler(f, None, lambda seg: False).dump(obj)
+    return f.getvalue()
+
+
 def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None,
-          on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], None] | None = None) -> bytes:
+          on_retry: Callable[[], None] | None = None, on_shared: Callable[[Any], bool] | None = None) -> bytes:
     """Pickle ``obj`` (protocol 5) once; see :class:`Encoder` for the arguments.
 
     Without ``on_shared``, shared objects pickle as plain values (e.g. for a file).
@@ -161,7 +180,9 @@ def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None
         pass
     if on_retry is not None:
         on_retry()
-    return cloudpickle.dumps(obj, PROTOCOL, buffer_callback=buffer_callback)
+    f = io.BytesIO()
+    _CloudPickler(f, buffer_callback, lambda seg: False).dump(obj)
+    return f.getvalue()
 
 
 def loads(data: Any, buffers: Any = None) -> Any:

@@ -42,7 +42,7 @@ class LocalBackend(Backend):
     request_timeout = 30.0  # s to wait for the fork server's reply to a request (a spawn on a loaded machine)
 
     def __init__(self, target: str = "local", log_to_driver: bool = True, start_timeout: float = 60.0,
-                 gpus: list[str] | None = None):
+                 gpus: list[str] | None = None, **_options: Any):
         super().__init__()
         raise_fd_limit()
         self.gpu_pool = GpuPool(visible_gpus() if gpus is None else gpus)
@@ -189,7 +189,7 @@ class LocalActor(TrackedActor):
     def __init__(self, backend: LocalBackend, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]):
         super().__init__(backend, cls.__name__)
         self.backend: LocalBackend = backend
-        self.gpus = backend.gpu_pool.acquire(int(opts.get("n_gpu") or 0), self.cls_name)
+        self.gpus = self._acquire_gpus(int(opts.get("n_gpu") or 0))
         try:
             ours, theirs = socket_pairs()
             try:
@@ -229,8 +229,15 @@ class LocalActor(TrackedActor):
         if self.pid > 0:
             backend.monitor.forget(self.pid)
         gpus, self.gpus = self.gpus, []
+        self._release_gpus(gpus)
+
+    def _acquire_gpus(self, n_gpu: int) -> list[str]:
+        """The GPUs this actor gets (a subclass may take them from elsewhere, e.g. a worker's slots)."""
+        return self.backend.gpu_pool.acquire(n_gpu, self.cls_name)
+
+    def _release_gpus(self, gpus: list[str]) -> None:
+        backend, pid = self.backend, self.pid
         if gpus:  # handed out again only once the process is gone
-            pid = self.pid
             backend.gpu_pool.release_when(gpus, lambda: pid <= 0 or backend._closed
                                           or backend.exit_code(pid, wait=0) is not None)
 

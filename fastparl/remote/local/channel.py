@@ -138,8 +138,9 @@ class Channel:
         self._bufs.clear()
         self._segs.clear()
 
-    def _on_shared(self, seg: Segment) -> None:
+    def _on_shared(self, seg: Segment) -> bool:
         self._segs.append(seg)
+        return True
 
     def encode(self, op: int, seq: int, payload: Any) -> tuple[bytes, list[int]]:
         """Pickle ``payload`` into one frame; returns (frame bytes, descriptors to attach)."""

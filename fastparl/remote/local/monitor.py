@@ -50,7 +50,10 @@ class Monitor:
     def __init__(self, out_fd: int, on_eof: Callable[[], None] | None = None):
         self.out_fd = out_fd  # read end of the fork server's output records, or -1
         self.on_eof = on_eof  # called (on the thread) when the fork server closes the pipe: it is gone
-        self.actors: dict[int, _Actor] = {}
+        # Where output goes instead of our stdout/stderr: sink(pid, stream, data) (a worker daemon
+        # forwards it to the actor's driver); stderr tails are kept either way.
+        self.sink: Any = None
+        self.actors: dict[Any, _Actor] = {}
         self._buf = b""
         self._lock = threading.Lock()
         self._stop = False
@@ -164,6 +167,13 @@ class Monitor:
         a = self.actors.get(pid)
         if a is None:
             a = self.actors.setdefault(pid, _Actor(None, f"(pid={pid}) ", None))
+        if self.sink is not None:
+            self.sink(pid, stream, data)
+            if stream == STDERR:
+                a.tail.extend(line for line in data.decode("utf-8", "replace").splitlines() if line.strip())
+            elif stream == STDERR_EOF:
+                a.stderr_closed.set()
+            return
         if stream in (STDOUT_EOF, STDERR_EOF):
             stream = STDOUT if stream == STDOUT_EOF else STDERR
             rest, a.partial[stream] = a.partial[stream], b""

@@ -48,8 +48,9 @@ class ShmObjectRef(ObjectRef):
         return f"<fastparl.ObjectRef {type(self.value).__name__}, {self._seg.size} bytes shared>"
 
 
-def _share(ref: ShmObjectRef, on_shared: Callable[[Segment], None]) -> tuple:
-    on_shared(ref._seg)
+def _share(ref: ShmObjectRef, on_shared: Callable[[Segment], bool]) -> tuple | None:
+    if not on_shared(ref._seg):
+        return None  # the peer cannot map it: the object itself travels (ObjectRef.__reduce__)
     return _rebuild, (ref._seg.id, ref._layout)
 
 

@@ -38,15 +38,14 @@ class SharedArray(np.ndarray):
         return np.asarray(self).__reduce_ex__(protocol)  # outside a channel: an ordinary array
 
 
-def _share(arr: SharedArray, on_shared: Callable[[Segment], None]) -> tuple | None:
+def _share(arr: SharedArray, on_shared: Callable[[Segment], bool]) -> tuple | None:
     """Reduce a shared array to a handle, telling the transport which segment it needs."""
     seg = arr._fp_seg
     if seg is None:
         return None
     start = arr.__array_interface__["data"][0] - seg.addr
-    if not 0 <= start < seg.size:
+    if not 0 <= start < seg.size or not on_shared(seg):
         return None
-    on_shared(seg)
     return _rebuild_shared, (seg.id, start, arr.shape, arr.dtype.str, arr.strides)
 
 

@@ -1,0 +1,98 @@
+"""The shared token, and the mutual HMAC challenge-response every connection starts with.
+
+A worker runs code it is sent, so nothing is unpickled before both sides have proved that they
+hold the same secret token:
+
+1. client -> worker  ``hello``     with a fresh client nonce;
+2. worker -> client  ``challenge`` with a fresh worker nonce and HMAC(token, "worker", both nonces);
+3. client checks it (a worker without the token cannot answer), then -> ``auth`` with
+   HMAC(token, "client", both nonces);
+4. worker checks it -> ``welcome`` (or ``denied``).
+
+The exchange is JSON; the token never travels.  It is sound on a trusted network: it keeps out
+anyone without the token, but does not encrypt (use CurveZMQ for untrusted networks).
+
+The token comes from ``FASTPARL_TOKEN``, else from a token file (``FASTPARL_TOKEN_FILE`` or
+``~/.fastparl/token``) that must be readable by its owner only (mode 0600), as ssh requires of keys.
+``fastparl worker`` creates that file on first start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+
+from fastparl.errors import AuthenticationError
+
+__all__ = ["load_token", "ensure_token", "token_path", "nonce", "proof", "check"]
+
+
+def token_path() -> str:
+    return os.environ.get("FASTPARL_TOKEN_FILE") or os.path.join(os.path.expanduser("~"), ".fastparl", "token")
+
+
+def load_token() -> bytes:
+    """The shared token (``FASTPARL_TOKEN``, else the token file).
+
+    Raises:
+        AuthenticationError: there is none, or the file is readable by others.
+    """
+    token = _find_token(required=True)
+    assert token is not None
+    return token
+
+
+def _find_token(required: bool) -> bytes | None:
+    env = os.environ.get("FASTPARL_TOKEN")
+    if env:
+        return env.strip().encode()
+    path = token_path()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if not required:
+            return None
+        raise AuthenticationError(
+            f"no fastparl token: set FASTPARL_TOKEN, or copy the token file that `fastparl worker` created on the "
+            f"worker hosts ({path}) to this machine with mode 0600") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise AuthenticationError(
+            f"the token file {path} can be read by other users (mode {stat.S_IMODE(st.st_mode):o}); a token others "
+            f"can read lets them run code on your workers. Run: chmod 600 {path}")
+    with open(path, "rb") as f:
+        token = f.read().strip()
+    if not token:
+        raise AuthenticationError(f"the token file {path} is empty; delete it and restart `fastparl worker` to make one")
+    return token
+
+
+def ensure_token() -> bytes:
+    """The token, creating the token file (mode 0600) when there is none: what a worker does at start."""
+    token = _find_token(required=False)
+    if token is not None:
+        return token
+    path = token_path()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    token = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(token + b"\n")
+    return token
+
+
+def nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def proof(token: bytes, role: str, *parts: str) -> str:
+    """HMAC-SHA256 of ``role`` and ``parts`` under ``token``, as hex."""
+    msg = "\0".join((role, *parts)).encode()
+    return hmac.new(token, msg, hashlib.sha256).hexdigest()
+
+
+def check(token: bytes, given: object, role: str, *parts: str) -> bool:
+    """Whether ``given`` is the right proof (constant-time)."""
+    return isinstance(given, str) and hmac.compare_digest(given, proof(token, role, *parts))

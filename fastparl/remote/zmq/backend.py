@@ -1,0 +1,332 @@
+"""The ZeroMQ backend: the same proxies, with actors placed on worker daemons (``fastparl worker``).
+
+``fastparl.connect("h1:8037,h2:8037")`` (or ``FASTPARL_HOSTS``) authenticates to each worker
+(:mod:`.control`), then places each new actor on the worker with the most free CPU slots (and
+enough free GPUs for ``n_gpu``).  An actor on another host is a :class:`ZmqActor`: a process
+forked by that worker, linked straight to this driver's hub (:mod:`.hub`), with array buffers as
+zero-copy ZeroMQ frames.  An actor placed on a worker that runs on *this* machine takes a slot
+there but runs as a local actor, on the shared-memory path (``FASTPARL_SAME_HOST_SHM=0`` sends it
+over TCP like the others, e.g. to test that path on one machine).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import threading
+import time
+import weakref
+from typing import Any, Sequence
+
+import zmq
+
+from fastparl.errors import ActorDiedError, ConnectionError, FastparlError, ResourceError
+from fastparl.remote.backend import Backend, Capabilities
+from fastparl.remote.dispatcher import class_spec
+from fastparl.remote.local.backend import LocalActor, LocalBackend, describe_exit
+from fastparl.remote.local.monitor import Monitor
+from fastparl.remote.local.segments import raise_fd_limit
+from fastparl.remote.objref import ObjectRef
+from fastparl.remote.protocol import INIT
+from fastparl.remote.tracker import TrackedActor
+from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.control import Control, WorkerLink, handshake, local_ip_for
+from fastparl.remote.zmq.hub import Hub
+from fastparl.remote.zmq.wire import DataCodec
+from fastparl.remote.zmq.worker import host_id
+
+__all__ = ["ZmqBackend", "ZmqActor", "parse_hosts"]
+
+START_TIMEOUT = 30.0
+
+
+def parse_hosts(target: str) -> list[str]:
+    return [part.strip() for part in target.split(",") if part.strip()]
+
+
+class ZmqBackend(Backend):
+    name = "zmq"
+
+    def __init__(self, target: str, log_to_driver: bool = True, distributed_files: Sequence[str] = (),
+                 connect_timeout: float = 5.0, **_options: Any):
+        super().__init__()
+        raise_fd_limit()
+        self.token = auth.load_token()
+        self.ctx = zmq.Context()
+        self.ctx.setsockopt(zmq.LINGER, 0)
+        self.ctx.set(zmq.MAX_SOCKETS, 65536)
+        self.my_host = host_id()
+        self.same_host_shm = os.environ.get("FASTPARL_SAME_HOST_SHM", "1") != "0"
+        self.log_to_driver = log_to_driver
+        self.workers: list[WorkerLink] = []
+        try:
+            for address in parse_hosts(target):
+                sock, info = handshake(self.ctx, address, self.token, connect_timeout, name=f"pid {os.getpid()}")
+                self.workers.append(WorkerLink(address, sock, info, info.get("host_id") == self.my_host))
+        except BaseException:
+            for w in self.workers:
+                w.sock.close()
+            self.ctx.term()
+            raise
+        remote = [w for w in self.workers if not (w.same_host and self.same_host_shm)]
+        self.capabilities = Capabilities(processes=True, shared_memory=not remote, zero_copy=not remote,
+                                         interrupt_timeouts=True)
+        self.actors: "weakref.WeakValueDictionary[bytes, ZmqActor]" = weakref.WeakValueDictionary()
+        self.monitor = Monitor(-1)
+        self._hub: Hub | None = None
+        self._local: LocalBackend | None = None
+        self._place_lock = threading.Lock()
+        self._closed = False
+        self.control = Control(self.workers, self._notice, self._worker_lost)
+        if distributed_files:
+            self._distribute(distributed_files, [w for w in remote])
+
+    # ------------------------------------------------------------------ placement
+    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> Any:
+        n_gpu = int(opts.get("n_gpu") or 0)
+        tried: set[int] = set()
+        while True:
+            w = self._place(n_gpu, tried)
+            try:
+                if w.same_host and self.same_host_shm:
+                    return _SlotActor(self, w, cls, args, kwargs, opts)
+                return ZmqActor(self, w, cls, args, kwargs, opts)
+            except ResourceError:
+                tried.add(id(w))  # another client took the slot first: try the next worker
+                w.free_cpus = 0
+
+    def _place(self, n_gpu: int, tried: set[int]) -> WorkerLink:
+        with self._place_lock:
+            live = [w for w in self.workers if not w.lost and id(w) not in tried]
+            fits = [w for w in live if w.free_cpus > 0 and len(w.info.get("free_gpus", [])) >= n_gpu]
+            if not fits:
+                lost = [w.address for w in self.workers if w.lost]
+                raise ResourceError(
+                    f"no worker has a free CPU slot{f' and {n_gpu} free GPU(s)' if n_gpu else ''}: "
+                    + ", ".join(f"{w.address} {w.free_cpus}/{w.info.get('cpus')} free" for w in self.workers
+                                if not w.lost)
+                    + (f"; lost: {', '.join(lost)}" if lost else "")
+                    + ". Release actors, start workers with more --cpus, or add hosts to FASTPARL_HOSTS.")
+            w = max(fits, key=lambda w: w.free_cpus)
+            w.free_cpus -= 1  # until the worker's next pong says otherwise
+            return w
+
+    @property
+    def hub(self) -> Hub:
+        with self._place_lock:
+            if self._hub is None:
+                binds = sorted({local_ip_for(w.address) for w in self.workers})
+                self._hub = Hub(self.ctx, binds or ["127.0.0.1"], self.token)
+                self._hub.on_message = self.wake_waiters
+            return self._hub
+
+    def endpoint_for(self, w: WorkerLink) -> str:
+        return f"tcp://{local_ip_for(w.address)}:{self.hub.port}"
+
+    def local(self) -> LocalBackend:
+        with self._place_lock:
+            if self._local is None:
+                self._local = LocalBackend(log_to_driver=self.log_to_driver, gpus=[])
+            return self._local
+
+    # ------------------------------------------------------------------ notices from workers
+    def _notice(self, w: WorkerLink, msg: dict[str, Any], raw: bytes | None) -> None:
+        kind = msg.get("kind")
+        actor = self.actors.get(bytes.fromhex(str(msg.get("actor", ""))) if _is_hex(msg.get("actor")) else b"")
+        if kind == "output" and raw is not None and isinstance(msg.get("stream"), int):
+            if self.log_to_driver or msg["stream"] not in (1, 3):
+                self.monitor.record(bytes.fromhex(msg["actor"]), msg["stream"], raw)
+        elif kind == "exited" and actor is not None:
+            actor.remote_exited(msg.get("code"), str(msg.get("tail") or ""), str(msg.get("reason") or ""))
+            w.free_cpus += 1
+
+    def _worker_lost(self, w: WorkerLink) -> None:
+        for actor in list(self.actors.values()):
+            if actor.worker is w:
+                actor.remote_exited(None, "", w.lost or "worker lost")
+
+    # ------------------------------------------------------------------ Backend
+    def put(self, obj: Any) -> ObjectRef:
+        return ObjectRef(obj)  # sent by value to each actor (a worker host cannot map our memory)
+
+    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> Any:
+        return self.local().shared_array(shape, dtype, fill)
+
+    def gpus(self) -> list[str]:
+        return [f"{w.address}/{g}" for w in self.workers for g in w.info.get("gpus", [])]
+
+    def wait(self, futures: Sequence[Any], num_returns: int, deadline: float | None) -> None:
+        if sum(1 for f in futures if f.done()) >= num_returns:
+            return
+        step = time.monotonic() + 0.05
+        self.hub.wait_any(step if deadline is None else min(deadline, step))
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for actor in list(self.actors.values()):
+            actor.close()
+        for w in self.workers:
+            if not w.lost:
+                self.control.send(w, "bye")
+        self.control.stop()
+        if self._local is not None:
+            self._local.shutdown()
+        if self._hub is not None:
+            self._hub.close()
+        for w in self.workers:
+            w.sock.close(linger=200)
+        self.monitor.stop(0.2)
+        self.ctx.term()
+        self.close_wake_pipe()
+
+    def _distribute(self, patterns: Sequence[str], workers: list[WorkerLink]) -> None:
+        """Send ``distributed_files`` (paths or globs, like PARL) to each worker's directory for us."""
+        files = sorted({p for pattern in patterns for p in (glob.glob(pattern) or [pattern])})
+        for path in files:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"distributed_files: {path!r} is not a file")
+            name = os.path.relpath(path) if not os.path.isabs(path) else os.path.basename(path)
+            if name.startswith(".."):
+                name = os.path.basename(path)
+            with open(path, "rb") as f:
+                data = f.read()
+            for w in workers:
+                self.control.request(w, "file", raw=data, name=name)
+
+
+def _is_hex(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and len(bytes.fromhex(value)) == 16
+    except ValueError:
+        return False
+
+
+class ZmqTransport:
+    """One actor's link through the hub (the :class:`~fastparl.remote.tracker.Transport` for zmq)."""
+
+    closed = False
+
+    def __init__(self, hub: Hub, identity: bytes, where: str):
+        self.hub, self.identity = hub, identity
+        self.codec = DataCodec(where=where)
+
+    def send(self, op: int, seq: int, payload: Any, on_blocked: Any = None) -> None:
+        self.hub.send(self.identity, self.codec.encode(op, seq, payload), on_blocked)
+
+    def recv(self, timeout: float | None = None) -> Any:
+        frames = self.hub.recv(self.identity, timeout)
+        return None if frames is None else DataCodec.decode(frames)
+
+    def poll(self) -> list[Any]:
+        return [DataCodec.decode(f) for f in self.hub.poll(self.identity)]
+
+    def fileno(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        self.closed = True
+        self.hub.forget(self.identity)
+
+
+class ZmqActor(TrackedActor):
+    """An actor on another host, forked there by its worker and linked straight to our hub."""
+
+    backend: ZmqBackend
+
+    def __init__(self, backend: ZmqBackend, worker: WorkerLink, cls: type, args: tuple, kwargs: dict,
+                 opts: dict[str, Any]):
+        super().__init__(backend, cls.__name__)
+        self.worker = worker
+        self.identity = secrets.token_bytes(16)
+        self.host = worker.host
+        self.exit_info: tuple[Any, str, str] | None = None
+        self._exited = threading.Event()
+        nonce = auth.nonce()
+        hub = backend.hub
+        connected = hub.expect(self.identity, nonce)
+        backend.actors[self.identity] = self
+        try:
+            reply = backend.control.request(
+                worker, "spawn", actor=self.identity.hex(), endpoint=backend.endpoint_for(worker), nonce=nonce,
+                cls=self.cls_name, n_gpu=int(opts.get("n_gpu") or 0), max_memory=opts.get("max_memory"))
+            self.pid = int(reply["pid"])
+            self.host = str(reply.get("host", worker.host))
+            backend.monitor.add_actor(self, self.identity, f"({self.cls_name} pid={self.pid} host={self.host}) ", None)
+            deadline = time.monotonic() + START_TIMEOUT
+            while not connected.is_set():
+                hub.wait_any(time.monotonic() + 0.02)  # reads the hub: its hello is routed (and answered) there
+                if connected.is_set():
+                    break
+                if self._exited.is_set() or time.monotonic() > deadline:
+                    raise self._lost("start-up") if self._exited.is_set() else ConnectionError(
+                        f"actor {self.cls_name} (pid {self.pid} on {self.host}) did not connect back to this driver "
+                        f"at {backend.endpoint_for(worker)} within {START_TIMEOUT:g} s: can {self.host} reach this "
+                        "machine (firewall, address)?")
+            self.transport = ZmqTransport(hub, self.identity, f"host {self.host} (worker {worker.address})")
+            self.request(INIT, (class_spec(cls, remote=True), args, kwargs, None, None), "__init__", args, kwargs)
+        except BaseException:
+            self.kill(ActorDiedError(f"actor {self.cls_name} failed to start"))
+            self.close()
+            raise
+
+    def remote_exited(self, code: Any, tail: str, reason: str) -> None:
+        """The worker says our process ended (or the worker is lost)."""
+        self.exit_info = (code, tail, reason)
+        self._exited.set()
+        if self._hub_or_none() is not None:
+            self.backend.hub.close_peer(self.identity, reason or "the actor exited")
+
+    def _hub_or_none(self) -> Hub | None:
+        return self.backend._hub
+
+    def _lost(self, what: str) -> FastparlError:
+        self._exited.wait(1.0)  # the worker's notice is on its way (the link closing came first)
+        code, tail, reason = self.exit_info or (None, "", "")
+        if reason.startswith("actor ") and "max_memory" in reason:
+            return ResourceError(reason)
+        how = reason if reason and reason != "killed" else describe_exit(code)
+        return ActorDiedError(
+            f"actor {self.cls_name} (pid {self.pid} on {self.host}) died {how} during {what}."
+            + (f" Last lines of its stderr:\n{tail}" if tail else " It wrote nothing to stderr.")
+            + "\nCalls on this actor will fail from now on: create a new one.", code, tail)
+
+    def _terminate(self) -> None:
+        if not self._exited.is_set() and self.pid > 0:
+            self.backend.control.send(self.worker, "kill", actor=self.identity.hex())
+
+    def _cleanup(self) -> None:
+        self.backend.actors.pop(self.identity, None)
+        self.backend.monitor.forget(self.identity)
+        if self.pid > 0 and not self._exited.is_set():
+            self.backend.control.send(self.worker, "kill", actor=self.identity.hex())
+
+    def __repr__(self) -> str:
+        return f"<ZmqActor {self.cls_name} pid={self.pid} host={self.host}>"
+
+
+class _SlotActor(LocalActor):
+    """An actor placed on a worker of this machine: it holds a slot there, and runs as a local actor
+    (shared memory, no TCP) in this driver's own fork server."""
+
+    def __init__(self, backend: ZmqBackend, worker: WorkerLink, cls: type, args: tuple, kwargs: dict,
+                 opts: dict[str, Any]):
+        self._zmq, self._worker, self._slot = backend, worker, secrets.token_hex(16)
+        self._reservation = backend.control.request(worker, "reserve", actor=self._slot, n_gpu=int(opts.get("n_gpu") or 0))
+        try:
+            super().__init__(backend.local(), cls, args, kwargs, opts)
+        except BaseException:
+            self._release_gpus([])
+            raise
+
+    def _acquire_gpus(self, n_gpu: int) -> list[str]:
+        return list(self._reservation.get("gpus", []))
+
+    def _release_gpus(self, gpus: list[str]) -> None:
+        if self._slot:
+            slot, self._slot = self._slot, ""
+            if not self._worker.lost and not self._zmq._closed:
+                self._zmq.control.send(self._worker, "unreserve", actor=slot)
+                self._worker.free_cpus += 1

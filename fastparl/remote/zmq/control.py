@@ -1,0 +1,250 @@
+"""The driver's control links to worker daemons: the handshake, requests, heartbeats, notifications.
+
+Each worker gets one DEALER socket.  The handshake runs in the connecting thread; afterwards one
+background thread owns every control socket (ZeroMQ sockets are not thread-safe): other threads
+queue requests and wait for the matching reply.  The thread pings each worker every
+``PING_INTERVAL`` s and declares it lost after ``HOST_TIMEOUT`` s of silence, and hands the
+workers' notifications (actors' output, exits) to the backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+import zmq
+
+from fastparl.errors import AuthenticationError, ConnectionError, ResourceError
+from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
+
+__all__ = ["WorkerLink", "Control", "handshake", "HOST_TIMEOUT", "PING_INTERVAL"]
+
+PING_INTERVAL = 0.3
+HOST_TIMEOUT = 1.5
+log = logging.getLogger("fastparl.remote")
+
+
+class WorkerLink:
+    """What the driver knows of one worker daemon."""
+
+    def __init__(self, address: str, sock: zmq.Socket, info: dict[str, Any], same_host: bool):
+        self.address = address
+        self.sock = sock
+        self.info = info
+        self.host = str(info.get("host", address))
+        self.same_host = same_host
+        self.free_cpus = int(info.get("free_cpus", 0))
+        self.last_seen = time.monotonic()
+        self.lost: str | None = None  # why the worker is gone, once it is
+
+    def __repr__(self) -> str:
+        return f"<worker {self.address} ({self.host}) free_cpus={self.free_cpus}{' LOST' if self.lost else ''}>"
+
+
+def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0, name: str = ""
+              ) -> tuple[zmq.Socket, dict[str, Any]]:
+    """Connect to the worker at ``address`` and run the mutual handshake; returns the socket and the
+    worker's welcome message.
+
+    Raises:
+        ConnectionError: nothing answers (with the command that starts a worker).
+        AuthenticationError: the worker refused our token, or could not prove it holds it.
+    """
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+    sock.connect(f"tcp://{address}")
+    mine = auth.nonce()
+    try:
+        sock.send_multipart(encode_control("hello", nonce=mine, name=name))
+        msg, _ = decode_control(sock.recv_multipart())
+        if msg.get("kind") != "challenge" or not auth.check(token, msg.get("proof"), "worker", mine,
+                                                            str(msg.get("nonce"))):
+            raise AuthenticationError(
+                f"the fastparl worker at {address} could not prove it holds our token: it was started with another "
+                "token (or it is not a fastparl worker). Use the same FASTPARL_TOKEN / token file on every host.")
+        sock.send_multipart(encode_control("auth", proof=auth.proof(token, "client", str(msg["nonce"]), mine)))
+        msg, _ = decode_control(sock.recv_multipart())
+    except zmq.Again:
+        sock.close(linger=0)
+        port = address.rpartition(":")[2]
+        raise ConnectionError(
+            f"no fastparl worker answers at {address} within {timeout:g} s. Start one there with "
+            f"`fastparl worker --port {port} --cpus N` (add `--host 0.0.0.0` to accept other machines), "
+            "or check FASTPARL_HOSTS") from None
+    except BadMessage as e:
+        sock.close()
+        raise ConnectionError(f"{address} answered with something that is not a fastparl worker ({e})") from None
+    except BaseException:
+        sock.close()
+        raise
+    if msg.get("kind") != "welcome":
+        sock.close()
+        raise AuthenticationError(
+            f"the fastparl worker at {address} refused our token ({msg.get('reason', msg.get('kind'))}). Use the "
+            f"token of the worker hosts: set FASTPARL_TOKEN, or copy their token file ({auth.token_path()}, mode 0600).")
+    sock.setsockopt(zmq.RCVTIMEO, -1)
+    return sock, msg
+
+
+def local_ip_for(address: str) -> str:
+    """The address of this machine on the route to ``address`` (what its actors connect back to)."""
+    host, _, port = address.rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((host, int(port)))  # UDP: no packet is sent
+            return str(s.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+class Control:
+    """The background thread that owns the control sockets."""
+
+    def __init__(self, workers: list[WorkerLink], on_notice: Callable[[WorkerLink, dict, bytes | None], None],
+                 on_lost: Callable[[WorkerLink], None]):
+        self.workers = workers
+        self.on_notice = on_notice
+        self.on_lost = on_lost
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._outgoing: list[tuple[WorkerLink, list[bytes]]] = []
+        self._pending: dict[int, list[Any]] = {}  # req -> [event, reply, worker]
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="fastparl-control", daemon=True)
+        self._thread.start()
+
+    def request(self, w: WorkerLink, kind: str, timeout: float = 30.0, raw: bytes | None = None,
+                **fields: Any) -> dict[str, Any]:
+        """Send a request to worker ``w`` and wait for its reply (errors raise)."""
+        if w.lost:
+            raise ConnectionError(f"worker {w.address} is lost ({w.lost})")
+        req = next(self._ids)
+        slot: list[Any] = [threading.Event(), None, w]
+        with self._lock:
+            self._pending[req] = slot
+        self.send(w, kind, raw, req=req, **fields)
+        if not slot[0].wait(timeout):
+            with self._lock:
+                self._pending.pop(req, None)
+            raise ConnectionError(f"worker {w.address} did not answer a {kind!r} request within {timeout:g} s")
+        reply = slot[1]
+        if reply.get("kind") == "error":
+            if reply.get("code") in ("no-slot", "no-gpu"):
+                raise ResourceError(str(reply.get("message")))
+            raise ConnectionError(f"worker {w.address}: {reply.get('message')}")
+        return reply  # type: ignore[no-any-return]
+
+    def send(self, w: WorkerLink, kind: str, raw: bytes | None = None, **fields: Any) -> None:
+        """Queue a message to ``w`` (sent by the control thread)."""
+        with self._lock:
+            self._outgoing.append((w, encode_control(kind, raw, **fields)))
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        self._stop = True
+        self._wake()
+        if self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._wake_r, zmq.POLLIN)
+        for w in self.workers:
+            poller.register(w.sock, zmq.POLLIN)
+        next_ping = 0.0
+        while True:
+            with self._lock:
+                out, self._outgoing = self._outgoing, []
+            for w, frames in out:
+                if not w.lost:
+                    try:
+                        w.sock.send_multipart(frames, zmq.NOBLOCK)
+                    except zmq.ZMQError:
+                        pass
+            if self._stop:
+                break
+            now = time.monotonic()
+            if now >= next_ping:
+                next_ping = now + PING_INTERVAL
+                for w in self.workers:
+                    if w.lost:
+                        continue
+                    if now - w.last_seen > HOST_TIMEOUT:
+                        self._lose(w, f"no answer for {now - w.last_seen:.1f} s")
+                        continue
+                    try:
+                        w.sock.send_multipart(encode_control("ping"), zmq.NOBLOCK)
+                    except zmq.ZMQError:
+                        pass
+            events = dict(poller.poll(max(1, int((next_ping - time.monotonic()) * 1000))))
+            if self._wake_r in events:
+                try:
+                    os.read(self._wake_r, 4096)
+                except OSError:
+                    pass
+            for w in self.workers:
+                if w.sock in events:
+                    self._receive(w)
+
+    def _receive(self, w: WorkerLink) -> None:
+        while True:
+            try:
+                frames = w.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:
+                return
+            w.last_seen = time.monotonic()
+            try:
+                msg, raw = decode_control(frames)
+            except BadMessage as e:
+                log.warning("a malformed message from worker %s: %s", w.address, e)
+                continue
+            kind = msg["kind"]
+            if kind == "pong":
+                if isinstance(msg.get("free_cpus"), int):
+                    w.free_cpus = msg["free_cpus"]
+                continue
+            req = msg.get("req")
+            if req is not None:
+                with self._lock:
+                    slot = self._pending.pop(req, None) if isinstance(req, int) else None
+                if slot is not None:
+                    slot[1] = msg
+                    slot[0].set()
+                continue
+            if kind == "denied":
+                self._lose(w, f"it refused us: {msg.get('reason')}")
+            else:
+                self.on_notice(w, msg, raw)
+
+    def _lose(self, w: WorkerLink, why: str) -> None:
+        w.lost = f"worker {w.address} ({w.host}) lost: {why}"
+        log.warning("%s", w.lost)
+        with self._lock:  # requests waiting on it fail now
+            for req, slot in list(self._pending.items()):
+                if slot[2] is w:
+                    slot[1] = {"kind": "error", "message": w.lost}
+                    slot[0].set()
+                    del self._pending[req]
+        self.on_lost(w)

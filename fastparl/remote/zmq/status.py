@@ -1,0 +1,55 @@
+"""``fastparl status``: ask worker daemons what they hold, as a table or JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+
+from fastparl.errors import FastparlError
+from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.control import handshake
+from fastparl.remote.zmq.wire import decode_control, encode_control
+
+__all__ = ["query", "format_table"]
+
+
+def query(address: str, timeout: float = 3.0) -> dict[str, Any]:
+    """The status of the worker at ``address``, or ``{"address": ..., "error": ...}``."""
+    ctx = zmq.Context()
+    try:
+        sock, _ = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status")
+        sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        sock.send_multipart(encode_control("status", req=1))
+        msg, _ = decode_control(sock.recv_multipart())
+        sock.send_multipart(encode_control("bye"))
+        sock.close(linger=200)
+        msg.pop("kind", None)
+        msg.pop("req", None)
+        return {"address": address, **msg}
+    except (FastparlError, zmq.ZMQError) as e:
+        return {"address": address, "error": str(e)}
+    finally:
+        ctx.term()
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    head = ["worker", "host", "CPU slots used/total", "GPUs free", "clients", "actors", "actors RSS MB",
+            "mem avail/total MB"]
+    lines = [head]
+    for r in rows:
+        if "error" in r:
+            lines.append([r["address"], "-", "unreachable", "-", "-", "-", "-", str(r["error"])[:60]])
+            continue
+        clients = r.get("clients", [])
+        used = r["cpus"] - r["free_cpus"]
+        lines.append([r["address"], str(r.get("host")), f"{used}/{r['cpus']}",
+                      f"{len(r.get('free_gpus', []))}/{len(r.get('gpus', []))}", str(len(clients)),
+                      str(sum(c["actors"] + c["same_host_actors"] for c in clients)),
+                      f"{sum(c['rss_mb'] for c in clients):.0f}",
+                      f"{r.get('mem_available_mb')}/{r.get('mem_total_mb')}"])
+        for c in clients:
+            lines.append([f"  client {c['client']}", c.get("name", ""), "", "", "",
+                          f"{c['actors']} + {c['same_host_actors']} local", f"{c['rss_mb']:.0f}", ""])
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines)

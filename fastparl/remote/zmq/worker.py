@@ -1,0 +1,415 @@
+"""``fastparl worker``: the daemon that runs actors on one host for the drivers that connect to it.
+
+It places and controls actors only: every message it reads is JSON (see :mod:`.wire`), checked
+field by field, and nothing is unpickled, ever.  A client is served only after the mutual HMAC
+handshake of :mod:`.auth`.  Actors are forked by the worker's own fork server (the local backend's,
+with ZeroMQ preloaded), so one starts in milliseconds; each connects straight to its driver's hub,
+so calls do not pass through the daemon.
+
+Each client pings every 0.3 s; a client silent for ``CLIENT_TIMEOUT`` s is gone and its actors are
+ended and their slots freed.  Actors' output and exits go back to their client as control
+messages.  SIGTERM (and SIGINT) end every actor and exit cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+import psutil
+import zmq
+
+from fastparl.errors import FastparlError
+from fastparl.remote.local.backend import LocalBackend
+from fastparl.remote.local.forkserver import killpg
+from fastparl.remote.protocol import SPAWN
+from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.wire import MAX_CONTROL_BYTES, BadMessage, decode_control, encode_control, field
+
+__all__ = ["Worker", "host_id", "CLIENT_TIMEOUT", "PING_INTERVAL"]
+
+PING_INTERVAL = 0.3
+CLIENT_TIMEOUT = 2.0
+MAX_FILE_BYTES = 256 << 20
+log = logging.getLogger("fastparl.worker")
+
+
+def host_id() -> str:
+    """Identifies this machine (and kernel boot), so that a driver can tell a worker on its own host.
+    ``FASTPARL_HOST_ID`` overrides it (tests make loopback workers behave as other hosts with it)."""
+    forced = os.environ.get("FASTPARL_HOST_ID")
+    if forced:
+        return forced
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}"
+
+
+@dataclass
+class _Actor:
+    identity: str
+    pid: int
+    client: bytes
+    cls_name: str
+    gpus: list[str]
+    pidfd: int = -1
+    reason: str = ""  # why we ended it, if we did
+    shim: Any = None  # what the memory watcher holds (weakly) for it
+
+
+@dataclass
+class _Client:
+    identity: bytes
+    stage: str  # "challenged" -> "authenticated"
+    nonce: str = ""
+    client_nonce: str = ""
+    last_seen: float = dc_field(default_factory=time.monotonic)
+    actors: set[str] = dc_field(default_factory=set)
+    reserved: dict[str, list[str]] = dc_field(default_factory=dict)  # same-host actors: id -> GPUs
+    files_dir: str = ""
+    name: str = ""
+
+
+class Worker:
+    """One daemon.  ``run()`` serves until SIGTERM/SIGINT (or :meth:`stop`)."""
+
+    def __init__(self, port: int, cpus: int, gpus: list[str] | None = None, host: str = "127.0.0.1"):
+        if cpus < 1:
+            raise ValueError(f"--cpus must be at least 1, got {cpus}")
+        self.token = auth.ensure_token()
+        self.cpus = cpus
+        self.gpus = list(gpus or [])
+        self.free_gpus = list(self.gpus)
+        self.host = host
+        self.host_id = host_id()
+        self.ctx = zmq.Context()
+        self.ctx.setsockopt(zmq.LINGER, 0)
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_FILE_BYTES + MAX_CONTROL_BYTES)
+        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.sock.bind(f"tcp://{host}:{port or '*'}")  # port 0: any free port (logged at start)
+        self.port = int(self.sock.getsockopt_string(zmq.LAST_ENDPOINT).rpartition(":")[2])
+        self.clients: dict[bytes, _Client] = {}
+        self.actors: dict[str, _Actor] = {}
+        self.by_pid: dict[int, _Actor] = {}
+        self.outbox: list[list[bytes]] = []  # from other threads (output forwarding), sent by the loop
+        self._outbox_lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._stop = False
+        self.bad_messages = 0
+        self.workdir = tempfile.mkdtemp(prefix=f"fastparl-worker-{self.port}-")
+        os.environ["FASTPARL_FORKSERVER_PRELOAD"] = "zmq,fastparl.remote.zmq.actor"
+        self.local = LocalBackend(log_to_driver=True, gpus=[])
+        self.local.monitor.sink = self._output  # actors' output goes to their client, not to our stdout
+        self.started = time.time()
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+        log.info("fastparl worker on %s:%d, %d CPU slot(s), GPUs %s, host id %s, pid %d", self.host, self.port,
+                 self.cpus, self.gpus or "none", self.host_id, os.getpid())
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        try:
+            while not self._stop:
+                pidfds = {a.pidfd: a for a in self.actors.values() if a.pidfd >= 0}
+                for fd in pidfds:
+                    poller.register(fd, zmq.POLLIN)
+                try:
+                    events = dict(poller.poll(int(PING_INTERVAL * 1000)))
+                finally:
+                    for fd in pidfds:
+                        poller.unregister(fd)
+                if self._wake_r in events:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except OSError:
+                        pass
+                for fd, a in pidfds.items():
+                    if fd in events:
+                        self._actor_exited(a)
+                while int(self.sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                    self._handle(self.sock.recv_multipart())
+                self._flush_outbox()
+                self._check_clients()
+        finally:
+            self.shutdown()
+
+    def stop(self) -> None:
+        self._stop = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def shutdown(self) -> None:
+        log.info("stopping: ending %d actor(s)", len(self.actors))
+        for cid in list(self.clients):
+            self._drop_client(cid, "the worker is stopping", notify=True)
+        self._flush_outbox()
+        self.local.shutdown()
+        self.sock.close(linger=500)
+        self.ctx.term()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ messages
+    def _send(self, client: bytes, kind: str, raw: bytes | None = None, **fields: Any) -> None:
+        try:
+            self.sock.send_multipart([client, *encode_control(kind, raw, **fields)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the client is gone (or too slow): it will not be waited for
+
+    def _handle(self, frames: list[Any]) -> None:
+        ident, rest = frames[0], frames[1:]
+        try:
+            msg, raw = decode_control(rest)
+            kind = msg["kind"]
+            c = self.clients.get(ident)
+            if kind == "hello":
+                self._hello(ident, msg)
+            elif kind == "auth":
+                self._auth(ident, msg)
+            elif c is None or c.stage != "authenticated":
+                self.bad_messages += 1
+                self._send(ident, "denied", reason="not authenticated: say hello first")
+            else:
+                c.last_seen = time.monotonic()
+                handler = getattr(self, f"_on_{kind.replace('-', '_')}", None)
+                if handler is None:
+                    raise BadMessage(f"unknown kind {kind!r}")
+                handler(c, msg, raw)
+        except BadMessage as e:
+            self.bad_messages += 1
+            if self.bad_messages % 1000 == 1:
+                log.warning("rejected a malformed message (%s); %d so far", e, self.bad_messages)
+            self._send(ident, "error", message=f"malformed message: {e}", req=None)
+        except Exception:  # noqa: BLE001 - a bug must not take the daemon down with everyone's actors
+            log.exception("error while handling a message")
+            self._send(ident, "error", message="internal error in the worker (see its log)", req=None)
+
+    def _hello(self, ident: bytes, msg: dict[str, Any]) -> None:
+        client_nonce = field(msg, "nonce", str)[:128]
+        c = _Client(ident, "challenged", nonce=auth.nonce(), client_nonce=client_nonce,
+                    name=str(msg.get("name", ""))[:200])
+        if len(self.clients) > 10_000:  # half-open handshakes must not grow without bound
+            self._check_clients(force_stale=True)
+        self.clients[ident] = c
+        self._send(ident, "challenge", nonce=c.nonce,
+                   proof=auth.proof(self.token, "worker", client_nonce, c.nonce))
+
+    def _auth(self, ident: bytes, msg: dict[str, Any]) -> None:
+        c = self.clients.get(ident)
+        if c is None or c.stage != "challenged":
+            raise BadMessage("auth without hello")
+        if not auth.check(self.token, msg.get("proof"), "client", c.nonce, c.client_nonce):
+            del self.clients[ident]
+            self.bad_messages += 1
+            log.warning("refused a client with a wrong token")
+            self._send(ident, "denied", reason="wrong token")
+            return
+        c.stage = "authenticated"
+        c.last_seen = time.monotonic()
+        c.files_dir = tempfile.mkdtemp(prefix="client-", dir=self.workdir)
+        log.info("client %s connected (%s)", ident.hex()[:8], c.name)
+        self._send(ident, "welcome", **self._summary(), files_dir=c.files_dir)
+
+    def _summary(self) -> dict[str, Any]:
+        used = sum(len(c.actors) + len(c.reserved) for c in self.clients.values())
+        return {"host": socket.gethostname(), "host_id": self.host_id, "cpus": self.cpus, "free_cpus": self.cpus - used,
+                "gpus": self.gpus, "free_gpus": list(self.free_gpus), "pid": os.getpid(), "port": self.port}
+
+    def _on_ping(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        self._send(c.identity, "pong", free_cpus=self._summary()["free_cpus"])
+
+    def _take_slot(self, c: _Client, n_gpu: int, req: Any) -> list[str] | None:
+        if self._summary()["free_cpus"] < 1:
+            self._send(c.identity, "error", req=req, code="no-slot",
+                       message=f"all {self.cpus} CPU slots of worker {socket.gethostname()}:{self.port} are in use")
+            return None
+        if n_gpu > len(self.free_gpus):
+            self._send(c.identity, "error", req=req, code="no-gpu",
+                       message=f"worker {socket.gethostname()}:{self.port} has {len(self.free_gpus)} free GPU(s) "
+                               f"of {len(self.gpus)}; {n_gpu} asked")
+            return None
+        gpus, self.free_gpus = self.free_gpus[:n_gpu], self.free_gpus[n_gpu:]
+        return gpus
+
+    def _on_spawn(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        req = msg.get("req")
+        actor_id = field(msg, "actor", str)
+        endpoint = field(msg, "endpoint", str)
+        nonce = field(msg, "nonce", str)
+        cls_name = str(msg.get("cls", "?"))[:200]
+        n_gpu = int(msg.get("n_gpu") or 0)
+        if not endpoint.startswith("tcp://") or len(actor_id) != 32 or actor_id in self.actors or n_gpu < 0:
+            raise BadMessage("bad spawn request")
+        gpus = self._take_slot(c, n_gpu, req)
+        if gpus is None:
+            return
+        spawn = {"zmq": {"endpoint": endpoint, "identity": actor_id, "nonce": nonce, "token": self.token.decode()},
+                 "overrides": {"CUDA_VISIBLE_DEVICES": ",".join(gpus)}, "cwd": c.files_dir, "nfds": 0,
+                 "env": dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [c.files_dir,
+                                                                                 os.environ.get("PYTHONPATH")])))}
+        try:
+            pid = int(self.local._request(SPAWN, spawn))
+        except FastparlError as e:
+            self.free_gpus.extend(gpus)
+            self._send(c.identity, "error", req=req, message=f"could not start the actor: {e}")
+            return
+        a = _Actor(actor_id, pid, c.identity, cls_name, gpus)
+        try:
+            a.pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            a.pidfd = -1  # exits are then found by the periodic check
+        self.actors[actor_id] = a
+        self.by_pid[pid] = a
+        c.actors.add(actor_id)
+        max_memory = msg.get("max_memory")
+        a.shim = _MemoryShim(self, a)
+        self.local.monitor.add_actor(a.shim, pid, "", float(max_memory) if max_memory else None)
+        self._send(c.identity, "spawned", req=req, pid=pid, gpus=gpus, host=socket.gethostname())
+
+    def _on_kill(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        a = self.actors.get(field(msg, "actor", str))
+        if a is not None and a.client == c.identity:
+            a.reason = a.reason or "killed"
+            killpg(a.pid)
+
+    def _on_reserve(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        actor_id = field(msg, "actor", str)
+        gpus = self._take_slot(c, int(msg.get("n_gpu") or 0), msg.get("req"))
+        if gpus is not None:
+            c.reserved[actor_id] = gpus
+            self._send(c.identity, "reserved", req=msg.get("req"), gpus=gpus)
+
+    def _on_unreserve(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        self.free_gpus.extend(c.reserved.pop(field(msg, "actor", str), []))
+
+    def _on_file(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        name = os.path.normpath(field(msg, "name", str))
+        if name.startswith(("/", "..")) or raw is None:
+            raise BadMessage(f"bad file name {name!r}")
+        path = os.path.join(c.files_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(raw)
+        self._send(c.identity, "ok", req=msg.get("req"))
+
+    def _on_status(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        self._send(c.identity, "status", req=msg.get("req"), **self.status())
+
+    def _on_bye(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        self._drop_client(c.identity, "the client disconnected")
+
+    def status(self) -> dict[str, Any]:
+        clients = []
+        for c in self.clients.values():
+            if c.stage != "authenticated":
+                continue
+            rss = 0
+            for actor_id in c.actors:
+                try:
+                    rss += psutil.Process(self.actors[actor_id].pid).memory_info().rss
+                except (psutil.Error, KeyError):
+                    pass
+            clients.append({"client": c.identity.hex()[:8], "name": c.name, "actors": len(c.actors),
+                            "same_host_actors": len(c.reserved), "rss_mb": round(rss / 2**20, 1)})
+        vm = psutil.virtual_memory()
+        return {**self._summary(), "clients": clients, "mem_total_mb": round(vm.total / 2**20),
+                "mem_available_mb": round(vm.available / 2**20), "uptime_s": round(time.time() - self.started, 1),
+                "rejected_messages": self.bad_messages}
+
+    # ------------------------------------------------------------------ actors and clients
+    def _actor_exited(self, a: _Actor) -> None:
+        if self.actors.pop(a.identity, None) is None:
+            return
+        if a.pidfd >= 0:
+            os.close(a.pidfd)
+        code = self.local.exit_code(a.pid, wait=1.0)
+        tail = self.local.monitor.stderr_tail(a.pid, wait=0.5)  # its last output is forwarded by now
+        self.by_pid.pop(a.pid, None)
+        self.local.monitor.forget(a.pid)
+        self.free_gpus.extend(a.gpus)
+        c = self.clients.get(a.client)
+        if c is not None:
+            c.actors.discard(a.identity)
+            self._send(c.identity, "exited", actor=a.identity, code=code, tail=tail, reason=a.reason)
+
+    def _check_clients(self, force_stale: bool = False) -> None:
+        now = time.monotonic()
+        for ident, c in list(self.clients.items()):
+            timeout = CLIENT_TIMEOUT if c.stage == "authenticated" else 10.0
+            if now - c.last_seen > timeout or force_stale and c.stage != "authenticated":
+                self._drop_client(ident, f"no word from the client for {now - c.last_seen:.1f} s")
+        for a in list(self.actors.values()):  # without pidfds: notice exits by polling
+            if a.pidfd < 0 and self.local.exit_code(a.pid, wait=0) is not None:
+                self._actor_exited(a)
+
+    def _drop_client(self, ident: bytes, why: str, notify: bool = False) -> None:
+        c = self.clients.pop(ident, None)
+        if c is None:
+            return
+        if c.stage == "authenticated":
+            log.info("client %s gone (%s): ending %d actor(s)", ident.hex()[:8], why, len(c.actors))
+        for actor_id in list(c.actors):
+            a = self.actors.pop(actor_id, None)
+            if a is not None:
+                self.by_pid.pop(a.pid, None)
+                killpg(a.pid)
+                if a.pidfd >= 0:
+                    os.close(a.pidfd)
+                self.free_gpus.extend(a.gpus)
+                if notify:
+                    self._send(ident, "exited", actor=actor_id, code=None, tail="", reason=why)
+        for gpus in c.reserved.values():
+            self.free_gpus.extend(gpus)
+        if c.files_dir:
+            shutil.rmtree(c.files_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ output
+    def _output(self, pid: Any, stream: int, data: bytes) -> None:
+        """Called by the fork server's output reader (another thread): queue for the client."""
+        a = self.by_pid.get(pid)
+        if a is None:
+            return
+        with self._outbox_lock:
+            self.outbox.append([a.client, *encode_control("output", data, actor=a.identity, stream=stream)])
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _flush_outbox(self) -> None:
+        with self._outbox_lock:
+            box, self.outbox = self.outbox, []
+        for frames in box:
+            try:
+                self.sock.send_multipart(frames, zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+
+
+class _MemoryShim:
+    """What the memory watcher needs of an actor, for a worker's actor: ending it records why."""
+
+    def __init__(self, worker: Worker, a: _Actor):
+        self.worker, self.a = worker, a
+        self.pid, self.cls_name = a.pid, a.cls_name
+
+    def kill(self, reason: BaseException) -> None:
+        self.a.reason = str(reason)
+        killpg(self.a.pid)
