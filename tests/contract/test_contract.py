@@ -290,10 +290,13 @@ def test_connect_rules(monkeypatch):
     with pytest.raises(fastparl.errors.ConnectionError, match="h2:notaport"):
         fastparl.connect()
     assert not fastparl.remote.is_connected()
-    with pytest.raises(fastparl.errors.ConnectionError, match="not available"):
-        fastparl.connect("10.0.0.2:8037")
-    with pytest.warns(UserWarning, match="no cluster is needed"):
-        fastparl.connect("localhost:8010")  # a PARL script after `xparl start`
+    monkeypatch.delenv("FASTPARL_HOSTS")
+    monkeypatch.setenv("FASTPARL_TOKEN", "t")
+    with pytest.raises(fastparl.errors.ConnectionError, match="no fastparl worker answers at 192.0.2.1:8037"):
+        fastparl.connect("192.0.2.1:8037", connect_timeout=0.2)  # nobody there (TEST-NET-1)
+    assert not fastparl.remote.is_connected()
+    with pytest.warns(UserWarning, match="no fastparl worker listens there"):
+        fastparl.connect("localhost:8010")  # a PARL script after `xparl start`: the local backend
     with pytest.warns(UserWarning):
         fastparl.connect("127.0.0.1:8010")  # the same target again: a no-op
     try:
