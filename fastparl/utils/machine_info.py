@@ -6,7 +6,6 @@ ask paddle (if it is installed) what it can see when they are called.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import socket
@@ -62,7 +61,9 @@ def get_gpu_count() -> int:
 
 
 def _has_paddle() -> bool:
-    return importlib.util.find_spec("paddle") is not None
+    from fastparl.utils.utils import _installed
+
+    return _installed("paddle")
 
 
 def is_gpu_available() -> bool:

@@ -36,10 +36,19 @@ __all__ = [
     "to_str",
 ]
 
+
+def _installed(name: str) -> bool:
+    """Whether ``name`` can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a blocked or broken install counts as missing
+        return False
+
+
 MAX_INT32 = 0x7FFFFFFF
 _HAS_FLUID = False
-_HAS_PADDLE = importlib.util.find_spec("paddle") is not None
-_HAS_TORCH = importlib.util.find_spec("torch") is not None
+_HAS_PADDLE = _installed("paddle")
+_HAS_TORCH = _installed("torch")
 _IS_WINDOWS = sys.platform == "win32"
 _IS_MAC = sys.platform == "darwin"
 
