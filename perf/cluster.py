@@ -190,8 +190,8 @@ def bench_arrays(cfg: Config) -> dict:
             arr = np.ones(size, np.uint8)
             fa.hold(size)
             reps = cfg.array_reps(size)
-            ts = interleaved({"raw in": lambda: raw.send_in(arr), "fastparl in": lambda: fa.touch(arr),
-                              "raw out": lambda: raw.get_out(size), "fastparl out": lambda: fa.give(size)},
+            ts = interleaved({"raw in": lambda a=arr: raw.send_in(a), "fastparl in": lambda a=arr: fa.touch(a),
+                              "raw out": lambda n=size: raw.get_out(n), "fastparl out": lambda n=size: fa.give(n)},
                              reps, max(1, min(20, reps // 3)))
             row = {k: size / median(v) / 1e9 for k, v in ts.items()}  # GB/s
             row["ratio_in"] = row["fastparl in"] / row["raw in"]
