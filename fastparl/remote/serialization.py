@@ -26,7 +26,7 @@ import numpy as np
 
 from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["Encoder", "cloud_dumps", "dumps", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
+__all__ = ["Encoder", "cloud_dumps", "dumps", "is_plain", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -89,6 +89,30 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:  # not called for int, float, str, list, dict, ...
         return _override(self, obj)
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def is_plain(payload: Any) -> bool:
+    """Whether ``payload`` is built of plain values, two tuple levels deep at most: a call such as
+    ``("step", (1, 0.5), None)`` or a reply such as ``None`` or ``3.0``.  Those need no buffer
+    callback, shared-memory hook or ``__main__`` check, which saves ~1 us per message."""
+    t = type(payload)
+    if t in _PLAIN:
+        return True
+    if t is not tuple:
+        return False
+    for item in payload:
+        t = type(item)
+        if t in _PLAIN:
+            continue
+        if t is not tuple:
+            return False
+        for sub in item:
+            if type(sub) not in _PLAIN:
+                return False
+    return True
 
 
 def _code_reduce(code: CodeType) -> Any:

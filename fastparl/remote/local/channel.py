@@ -52,30 +52,6 @@ _MSG_DONTWAIT = socket.MSG_DONTWAIT
 _channel_ids = itertools.count(1)
 
 
-_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
-
-
-def _is_plain(payload: Any) -> bool:
-    """Whether ``payload`` is built of plain values, two tuple levels deep at most: a call such as
-    ``("step", (1, 0.5), None)`` or a reply such as ``None`` or ``3.0``.  Those need no buffer
-    callback, shared-memory hook or ``__main__`` check, which saves ~1 us per message."""
-    t = type(payload)
-    if t in _PLAIN:
-        return True
-    if t is not tuple:
-        return False
-    for item in payload:
-        t = type(item)
-        if t in _PLAIN:
-            continue
-        if t is not tuple:
-            return False
-        for sub in item:
-            if type(sub) not in _PLAIN:
-                return False
-    return True
-
-
 def socket_pairs() -> tuple[tuple[socket.socket, socket.socket], tuple[socket.socket, socket.socket]]:
     """Two connected ends, each (frame socket, descriptor socket), for :class:`Channel`."""
     try:
@@ -144,7 +120,7 @@ class Channel:
 
     def encode(self, op: int, seq: int, payload: Any) -> tuple[bytes, list[int]]:
         """Pickle ``payload`` into one frame; returns (frame bytes, descriptors to attach)."""
-        if not self._ctrl and _is_plain(payload):  # no arrays, no shared memory: the C pickler alone
+        if not self._ctrl and serialization.is_plain(payload):  # no arrays, no shared memory: the C pickler alone
             body = pickle.dumps(payload, 5)
             if len(body) < BODY_OOB_THRESHOLD:
                 return HDR.pack(len(body), 0, 0, 0, 0, op, seq) + body, []

@@ -35,14 +35,14 @@ class ActorLink:
             frames = self.sock.recv_multipart(copy=False)
         except zmq.ZMQError as e:
             raise PeerClosed(str(e)) from None
-        if len(frames) == 1 and bytes(frames[0].buffer) == b"":  # the driver's goodbye
+        if len(frames) == 1 and len(frames[0].buffer) == 0:  # the driver's goodbye
             raise PeerClosed("the driver closed the link")
         return DataCodec.decode(frames)
 
     def send(self, op: int, seq: int, payload: Any) -> None:
         frames = self.codec.encode(op, seq, payload)
         try:
-            self.sock.send_multipart(frames, copy=False)
+            self.sock.send_multipart(frames, copy=len(frames) == 1)
         except zmq.ZMQError as e:
             raise PeerClosed(str(e)) from None
 

@@ -4,10 +4,11 @@ Control (driver <-> worker daemon): one JSON object ``{"kind": ..., ...}`` per m
 followed by one raw frame (actors' output).  The daemon parses nothing else, and never unpickles.
 :func:`decode_control` rejects malformed, truncated and oversized messages with ``BadMessage``.
 
-Data (driver <-> actor): ``[header, body, buffer...]`` where ``header`` is (op u8, seq u64),
+Data (driver <-> actor): ``[header + body, buffer...]`` where the 9-byte header is (op u8, seq u64),
 ``body`` is pickle protocol 5 and each out-of-band buffer of at least ``OOB_THRESHOLD`` bytes is
 its own frame, sent with ``copy=False`` and received as a read-only view of ZeroMQ's message
-(pyzmq keeps the sender's buffer alive until it has left).
+(pyzmq keeps the sender's buffer alive until it has left).  A call made of plain values (the
+common ``("step", (1, 0.5), None)``) is pickled by the C pickler alone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import pickle
 import struct
 from typing import Any, Callable
 
-import zmq
 
 from fastparl.errors import FastparlError
 from fastparl.remote import serialization
@@ -96,19 +96,24 @@ class DataCodec:
         return False  # a put() object: sent by value
 
     def encode(self, op: int, seq: int, payload: Any) -> list[Any]:
+        if serialization.is_plain(payload):
+            return [HEADER.pack(op, seq) + pickle.dumps(payload, 5)]
         self._bufs.clear()
         try:
             body = self._encoder.dumps(payload)
-            return [HEADER.pack(op, seq), body, *self._bufs]
+            return [HEADER.pack(op, seq) + body, *self._bufs]
         finally:
             self._bufs.clear()
 
     @staticmethod
-    def decode(frames: list[zmq.Frame]) -> tuple[int, int, Any, BaseException | None]:
-        """(op, seq, payload, unpickling error or None) from received frames (copy=False)."""
-        op, seq = HEADER.unpack(frames[0].buffer)
+    def decode(frames: list[Any]) -> tuple[int, int, Any, BaseException | None]:
+        """(op, seq, payload, unpickling error or None) from received frames (bytes or zmq.Frame)."""
+        first = frames[0] if isinstance(frames[0], bytes) else frames[0].buffer
+        op, seq = HEADER.unpack_from(first)
         try:
-            views = [f.buffer.toreadonly() for f in frames[2:]]  # views of ZeroMQ's messages: zero-copy, read-only
-            return op, seq, pickle.loads(frames[1].buffer, buffers=views), None
+            if len(frames) == 1:
+                return op, seq, pickle.loads(memoryview(first)[HEADER.size:]), None
+            views = [f.buffer.toreadonly() for f in frames[1:]]  # views of ZeroMQ's messages: zero-copy, read-only
+            return op, seq, pickle.loads(memoryview(first)[HEADER.size:], buffers=views), None
         except Exception as e:  # noqa: BLE001
             return op, seq, None, e
