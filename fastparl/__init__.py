@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from typing import Any
 
 # paddle's bundled MKL takes a slow code path on AMD CPUs unless told otherwise; this must be
 # set before paddle is first imported and has no effect on Intel.  Respect a user's choice.
 os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+# paddle warns at import that the C++ build tool ccache is missing: noise for every RL script (and every
+# actor) that imports paddle itself, as PARL's examples do.  Only that message is silenced.
+warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
 from fastparl import errors  # noqa: E402
 from fastparl.remote import (  # noqa: E402
