@@ -26,7 +26,7 @@ import numpy as np
 
 from fastparl.errors import FastparlError, SerializationError
 
-__all__ = ["Encoder", "cloud_dumps", "dumps", "is_plain", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
+__all__ = ["Encoder", "PLAIN_TYPES", "cloud_dumps", "dumps", "is_plain", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -91,7 +91,7 @@ class _Pickler(pickle.Pickler):
         return _override(self, obj)
 
 
-_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
+PLAIN_TYPES = _PLAIN = frozenset({type(None), bool, int, float, str, bytes})
 
 
 def is_plain(payload: Any) -> bool:

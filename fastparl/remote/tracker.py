@@ -27,7 +27,7 @@ from fastparl.remote.backend import ActorHandle
 from fastparl.remote.errinfo import CALLABLE_ATTR, build_error, unpicklable_reply
 from fastparl.remote.futures import Future
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, OK, SETATTR, PeerClosed
-from fastparl.remote.serialization import describe_unpicklable
+from fastparl.remote.serialization import PLAIN_TYPES, describe_unpicklable
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastparl.remote.backend import Backend
@@ -42,9 +42,11 @@ class Transport(Protocol):
 
     closed: bool  # set when the link became unusable (peer gone, or a frame was cut half-way)
 
-    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None) -> None:
+    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None,
+             plain: bool = False) -> None:
         """Send one request.  Raises PeerClosed, or the pickling error for an unpicklable payload.
-        ``on_blocked`` is called while the link is full; it returns whether it made room (read replies)."""
+        ``on_blocked`` is called while the link is full; it returns whether it made room (read replies).
+        ``plain``: the caller knows the payload is made of plain values (see serialization.is_plain)."""
 
     def recv(self, timeout: float | None = None) -> Frame | None:
         """The next reply, or None after ``timeout`` s.  Raises PeerClosed."""
@@ -114,7 +116,8 @@ class TrackedActor(ActorHandle):
 
     # ------------------------------------------------------------------ ActorHandle
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
-        seq = self._request(CALL, (name, args, kwargs), name, args, kwargs)
+        plain = kwargs is None and (not args or all(type(a) in PLAIN_TYPES for a in args))
+        seq = self._request(CALL, (name, args, kwargs), name, args, kwargs, plain)
         if not wait:
             return Future(self, seq, name)
         lock = self._lock
@@ -122,16 +125,37 @@ class TrackedActor(ActorHandle):
         if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
             lock.release()
             ok, value = self.result(seq, None)
-        else:  # the plain case, inlined: nobody else reads, the next reply is ours
+        else:  # the plain case, inlined: nobody else reads, and the next reply is ours
             self._reading = True
             lock.release()
             try:
-                ok, value = self._read_until(seq, None, None)
+                frame = self.transport.recv(None)
+                if frame[1] == seq:
+                    op, name = self._pending.pop(seq, (CALL, name))
+                    if self._released and not self._pending:
+                        self._close_when_idle = True
+                    if frame[0] == OK and frame[3] is None:
+                        ok, value = True, frame[2]
+                    else:
+                        ok, value = self._reply(frame, op, name)
+                else:  # a reply to someone else's request: keep it for them, and read on
+                    self._store(frame)
+                    ok, value = self._read_until(seq, None, None)
+            except PeerClosed:
+                ok, value = self._read_until(seq, None, None)  # finds the link closed: the backend's reason
             finally:
-                self._stop_reading()
+                lock.acquire()
+                self._reading = False
+                if self._sleepers:
+                    self._cv.notify_all()
+                lock.release()
+                if self._close_when_idle:
+                    self._close_when_idle = False
+                    self._close_link()
         if ok:
             return value
         raise value
+
 
     def getattr(self, name: str) -> Any:
         return self.request(GETATTR, name, name)
@@ -151,7 +175,8 @@ class TrackedActor(ActorHandle):
         return fd if fd >= 0 else None
 
     # ------------------------------------------------------------------ sending
-    def _request(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None) -> int:
+    def _request(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None, plain: bool = False
+                 ) -> int:
         with self._send_lock:
             if self.error is not None:
                 raise self._error()
@@ -160,7 +185,7 @@ class TrackedActor(ActorHandle):
             self._pending[seq] = (op, name)
             transport = self.transport
             try:
-                transport.send(op, seq, payload, self._drain)
+                transport.send(op, seq, payload, self._drain, plain)
             except PeerClosed:
                 self._pending.pop(seq, None)
                 self._died(describe_request(self.cls_name, op, name))

@@ -49,6 +49,11 @@ CTRL_RELEASE, CTRL_FORGET, CTRL_UNMAPPED = 0, 1, 2
 _MAX_FDS = 64
 _ANC = socket.CMSG_SPACE(_MAX_FDS * 4)
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
+_HDR_SIZE = HDR.size
+_hdr_pack, _hdr_unpack = HDR.pack, HDR.unpack_from
+_dumps, _loads = pickle.dumps, pickle.loads
+_PLAIN = serialization.PLAIN_TYPES
+_is_plain = serialization.is_plain
 _channel_ids = itertools.count(1)
 
 
@@ -173,35 +178,50 @@ class Channel:
         seg.peers.add(self)
 
     # ------------------------------------------------------------------ sending
-    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None) -> None:
-        """Send one frame.
+    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None,
+             plain: bool = False) -> None:
+        """Send one frame (``plain``: the caller knows the payload is made of plain values).
 
         ``on_blocked`` is called when the socket buffer is full, so that a caller that pipelines
         many requests can drain replies instead of deadlocking with a peer that is blocked too;
         it returns False when it could not read (another thread is reading), and we then wait.
         """
+        if not self._ctrl and (plain or type(payload) in _PLAIN or _is_plain(payload)):  # the common case, inlined
+            body = _dumps(payload, 5)
+            if len(body) < BODY_OOB_THRESHOLD:
+                data = _hdr_pack(len(body), 0, 0, 0, 0, op, seq) + body
+                try:
+                    sent = self.sock.send(data, _MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    self.closed = True
+                    raise PeerClosed(str(e)) from None
+                if sent != len(data):  # rare: the socket buffer is full
+                    self._send_rest(data, sent, on_blocked)
+                return
         data, fds = self.encode(op, seq, payload)
         self.send_raw(data, fds, on_blocked)
 
     def send_raw(self, data: bytes, fds: list[int], on_blocked: Callable[[], bool] | None = None) -> None:
-        sock = self.sock
-        sent = 0
-        try:
-            if fds:
-                try:
-                    self.send_fds(fds)
-                finally:
-                    for seg in self._once:  # the peer has its own descriptor now (or never will)
-                        seg.drop_fd()
-                    self._once.clear()
-            if on_blocked is None:
-                sock.sendall(data)
-                return
+        if fds:
             try:
-                sent = sock.send(data, _MSG_DONTWAIT)
-            except BlockingIOError:
-                sent = 0
-            if sent == len(data):  # the common case: one system call
+                self.send_fds(fds)
+            except (BrokenPipeError, ConnectionResetError) as e:
+                self.closed = True
+                raise PeerClosed(str(e)) from None
+            finally:
+                for seg in self._once:  # the peer has its own descriptor now (or never will)
+                    seg.drop_fd()
+                self._once.clear()
+        self._send_rest(data, 0, on_blocked)
+
+    def _send_rest(self, data: bytes, sent: int, on_blocked: Callable[[], bool] | None) -> None:
+        """Send ``data[sent:]``; with ``on_blocked``, never block while the peer may be blocked too."""
+        sock = self.sock
+        try:
+            if on_blocked is None:
+                sock.sendall(memoryview(data)[sent:] if sent else data)
                 return
             view = memoryview(data)[sent:]
             while view:
@@ -262,12 +282,40 @@ class Channel:
         """Receive one frame: (op, seq, payload, error).  ``error`` is set when the body could not be
         unpickled (the frame is consumed either way).  Returns None on timeout; raises PeerClosed."""
         while True:
-            frame = self.next_buffered()
-            if frame is not None:
-                return frame
+            start = self._rstart
+            if self._rend - start >= _HDR_SIZE:
+                body_len, n_fds, n_oob, n_ctrl, _, op, seq = _hdr_unpack(self._rbuf, start)
+                end = start + _HDR_SIZE + body_len
+                if not (n_fds or n_oob or n_ctrl) and end <= self._rend:  # the common case, inlined
+                    self._rstart = end
+                    try:
+                        return op, seq, _loads(self._rview[start + _HDR_SIZE:end]), None
+                    except Exception as e:  # noqa: BLE001
+                        return op, seq, None, e
+                frame = self.next_buffered()
+                if frame is not None:
+                    return frame
             if timeout is not None and not self._wait_readable(timeout):
                 return None
+            if self._rstart == self._rend and not self.closed:  # empty: read at the start (inlined _read)
+                try:
+                    n = self.sock.recv_into(self._rview)
+                except (InterruptedError, BlockingIOError):
+                    continue
+                except OSError as e:
+                    self._read_error(e)
+                if n == 0:
+                    self.closed = True
+                    raise PeerClosed("peer closed the connection")
+                self._rstart, self._rend = 0, n
+                continue
             self._read(block=True)
+
+    def _read_error(self, e: OSError) -> None:
+        if isinstance(e, ConnectionResetError) or e.errno in (errno.ECONNRESET, errno.EBADF, errno.ENOTCONN):
+            self.closed = True
+            raise PeerClosed(str(e)) from None
+        raise e
 
     def poll(self) -> list[tuple[int, int, Any, BaseException | None]]:
         """Read whatever has arrived, without blocking; returns the complete frames."""

@@ -213,7 +213,7 @@ class ZmqTransport:
         self.hub, self.identity = hub, identity
         self.codec = DataCodec(where=where)
 
-    def send(self, op: int, seq: int, payload: Any, on_blocked: Any = None) -> None:
+    def send(self, op: int, seq: int, payload: Any, on_blocked: Any = None, plain: bool = False) -> None:
         self.hub.send(self.identity, self.codec.encode(op, seq, payload), on_blocked)
 
     def recv(self, timeout: float | None = None) -> Any:
