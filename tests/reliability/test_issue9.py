@@ -37,14 +37,17 @@ def test_1_a_dying_actor_takes_its_children_and_fails_the_call_at_once(kind, cle
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("end", ["normal", "exception", "sigint", "sigkill"])
+@pytest.mark.parametrize("end", ["normal", "exception", "sigint", "sigkill", "sigkill-group"])
 def test_1_nothing_an_actor_started_outlives_the_driver(end):
-    proc = run_driver("children", end, start_new_session=True)
+    proc = run_driver("children", end.partition("-")[0], start_new_session=True)
     info = read_json_line(proc)
-    if end in ("sigint", "sigkill"):
+    if end != "normal" and end != "exception":
         assert proc.stdout.readline().strip() == "busy"
         time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGINT if end == "sigint" else signal.SIGKILL)
+        if end == "sigkill":
+            proc.kill()  # the driver alone
+        else:  # the whole process group, as a terminal (Ctrl-C) or `kill -9 -PGID` does
+            os.killpg(proc.pid, signal.SIGINT if end == "sigint" else signal.SIGKILL)
     proc.communicate(timeout=30)
     pids = [info["server"], *info["actors"], *info["children"]]
     assert still_alive(pids, 5) == []
