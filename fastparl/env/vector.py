@@ -257,16 +257,17 @@ class RemoteVectorEnv(_BatchEnv):
         env_fns = list(env_fns)
         if not 1 <= groups <= len(env_fns):
             raise ValueError(f"groups={groups} must be between 1 and the number of envs ({len(env_fns)})")
-        if not 1 <= num_actors <= len(env_fns) // groups * max(1, num_actors // groups):
-            raise ValueError(f"num_actors={num_actors} must be between 1 and the number of envs ({len(env_fns)}; "
-                             f"with groups={groups}: {len(env_fns) // groups} per group): use fewer actors or groups")
-        if groups > num_actors and groups % num_actors:
+        if groups > num_actors >= 1 and groups % num_actors:
             raise ValueError(f"groups={groups} must be a multiple of num_actors={num_actors} (each actor holds "
                              "as many groups), or at most num_actors")
-        self._setup(env_fns[0](), len(env_fns), lambda shape, dtype: shared_array(shape, dtype))
-        self.copy, self.groups = copy, groups
         gb = np.linspace(0, len(env_fns), groups + 1).astype(int)
         self.group_slices = [slice(int(lo), int(hi)) for lo, hi in zip(gb[:-1], gb[1:])]
+        if num_actors < 1 or any(s.stop - s.start < len(_actors_of(g, groups, num_actors))
+                                 for g, s in enumerate(self.group_slices)):
+            raise ValueError(f"num_actors={num_actors} must be between 1 and the number of envs ({len(env_fns)}, "
+                             f"in {groups} group(s)): every actor needs at least one env of each of its groups")
+        self._setup(env_fns[0](), len(env_fns), lambda shape, dtype: shared_array(shape, dtype))
+        self.copy, self.groups = copy, groups
         self._group_bufs = [{k: v[s] for k, v in self.bufs.items()} for s in self.group_slices]
         blocks: list[list[tuple[list[EnvFn], int]]] = [[] for _ in range(num_actors)]
         self._group_actors: list[list[tuple[int, int]]] = []  # per group: (actor, index of its block there)

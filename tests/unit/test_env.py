@@ -224,6 +224,8 @@ def test_group_layout_and_errors(local):
     three.close()
     with pytest.raises(ValueError, match="multiple of num_actors"):
         RemoteVectorEnv(fns, num_actors=2, groups=3)
+    with pytest.raises(ValueError, match="every actor needs"):
+        RemoteVectorEnv(fns[:3], num_actors=4, groups=2)  # groups of 1 and 2 envs, each over 2 actors
     with pytest.raises(ValueError, match="groups=9"):
         RemoteVectorEnv(fns, num_actors=1, groups=9)
     with pytest.raises(ValueError, match="num_actors"):
