@@ -110,10 +110,10 @@ def test_3_timeouts_hold_while_another_thread_waits_on_the_same_actor(clean):
 # ------------------------------------------------------------------ 5. progress bars
 @pytest.mark.timeout(60)
 def test_5_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp_path):
-    n = 300_000  # 30 MB of "\r" updates in one line: the old monitor took ~4.7 s of CPU, quadratic
+    n = 250_000  # 25 MB of "\r" updates in one line: the old monitor took ~3.3 s of CPU (quadratic), now ~0.3
     out = tmp_path / "out"
     with open(out, "wb") as f:
-        proc = run_driver("progress", str(n), "4", stdout=f, text=False)
+        proc = run_driver("progress", str(n), "2", stdout=f, text=False)
     deadline = time.monotonic() + 40
     last = f" {n - 1}\r".encode()
     while time.monotonic() < deadline:
@@ -128,7 +128,7 @@ def test_5_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp
     _, err = proc.communicate(timeout=30)
     data = out.read_bytes()
     cpu = float(data.rsplit(b"driver cpu", 1)[1].split()[0])
-    assert cpu < 2.0, f"the driver spent {cpu} s of CPU on 30 MB of progress updates"
+    assert cpu < 1.5, f"the driver spent {cpu} s of CPU on 25 MB of progress updates"
     assert proc.returncode == 0, err
 
 
@@ -175,7 +175,8 @@ def test_7_300_actors_under_a_1024_descriptor_limit_then_a_clear_error():
     assert info["fds"] < 700, f"the driver holds {info['fds']} descriptors for 300 actors"
     assert "ResourceError after" in out and "out of file descriptors" in out and "ulimit -n" in out, out + err
     assert out.count("still works: ") == 2, out + err
-    assert "ResourceError for actors:" in out and "out of file descriptors" in out.split("for actors:")[1], out + err
+    assert "ResourceError for actors after" in out, out + err
+    assert "out of file descriptors while creating the sockets" in out.split("for actors after")[1], out + err
     assert proc.returncode == 0, err
     assert still_alive([info["server"], *info["actors"]], 10) == []
 
