@@ -229,6 +229,10 @@ class Faulty(Plain):
         finally:
             self.running -= 1
 
+    def slow_make(self, s: float, n: int):
+        time.sleep(s)
+        return np.ones(n, np.uint8)
+
     def lower_fd_limit(self, n: int) -> None:
         import resource
 

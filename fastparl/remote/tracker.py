@@ -119,16 +119,20 @@ class TrackedActor(ActorHandle):
             return Future(self, seq, name)
         lock = self._lock
         lock.acquire()
-        if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
-            lock.release()
-            ok, value = self.result(seq, None)
-        else:  # the plain case, inlined: nobody else reads, the next reply is ours
-            self._reading = True
-            lock.release()
-            try:
-                ok, value = self._read_until(seq, None, None)
-            finally:
-                self._stop_reading()
+        try:
+            if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
+                lock.release()
+                ok, value = self.result(seq, None)
+            else:  # the plain case, inlined: nobody else reads, the next reply is ours
+                self._reading = True
+                lock.release()
+                try:
+                    ok, value = self._read_until(seq, None, None)
+                finally:
+                    self._stop_reading()
+        except BaseException:  # interrupted (Ctrl-C): nobody will read this reply, do not keep it when it comes
+            self.drop(seq)
+            raise
         if ok:
             return value
         raise value
@@ -141,7 +145,12 @@ class TrackedActor(ActorHandle):
 
     def request(self, op: int, payload: Any, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         """Send a request and wait for its reply (raises the actor's error)."""
-        ok, value = self.result(self._request(op, payload, name, args, kwargs), None)
+        seq = self._request(op, payload, name, args, kwargs)
+        try:
+            ok, value = self.result(seq, None)
+        except BaseException:
+            self.drop(seq)
+            raise
         if ok:
             return value
         raise value

@@ -225,6 +225,35 @@ def test_dropped_futures(clean):
         assert still_alive([pid, bpid], 5) == []
 
 
+class _Interrupted(BaseException):
+    """Stands for KeyboardInterrupt (which, escaping by mistake, would stop the whole test run)."""
+
+
+@pytest.mark.requires("processes")
+def test_an_interrupted_call_keeps_no_reply(clean):
+    """Ctrl-C while waiting for a call: its reply, when it comes, must not be kept (it would pin the
+    actor's shared memory for the actor's life)."""
+    a = RemoteFaulty()
+    pid = a.pid()
+
+    def interrupt(*_):
+        raise _Interrupted
+
+    old = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        held = []
+        for _ in range(3):
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            with pytest.raises(_Interrupted):
+                a.slow_make(2.0, 16 << 20)  # the reply: a 16 MB view of the actor's arena
+            assert a.add() > 0  # the late reply arrives before this one, and is dropped
+            gc.collect()
+            held.append(sum(memfd_segments([os.getpid(), pid]).values()) >> 20)
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert held[2] <= held[0], f"shared memory held after each interrupted call: {held} MB"
+
+
 @pytest.mark.requires("processes")
 def test_kill_ends_a_busy_actor_within_a_second(clean):
     a = AsyncFaulty()
