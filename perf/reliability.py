@@ -224,13 +224,15 @@ def write_report(path: str, rows: list[dict[str, Any]] | None, result: dict[str,
         failed = [r for r in rows if r["outcome"] in ("FAILED", "ERROR")]
         lines += ["## Fault cases", "",
                   "Each case of tests/reliability and tests/lifecycle, on every backend it applies to. "
-                  "*Time to error*: from the fault to the exception in the caller (or to the processes' end). "
+                  "*Time to error*: from the fault to the exception in the caller (or to the processes' end; "
+                  "the last one when a case checks several; – where no error is expected); each case also has a "
+                  "pytest deadline (60-120 s). "
                   "*Leaks*: processes still running 5 s after the case or after `fastparl.disconnect()`, and "
                   "memfd descriptors or mappings left in the driver (cases run in a separate driver program "
                   "assert that every process of its session ended instead; shown as 0 when they pass). "
                   f"{len(rows)} cases, {len(failed)} failed or errored.", "",
-                  "| case | outcome | time to error (s) | leaked processes | leaked memfds | case time (s) |",
-                  "|---|---|---|---|---|---|"]
+                  "| case | outcome | time to error (s) | deadline (s) | leaked processes | leaked memfds | "
+                  "case time (s) |", "|---|---|---|---|---|---|---|"]
         seen: dict[str, dict[str, Any]] = {}
         for r in rows:  # a case that failed in teardown appears twice: keep the worse
             key = f"{os.path.basename(str(r['file'])).replace('.py', '')}::{r['name']}"
@@ -239,10 +241,12 @@ def write_report(path: str, rows: list[dict[str, Any]] | None, result: dict[str,
         for key, r in seen.items():
             if r["outcome"] == "skipped":
                 continue
-            t_err = _cell(r, "time_to_error_s") or _cell(r, "time_to_end_s")
+            t_err = _cell(r, "time_to_error_s") or _cell(r, "time_to_end_s") or "–"
+            deadline = _cell(r, "deadline_s") or "–"
             leaked_p = _cell(r, "leaked_processes", "0" if r["outcome"] == "passed" else "?")
             leaked_m = _cell(r, "leaked_memfds", "0" if r["outcome"] == "passed" else "?")
-            lines.append(f"| `{key}` | {r['outcome']} | {t_err} | {leaked_p} | {leaked_m} | {r['seconds']:.2f} |")
+            lines.append(f"| `{key}` | {r['outcome']} | {t_err} | {deadline} | {leaked_p} | {leaked_m} | "
+                         f"{r['seconds']:.2f} |")
         skipped = sorted({r["name"].split("[")[0] for r in seen.values() if r["outcome"] == "skipped"})
         lines += ["", f"Skipped where a backend lacks the capability (serial: no processes): {len(skipped)} "
                       "test functions, e.g. " + ", ".join(f"`{s}`" for s in skipped[:4]) + ".", ""]

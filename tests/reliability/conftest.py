@@ -34,13 +34,16 @@ class Clean:
         self.pids.update(p for p in pids if p > 0)
 
     @contextlib.contextmanager
-    def fails(self, exc: Any, match: str | None = None, within: float = 5.0) -> Iterator[Any]:
-        """Like ``pytest.raises``, and the error must come within ``within`` seconds."""
-        t0 = time.monotonic()
+    def fails(self, exc: Any, match: str | None = None, within: float = 5.0, since: float | None = None
+              ) -> Iterator[Any]:
+        """Like ``pytest.raises``, and the error must come within ``within`` seconds of ``since`` (the
+        ``time.monotonic()`` of the fault; default: entering the block)."""
+        t0 = time.monotonic() if since is None else since
         with pytest.raises(exc, match=match) as info:
             yield info
         elapsed = time.monotonic() - t0
         self.record("time_to_error_s", round(elapsed, 3))
+        self.record("deadline_s", within)
         assert elapsed < within, f"{exc} came after {elapsed:.1f} s (deadline {within} s)"
 
 

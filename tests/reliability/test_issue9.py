@@ -29,10 +29,8 @@ def test_1_a_dying_actor_takes_its_children_and_fails_the_call_at_once(kind, cle
     a = RemoteFaulty()
     kid = a.child(kind)
     clean.track(kid)
-    t0 = time.monotonic()
-    with pytest.raises(ActorDiedError, match="exit code 3"):
+    with clean.fails(ActorDiedError, match="exit code 3", within=3):
         a.die(3)  # a forked child holds the actor's socket: the old runtime waited for it (120 s)
-    assert time.monotonic() - t0 < 3
     assert still_alive([kid], 3) == []
 
 
@@ -88,10 +86,8 @@ def test_3_timeouts_hold_while_another_thread_waits_on_the_same_actor(clean):
     t = threading.Thread(target=blocked, daemon=True)
     t.start()
     time.sleep(0.2)  # thread reads the wire now
-    t0 = time.monotonic()
-    with pytest.raises(FutureTimeoutError):
+    with clean.fails(FutureTimeoutError, within=2):
         other.result(timeout=0.5)
-    assert time.monotonic() - t0 < 2
     t0 = time.monotonic()
     assert other.done() is False
     assert time.monotonic() - t0 < 0.2, "done() blocked"
@@ -187,7 +183,7 @@ def test_7_an_actor_out_of_descriptors_says_so(clean):
     a = RemoteFaulty()
     a.lower_fd_limit(64)
     arrays = [fastparl.shared_array(8) for _ in range(80)]
-    with pytest.raises(ActorDiedError, match="(?s)out of file descriptors.*ulimit -n"):
+    with clean.fails(ActorDiedError, match="(?s)out of file descriptors.*ulimit -n"):
         a.identity(arrays)
     del arrays
 
@@ -253,7 +249,7 @@ def test_10_wait_treats_plain_values_as_done(backend):
 @pytest.mark.requires("processes")
 def test_10_an_unpicklable_reply_names_the_method(clean):
     a = RemoteFaulty()
-    with pytest.raises(SerializationError, match=r"Faulty\.foreign\(\)") as info:
+    with clean.fails(SerializationError, match=r"Faulty\.foreign\(\)") as info:
         a.foreign()
     assert "fp_only_in_the_actor" in str(info.value)
     assert a.add() == 1
