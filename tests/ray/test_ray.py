@@ -91,6 +91,23 @@ def test_max_memory_is_reserved_as_ray_memory(backend):
         fastparl.remote_class(max_memory=10_000_000)(Plain)()
 
 
+class _OddNames:
+    def _actor_id(self):  # a name Ray's actor handles use themselves
+        return "mine"
+
+    def remote(self, x):
+        return x + 1
+
+    @staticmethod
+    def twice(x):
+        return 2 * x
+
+
+def test_method_names_that_ray_uses_itself(backend):
+    o = fastparl.remote_class(_OddNames)()
+    assert o._actor_id() == "mine" and o.remote(1) == 2 and o.twice(4) == 8
+
+
 def test_shared_arrays_are_refused_with_the_alternative(backend):
     with pytest.raises(FastparlError, match="not possible on the 'ray' backend.*fastparl.put"):
         fastparl.shared_array(10)
@@ -180,3 +197,17 @@ def test_fastparl_backend_env_starts_and_stops_its_own_ray(tmp_path):
     assert still_alive(pids, timeout=20) == []
     noise = [line for line in out.stderr.splitlines() if "INFO" in line or "WARNING" in line or "Started" in line]
     assert noise == [], noise
+
+
+def test_perf_report_runs_quick(ray_cluster, tmp_path):
+    """perf/ray_backend.py (quick) on this folder's Ray instance: every section yields its numbers."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, root)
+    from perf import ray_backend
+
+    R = ray_backend.main(["--quick", "--out", str(tmp_path)])
+    assert not [k for k, v in R.items() if isinstance(v, dict) and "error" in v]
+    assert R["latency"]["ratio_p50"] > 0 and R["pipelined"]["ratio"] > 0 and len(R["arrays"]["rows"]) == 3
+    text = (tmp_path / "ray_backend.md").read_text()
+    assert "no-op call p50" in text and "1 MB array out" in text
+    assert ray.is_initialized()  # the report used this instance and left it running

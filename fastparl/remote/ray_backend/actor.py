@@ -10,6 +10,7 @@ from fastparl.remote.backend import ActorHandle
 from fastparl.remote.errinfo import CALLABLE_ATTR, build_error, unpicklable_reply
 from fastparl.remote.futures import Future
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, SETATTR
+from fastparl.remote.ray_backend.host import ErrorReply
 from fastparl.remote.serialization import describe_unpicklable
 from fastparl.remote.tracker import describe_request, timeout_error
 
@@ -28,33 +29,37 @@ class PendingCall:
     keep in step: the reply lives exactly as long as the future that may read it.
     """
 
-    __slots__ = ("ref", "name")
+    __slots__ = ("ref", "name", "direct")
 
-    def __init__(self, ref: Any, name: str):
-        self.ref, self.name = ref, name
+    def __init__(self, ref: Any, name: str, direct: bool):
+        self.ref, self.name, self.direct = ref, name, direct
 
 
 class RayActor(ActorHandle):
-    """One fastparl actor as a Ray actor (a :class:`~fastparl.remote.ray_backend.host.Host`).
+    """One fastparl actor as a Ray actor (a generated subclass of :class:`~fastparl.remote.ray_backend.host.Host`).
 
-    Calls go to ``Host.handle`` as Ray actor tasks, which Ray runs one at a time in the order
-    they were submitted; replies are Ray object references (``ray.get`` / ``ray.wait``).
+    A method of the user's class is called as the Ray method of the same name, with the user's own
+    arguments ("direct": its reply is the result, or an :class:`ErrorReply`); anything else goes
+    through ``Host._fp_handle`` as a request ``(op, payload)``.  Ray runs an actor's tasks one at
+    a time, in the order they were submitted.
     """
 
     backend: "RayBackend"
 
-    def __init__(self, backend: "RayBackend", handle: Any, cls_name: str, spec: tuple, args: tuple, kwargs: dict,
-                 start_timeout: float | None, needs: str):
+    def __init__(self, backend: "RayBackend", handle: Any, cls_name: str, methods: set[str], spec: tuple,
+                 args: tuple, kwargs: dict, start_timeout: float | None, needs: str):
         self.backend = backend
         self.ray = backend.ray
         self.cls_name = cls_name
         self.pid = -1
         self.error: FastparlError | None = None
         self._handle: Any = handle
-        self._remote: Any = handle.handle.remote  # the bound submit function, looked up once
+        self._names = methods
+        self._methods: dict[str, Any] = {}  # name -> the Ray method's bound submit function
+        self._generic: Any = handle._fp_handle.remote
         what = describe_request(cls_name, INIT, "__init__")
         try:
-            ref = handle.start.remote(INIT, (spec, args, kwargs, None, None))
+            ref = handle._fp_start.remote(INIT, (spec, args, kwargs, None, None))
         except Exception as e:  # noqa: BLE001
             self._stop()
             raise describe_unpicklable(f"the arguments of {what}", args, kwargs, _submit_cause(e)) from None
@@ -75,24 +80,36 @@ class RayActor(ActorHandle):
             raise build_error(result, what)
 
     # ------------------------------------------------------------------ requests
-    def _submit(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None) -> Any:
+    def _submit(self, op: int, payload: Any, name: str, args: tuple, kwargs: dict | None) -> tuple[Any, bool]:
+        """Send a request; returns (Ray reference of the reply, whether it went to the method of that name)."""
         if self.error is not None:
             raise self.error
         try:
-            return self._remote(op, payload)
+            if op == CALL:
+                submit = self._methods.get(name)
+                if submit is None and name in self._names:
+                    submit = self._methods[name] = getattr(self._handle, name).remote
+                if submit is not None:
+                    return (submit(*args, **kwargs) if kwargs else submit(*args)), True
+            return self._generic(op, payload), False
         except Exception as e:  # noqa: BLE001 - Ray could not pickle the arguments
             if self.error is not None:
                 raise self.error from None
             what = describe_request(self.cls_name, op, name)
             raise describe_unpicklable(f"the arguments of {what}", args, kwargs, _submit_cause(e)) from None
 
-    def _wait_reply(self, ref: Any, op: int, name: str, timeout: float | None = None) -> tuple[bool, Any]:
+    def _wait_reply(self, ref: Any, op: int, name: str, direct: bool, timeout: float | None = None
+                    ) -> tuple[bool, Any]:
         try:
             reply = self.ray.get(ref, timeout=timeout)
         except self.ray.exceptions.GetTimeoutError:
             raise timeout_error(describe_request(self.cls_name, op, name), timeout) from None
         except Exception as e:  # noqa: BLE001 - Ray's errors: the actor died, a reply could not be pickled, ...
             return False, self._error_of(e, describe_request(self.cls_name, op, name))
+        if direct:
+            if type(reply) is ErrorReply:
+                return False, build_error(reply.info, describe_request(self.cls_name, op, name))
+            return True, reply
         rop, payload = reply
         if rop == ERR:
             return False, build_error(payload, describe_request(self.cls_name, op, name))
@@ -101,33 +118,34 @@ class RayActor(ActorHandle):
         return True, payload
 
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
-        ref = self._submit(CALL, (name, args, kwargs), name, args, kwargs)
+        ref, direct = self._submit(CALL, (name, args, kwargs), name, args, kwargs)
         if not wait:
-            return Future(self, PendingCall(ref, name), name)  # type: ignore[arg-type]  # seq is our token
-        ok, value = self._wait_reply(ref, CALL, name)
+            return Future(self, PendingCall(ref, name, direct), name)  # type: ignore[arg-type]  # our token as seq
+        ok, value = self._wait_reply(ref, CALL, name, direct)
         if ok:
             return value
         raise value
 
     def getattr(self, name: str) -> Any:
-        ok, value = self._wait_reply(self._submit(GETATTR, name, name, (), None), GETATTR, name)
+        ok, value = self._wait_reply(self._submit(GETATTR, name, name, (), None)[0], GETATTR, name, False)
         if ok:
             return value
         raise value
 
     def setattr(self, name: str, value: Any) -> None:
-        ok, err = self._wait_reply(self._submit(SETATTR, (name, value), name, (value,), None), SETATTR, name)
+        ok, err = self._wait_reply(self._submit(SETATTR, (name, value), name, (value,), None)[0], SETATTR, name,
+                                   False)
         if not ok:
             raise err
 
     def result(self, seq: Any, timeout: float | None) -> tuple[bool, Any]:
-        return self._wait_reply(seq.ref, CALL, seq.name, timeout)
+        return self._wait_reply(seq.ref, CALL, seq.name, seq.direct, timeout)
 
     def poll(self, seq: Any) -> tuple[bool, Any] | None:
         ready, _ = self.ray.wait([seq.ref], num_returns=1, timeout=0, fetch_local=False)
         if not ready:
             return None
-        return self._wait_reply(seq.ref, CALL, seq.name)
+        return self._wait_reply(seq.ref, CALL, seq.name, seq.direct)
 
     def drop(self, seq: Any) -> None:
         pass  # the Ray reference goes with the future
@@ -146,7 +164,8 @@ class RayActor(ActorHandle):
         self._stop()
 
     def _stop(self) -> None:
-        handle, self._handle, self._remote = self._handle, None, None
+        handle, self._handle = self._handle, None
+        self._methods, self._generic = {}, None
         if handle is not None:
             try:
                 self.ray.kill(handle, no_restart=True)
@@ -168,7 +187,6 @@ class RayActor(ActorHandle):
                                  f"{_ray_text(exc)}")
             if isinstance(exc, exceptions.ActorDiedError):
                 self.error = err
-                self._handle = self._remote = None
         elif isinstance(exc, exceptions.RayTaskError):
             # The Host never lets the user's exceptions out, so this is Ray's own (un)pickling around the call.
             cause = getattr(exc, "cause", None)

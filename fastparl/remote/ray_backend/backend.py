@@ -14,7 +14,7 @@ from fastparl.errors import ActorDiedError, ConnectionError, FastparlError, Reso
 from fastparl.remote.backend import Backend, Capabilities
 from fastparl.remote.dispatcher import class_spec
 from fastparl.remote.ray_backend.actor import PendingCall, RayActor
-from fastparl.remote.ray_backend.host import Host
+from fastparl.remote.ray_backend.host import host_class, method_names
 from fastparl.remote.ray_backend.objref import RayObjectRef
 
 __all__ = ["RayBackend", "import_ray"]
@@ -68,11 +68,12 @@ class RayBackend(Backend):
                                           "ray.init() (runtime_env={'working_dir': ...}) instead")
             else:
                 self._init_ray(target, log_to_driver, distributed_files, dict(ray_init or {}))
-            self.host_cls = ray.remote(max_concurrency=1, max_restarts=0, max_task_retries=0)(Host)
         except BaseException:
             self.close_wake_pipe()
             raise
         self.actors: "weakref.WeakSet[RayActor]" = weakref.WeakSet()
+        # user class -> (its Ray actor class, the method names it forwards)
+        self._hosts: "weakref.WeakKeyDictionary[type, tuple[Any, set[str]]]" = weakref.WeakKeyDictionary()
         self._closed = False
 
     def _init_ray(self, target: str, log_to_driver: bool, files: Sequence[str], kwargs: dict[str, Any]) -> None:
@@ -108,11 +109,21 @@ class RayBackend(Backend):
         needs = self._check_fits(cls.__name__, n_gpu, options.get("memory"))
         here = self._on_this_host()
         spec = class_spec(cls, remote=not here)
-        handle = self.host_cls.options(**options).remote(cls.__name__, list(sys.path) if here else None,
-                                                          os.getcwd() if here else None, n_gpu == 0)
-        actor = RayActor(self, handle, cls.__name__, spec, args, kwargs, self.start_timeout, needs)
+        host, methods = self._host_for(cls)
+        handle = host.options(**options).remote(cls.__name__, list(sys.path) if here else None,
+                                                os.getcwd() if here else None, n_gpu == 0)
+        actor = RayActor(self, handle, cls.__name__, methods, spec, args, kwargs, self.start_timeout, needs)
         self.actors.add(actor)
         return actor
+
+    def _host_for(self, cls: type) -> tuple[Any, set[str]]:
+        entry = self._hosts.get(cls)
+        if entry is None:
+            # names that Ray's actor handles use themselves (e.g. _actor_id) go through Host._fp_handle
+            names = [n for n in method_names(cls) if not hasattr(self.ray.actor.ActorHandle, n)]
+            host = self.ray.remote(max_concurrency=1, max_restarts=0, max_task_retries=0)(host_class(cls, names))
+            entry = self._hosts[cls] = (host, set(names))
+        return entry
 
     def _nodes(self) -> list[dict[str, Any]]:
         return [n for n in self.ray.nodes() if n.get("Alive")]
