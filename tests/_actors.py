@@ -220,6 +220,19 @@ class Faulty(Plain):
     def ignore(self, *args) -> None:
         return None
 
+    def alone(self, tag):
+        """Return ``tag`` after checking that no other call of this actor runs at the same time."""
+        self.running = getattr(self, "running", 0) + 1
+        try:
+            time.sleep(0.0005)
+            return tag if self.running == 1 else ("overlap", tag)
+        finally:
+            self.running -= 1
+
+    def slow_make(self, s: float, n: int):
+        time.sleep(s)
+        return np.ones(n, np.uint8)
+
     def lower_fd_limit(self, n: int) -> None:
         import resource
 

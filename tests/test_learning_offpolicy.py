@@ -19,7 +19,7 @@ from _examples import load_example  # noqa: E402
 
 FAST = dict(env="Pendulum-v1", hidden=64, batch_size=128, warmup_steps=1_000, actor_lr=1e-3, critic_lr=1e-3,
             eval_every=100_000, tensorboard=False)
-BUDGET = {"DDPG": 6_000, "TD3": 6_000, "SAC": 5_000, "OAC": 5_000}
+BUDGET = {"DDPG": 6_000, "TD3": 6_000, "SAC": 5_000, "OAC": 4_000}
 
 
 def untrained_return(mod, seed: int = 0) -> float:

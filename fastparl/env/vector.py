@@ -144,19 +144,21 @@ class _BatchEnv:
         self.bufs = _buffers(num_envs, probe.observation_space, probe.action_space, alloc)
         probe.close()
 
-    def _set_actions(self, actions: Any) -> None:
+    def _set_actions(self, actions: Any, target: np.ndarray | None = None) -> None:
         actions = np.asarray(actions)
-        target = self.bufs["actions"]
+        target = self.bufs["actions"] if target is None else target
         if actions.shape != target.shape:
             if actions.size == target.size:
                 actions = actions.reshape(target.shape)
             else:
                 raise ValueError(f"step() got actions of shape {actions.shape}; expected {target.shape} "
-                                 f"({self.num_envs} envs, action space {self.single_action_space})")
+                                 f"({len(target)} envs, action space {self.single_action_space})")
         target[...] = actions
 
-    def _result(self, n_done: int, copy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        b = self.bufs
+    def _result(self, n_done: int, copy: bool, b: dict[str, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """The step's return values from the buffers ``b`` (default: all of them; or a group's views)."""
+        b = self.bufs if b is None else b
         pick = np.array if copy else _same
         infos: dict[str, Any] = {}
         if n_done:
@@ -199,57 +201,138 @@ class LocalVectorEnv(_BatchEnv):
 
 @remote_class(wait=False)
 class _EnvWorker:
-    """An actor that owns a block of environments and the shared buffers they write into."""
+    """An actor that owns one block of environments per group and the shared buffers they write into."""
 
-    def __init__(self, env_fns: Sequence[EnvFn], bufs: dict[str, np.ndarray], lo: int):
-        self.block = _Block(env_fns, bufs, lo)
+    def __init__(self, blocks: Sequence[tuple[Sequence[EnvFn], int]], bufs: dict[str, np.ndarray]):
+        self.blocks = [_Block(fns, bufs, lo) for fns, lo in blocks]
 
     def reset(self, seed: int | None = None) -> None:
-        self.block.reset(seed)
+        for block in self.blocks:
+            block.reset(seed)
 
-    def step(self) -> int:
-        return self.block.step()
+    def step(self, group: int = -1) -> int:
+        """Step the block of ``group`` (-1: every block); returns how many episodes ended."""
+        if group >= 0:
+            return self.blocks[group].step()
+        return sum(block.step() for block in self.blocks)
 
     def close(self) -> None:
-        self.block.close()
+        for block in self.blocks:
+            block.close()
 
 
 class RemoteVectorEnv(_BatchEnv):
     """Environments spread over ``num_actors`` actor processes, with all data in shared memory.
 
+    ``step(actions)`` steps every environment in lockstep: one small message per actor.  With
+    ``groups=G`` the environments also form G contiguous groups (:attr:`group_slices`) that can be
+    stepped on their own, for double-buffered sampling (as in sample-factory): while actors step
+    one group, the driver computes the next actions of another, so that neither waits for the
+    other.  With ``G >= num_actors`` (a multiple of it), group g lives on actor ``g % num_actors``
+    (``G = num_actors``: each actor steps its group while the driver acts on the others';
+    ``G = 2 * num_actors``: each actor also has a second group queued); with fewer groups than
+    actors, each group spans ``num_actors / G`` actors::
+
+        env = RemoteVectorEnv(fns, num_actors=2, groups=2)
+        obs, _ = env.reset(seed=0)
+        for g, s in enumerate(env.group_slices):
+            env.step_async(policy(obs[s]), group=g)
+        while training:
+            for g in range(env.groups):
+                obs_g, rew_g, term_g, trunc_g, info_g = env.step_wait(group=g)  # arrays of group g only
+                env.step_async(policy(obs_g), group=g)                          # then act on the next group
+
+    A group's transitions are exactly those of stepping its environments in lockstep with the
+    same actions; ``infos`` of a group step index that group's environments.
+
     Args:
         env_fns: one picklable function per environment (lambdas are fine: cloudpickle ships them).
         num_actors: how many processes share the environments (contiguous, near-equal blocks).
         copy: return copies of the observation/reward/flag arrays (True), or the shared buffers
-            themselves, which the next step overwrites (False, zero-copy).
+            themselves, which the next step of the same environments overwrites (False, zero-copy).
+        groups: how many groups of environments can be stepped independently (1: lockstep only).
     """
 
-    def __init__(self, env_fns: Sequence[EnvFn], num_actors: int = 2, copy: bool = True):
+    def __init__(self, env_fns: Sequence[EnvFn], num_actors: int = 2, copy: bool = True, groups: int = 1):
         env_fns = list(env_fns)
-        if not 1 <= num_actors <= len(env_fns):
-            raise ValueError(f"num_actors={num_actors} must be between 1 and the number of envs ({len(env_fns)})")
+        if not 1 <= groups <= len(env_fns):
+            raise ValueError(f"groups={groups} must be between 1 and the number of envs ({len(env_fns)})")
+        if groups > num_actors >= 1 and groups % num_actors:
+            raise ValueError(f"groups={groups} must be a multiple of num_actors={num_actors} (each actor holds "
+                             "as many groups), or at most num_actors")
+        gb = np.linspace(0, len(env_fns), groups + 1).astype(int)
+        self.group_slices = [slice(int(lo), int(hi)) for lo, hi in zip(gb[:-1], gb[1:])]
+        if num_actors < 1 or any(s.stop - s.start < len(_actors_of(g, groups, num_actors))
+                                 for g, s in enumerate(self.group_slices)):
+            raise ValueError(f"num_actors={num_actors} must be between 1 and the number of envs ({len(env_fns)}, "
+                             f"in {groups} group(s)): every actor needs at least one env of each of its groups")
         self._setup(env_fns[0](), len(env_fns), lambda shape, dtype: shared_array(shape, dtype))
-        self.copy = copy
-        bounds = np.linspace(0, len(env_fns), num_actors + 1).astype(int)
-        self.workers = [_EnvWorker(env_fns[lo:hi], self.bufs, int(lo)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self.copy, self.groups = copy, groups
+        self._group_bufs = [{k: v[s] for k, v in self.bufs.items()} for s in self.group_slices]
+        blocks: list[list[tuple[list[EnvFn], int]]] = [[] for _ in range(num_actors)]
+        self._group_actors: list[list[tuple[int, int]]] = []  # per group: (actor, index of its block there)
+        for g, s in enumerate(self.group_slices):
+            actors = _actors_of(g, groups, num_actors)
+            ab = np.linspace(s.start, s.stop, len(actors) + 1).astype(int)
+            for a, lo, hi in zip(actors, ab[:-1], ab[1:]):
+                blocks[a].append((env_fns[lo:hi], int(lo)))
+            self._group_actors.append([(a, len(blocks[a]) - 1) for a in actors])
+        self.workers = [_EnvWorker(b, self.bufs) for b in blocks]
+        self._pending: dict[int | None, list[Any]] = {}  # group (None: all) -> futures of its step
         get([w.reset(None) for w in self.workers])  # type: ignore[func-returns-value]  # futures
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
+        """Reset every environment (steps still in flight finish first; their results are dropped)."""
+        self._drain()
         get([w.reset(seed) for w in self.workers])  # type: ignore[func-returns-value]  # futures
         return (np.array(self.bufs["obs"]) if self.copy else self.bufs["obs"]), {}
 
-    def step_async(self, actions: Any) -> list[Any]:
-        """Start a step and return at once (overlap the step with work in the driver)."""
-        self._set_actions(actions)
-        return [w.step() for w in self.workers]
+    def step_async(self, actions: Any, group: int | None = None) -> None:
+        """Start a step of every environment (``group=None``) or of one group, and return at once.
 
-    def step_wait(self, futures: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        return self._result(sum(get(futures)), self.copy)
+        Args:
+            actions: one action per environment of the step (``len(env.group_slices[group])`` for a group).
+            group: which group to step, ``0 <= group < groups``; None steps all of them.
+        """
+        if group is None:
+            if self._pending:
+                raise RuntimeError(f"step_async(): groups {sorted(self._pending, key=str)} are still stepping; "
+                                   "call step_wait(group) for each first")
+            self._set_actions(actions)
+            self._pending[None] = [w.step(-1) for w in self.workers]
+            return
+        if not (isinstance(group, (int, np.integer)) and 0 <= group < self.groups):
+            raise ValueError(f"group={group!r}: this env has groups 0..{self.groups - 1} (RemoteVectorEnv(groups=...))")
+        group = int(group)
+        if group in self._pending or None in self._pending:
+            raise RuntimeError(f"step_async(group={group}): the previous step of this group is still running; "
+                               f"call step_wait(group={group}) first")
+        self._set_actions(actions, self._group_bufs[group]["actions"])
+        self._pending[group] = [self.workers[a].step(block) for a, block in self._group_actors[group]]
+
+    def step_wait(self, group: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Wait for the step started by ``step_async(..., group)`` and return its results (of that group only)."""
+        futures = self._pending.pop(group, None)
+        if futures is None:
+            raise RuntimeError(f"step_wait(group={group}): no step of {'all envs' if group is None else 'this group'} "
+                               f"is running; started: {sorted(self._pending, key=str) or 'none'}")
+        return self._result(sum(get(futures)), self.copy, None if group is None else self._group_bufs[group])
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        return self.step_wait(self.step_async(actions))
+        """Step every environment in lockstep."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def _drain(self) -> None:
+        pending, self._pending = self._pending, {}
+        for futures in pending.values():
+            get(futures)
 
     def close(self) -> None:
+        try:
+            self._drain()
+        except FastparlError:
+            pass
         for w in getattr(self, "workers", []):
             try:
                 w.close().result(timeout=10)
@@ -259,7 +342,16 @@ class RemoteVectorEnv(_BatchEnv):
         self.workers = []
 
 
-def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: bool = True,
+def _actors_of(group: int, groups: int, num_actors: int) -> list[int]:
+    """Which actors hold a part of ``group``: with at least as many groups as actors, each group lives on
+    one actor (group g on actor g % num_actors); with fewer, each group spans a contiguous set of actors."""
+    if groups >= num_actors:
+        return [group % num_actors]
+    bounds = np.linspace(0, num_actors, groups + 1).astype(int)
+    return list(range(int(bounds[group]), int(bounds[group + 1])))
+
+
+def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: bool = True, groups: int = 1,
                     **make_kwargs: Any) -> LocalVectorEnv | RemoteVectorEnv:
     """Make ``num_envs`` copies of an environment, in-process (``num_actors=0``) or over actors.
 
@@ -268,6 +360,7 @@ def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: 
         num_envs: number of environments.
         num_actors: 0 steps them in this process; N > 0 spreads them over N actor processes.
         copy: see :class:`RemoteVectorEnv`.
+        groups: see :class:`RemoteVectorEnv` (double-buffered sampling; needs ``num_actors`` > 0).
         **make_kwargs: passed to ``gymnasium.make`` when ``env`` is an id.
     """
     if num_envs < 1:
@@ -275,8 +368,11 @@ def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: 
     fn = _EnvMaker(env, make_kwargs) if isinstance(env, str) else env
     if not callable(fn):
         raise TypeError(f"env must be a gymnasium id or a function returning an env, got {type(env).__name__}")
+    if groups != 1 and num_actors < 1:
+        raise ValueError(f"groups={groups} needs actors to step one group while the driver acts on another: "
+                         "pass num_actors >= 1 (or groups=1)")
     fns = [fn] * num_envs
-    return RemoteVectorEnv(fns, num_actors, copy) if num_actors > 0 else LocalVectorEnv(fns, copy)
+    return RemoteVectorEnv(fns, num_actors, copy, groups) if num_actors > 0 else LocalVectorEnv(fns, copy)
 
 
 class _EnvMaker:

@@ -27,7 +27,8 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
 
     Args:
         address: ``None`` or ``"local"``: one process per actor on this machine (the default, unless
-            ``FASTPARL_HOSTS`` is set).  ``"serial"``: actors run inside this process, for debugging.
+            ``FASTPARL_BACKEND`` or ``FASTPARL_HOSTS`` is set).  ``"serial"``: actors run inside this process,
+            for debugging.  ``"ray"`` or ``"ray://HOST:PORT"``: Ray actors (``fastparl[ray]``).
             ``"host:port[,host:port...]"``: worker daemons (``fastparl worker``) on those hosts; if none
             answers at loopback addresses (PARL's ``"localhost:8010"`` with no worker started), the
             local backend runs instead, with a warning.
@@ -44,7 +45,8 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
     if address is None:
         address = master_address
     if address is None:
-        address = os.environ.get("FASTPARL_HOSTS") or "local"  # read here, never at import
+        # read here, never at import; FASTPARL_BACKEND names any target (e.g. "ray"), FASTPARL_HOSTS worker daemons
+        address = os.environ.get("FASTPARL_BACKEND") or os.environ.get("FASTPARL_HOSTS") or "local"
     target = str(address).strip()
     if ":" in target and "://" not in target:
         _check_hosts(target)

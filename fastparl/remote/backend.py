@@ -257,3 +257,4 @@ def _is_host_list(target: str) -> bool:
 register_backend("local", "fastparl.remote.local.backend:LocalBackend")
 register_backend("serial", "fastparl.remote.serial:SerialBackend")
 register_backend("zmq", "fastparl.remote.zmq.backend:ZmqBackend", _is_host_list)
+register_backend("ray", "fastparl.remote.ray_backend.backend:RayBackend", lambda t: t.startswith("ray://"))

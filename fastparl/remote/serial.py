@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 from typing import Any
 
 from fastparl.errors import ActorDiedError, FastparlError, SerializationError
@@ -74,6 +75,7 @@ class SerialActor(ActorHandle):
         self.error: FastparlError | None = None
         self.gpus = backend.gpu_pool.acquire(int(opts.get("n_gpu") or 0), self.cls_name)
         self.dispatcher = Dispatcher(setup_process=False)
+        self._lock = threading.RLock()  # one call at a time, as in an actor process, whatever the threads
         try:
             ok, value = self._run(INIT, (args, kwargs), "__init__", args, kwargs,
                                   lambda a_kw: (("obj", cls), *a_kw, None, None))
@@ -95,7 +97,8 @@ class SerialActor(ActorHandle):
             raise
         except Exception as e:  # noqa: BLE001
             raise describe_unpicklable(f"the arguments of {what}", args, kwargs, e) from e
-        rop, result = self.dispatcher.handle(op, wrap(payload) if wrap else payload)
+        with self._lock:
+            rop, result = self.dispatcher.handle(op, wrap(payload) if wrap else payload)
         if rop == ERR:
             return False, build_error(result, what)
         if rop == CALLABLE:

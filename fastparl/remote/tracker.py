@@ -122,36 +122,40 @@ class TrackedActor(ActorHandle):
             return Future(self, seq, name)
         lock = self._lock
         lock.acquire()
-        if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
-            lock.release()
-            ok, value = self.result(seq, None)
-        else:  # the plain case, inlined: nobody else reads, and the next reply is ours
-            self._reading = True
-            lock.release()
-            try:
-                frame = self.transport.recv(None)
-                if frame[1] == seq:
-                    op, name = self._pending.pop(seq, (CALL, name))
-                    if self._released and not self._pending:
-                        self._close_when_idle = True
-                    if frame[0] == OK and frame[3] is None:
-                        ok, value = True, frame[2]
-                    else:
-                        ok, value = self._reply(frame, op, name)
-                else:  # a reply to someone else's request: keep it for them, and read on
-                    self._store(frame)
-                    ok, value = self._read_until(seq, None, None)
-            except PeerClosed:
-                ok, value = self._read_until(seq, None, None)  # finds the link closed: the backend's reason
-            finally:
-                lock.acquire()
-                self._reading = False
-                if self._sleepers:
-                    self._cv.notify_all()
+        try:
+            if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
                 lock.release()
-                if self._close_when_idle:
-                    self._close_when_idle = False
-                    self._close_link()
+                ok, value = self.result(seq, None)
+            else:  # the plain case, inlined: nobody else reads, and the next reply is ours
+                self._reading = True
+                lock.release()
+                try:
+                    frame = self.transport.recv(None)
+                    if frame[1] == seq:
+                        op, name = self._pending.pop(seq, (CALL, name))
+                        if self._released and not self._pending:
+                            self._close_when_idle = True
+                        if frame[0] == OK and frame[3] is None:
+                            ok, value = True, frame[2]
+                        else:
+                            ok, value = self._reply(frame, op, name)
+                    else:  # a reply to someone else's request: keep it for them, and read on
+                        self._store(frame)
+                        ok, value = self._read_until(seq, None, None)
+                except PeerClosed:
+                    ok, value = self._read_until(seq, None, None)  # finds the link closed: the backend's reason
+                finally:
+                    lock.acquire()
+                    self._reading = False
+                    if self._sleepers:
+                        self._cv.notify_all()
+                    lock.release()
+                    if self._close_when_idle:
+                        self._close_when_idle = False
+                        self._close_link()
+        except BaseException:  # interrupted (Ctrl-C): nobody will read this reply, do not keep it when it comes
+            self.drop(seq)
+            raise
         if ok:
             return value
         raise value
@@ -165,7 +169,12 @@ class TrackedActor(ActorHandle):
 
     def request(self, op: int, payload: Any, name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         """Send a request and wait for its reply (raises the actor's error)."""
-        ok, value = self.result(self._request(op, payload, name, args, kwargs), None)
+        seq = self._request(op, payload, name, args, kwargs)
+        try:
+            ok, value = self.result(seq, None)
+        except BaseException:
+            self.drop(seq)
+            raise
         if ok:
             return value
         raise value

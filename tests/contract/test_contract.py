@@ -63,6 +63,7 @@ def test_remote_exception_carries_type_and_traceback(backend):
     assert isinstance(err, RemoteError) and isinstance(err, FastparlError)
     assert "broken widget" in str(err) and "ValueError" in str(err) and "Plain.fail()" in str(err)
     assert "raise ValueError(msg)" in err.remote_traceback
+    assert "Remote traceback" in str(err) and "raise ValueError(msg)" in str(err)  # shown where users look
     assert isinstance(err.__cause__, ValueError)
     with pytest.raises(RemoteError) as info:
         p.fail_custom()
@@ -138,6 +139,37 @@ def test_future_timeout_and_wait(backend):
     done, pending = fastparl.wait([slow, fast], num_returns=2, timeout=10)
     assert len(done) == 2 and not pending
     assert slow.result() == 0.5 and fast.result() == 9
+
+
+def test_wait_for_some_of_the_futures(backend):
+    import time
+
+    a, b = AsyncWorker(), AsyncWorker()
+    quick = [a.work(2), b.work(3)]
+    slow = b.sleep(0.5 if fastparl.remote.backend().capabilities.interrupt_timeouts else 0)
+    t0 = time.monotonic()
+    done, pending = fastparl.wait([slow, *quick], num_returns=2, timeout=10)
+    assert set(done) <= {slow, *quick} and len(done) >= 2 and len(done) + len(pending) == 3
+    assert [f for f in [slow, *quick] if f in done] == done  # in the order given
+    if fastparl.remote.backend().capabilities.interrupt_timeouts:
+        assert done == quick and pending == [slow] and time.monotonic() - t0 < 0.4
+    assert fastparl.get(quick) == [4, 9]
+    assert fastparl.wait([slow, *quick], num_returns=3, timeout=10) == ([slow, *quick], [])
+
+
+@pytest.mark.requires("interrupt_timeouts")
+def test_wait_returns_when_its_timeout_runs_out(backend):
+    import time
+
+    w = AsyncWorker()
+    slow = [w.sleep(5), w.sleep(5)]
+    t0 = time.monotonic()
+    done, pending = fastparl.wait(slow, num_returns=1, timeout=0.3)
+    assert (done, pending) == ([], slow)
+    assert 0.3 <= time.monotonic() - t0 < 1.5
+    done, pending = fastparl.wait(slow, num_returns=2, timeout=0)
+    assert (done, pending) == ([], slow)
+    fastparl.kill(w)
 
 
 def test_many_pipelined_futures_do_not_deadlock(backend):
@@ -221,6 +253,14 @@ def test_kill_and_dead_actor_errors(backend):
     assert q.add() == 1  # others are unharmed
     with pytest.raises(TypeError):
         fastparl.kill(object())
+    if fastparl.remote.backend().capabilities.processes:  # a busy actor's process ends at once
+        w = AsyncWorker()
+        pid = w._fp_actor.pid
+        busy = w.sleep(30)
+        fastparl.kill(w)
+        assert still_alive([pid], 1.0) == []
+        with pytest.raises(ActorDiedError):
+            busy.result(timeout=1)
 
 
 def test_subclassing_a_remote_class(backend):

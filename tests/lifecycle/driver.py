@@ -1,4 +1,4 @@
-"""A driver program for the lifecycle tests: starts actors, reports pids, then ends as told."""
+"""A driver program for the lifecycle tests: starts actors, reports every pid, then ends as told."""
 
 import json
 import os
@@ -9,27 +9,40 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fastparl  # noqa: E402
-from _actors import RemotePlain  # noqa: E402
+from _actors import Plain, RemotePlain  # noqa: E402
 
 mode = sys.argv[1]
+signal.signal(signal.SIGINT, signal.default_int_handler)
 actors = [RemotePlain(i) for i in range(3)]
+if mode in ("sigint", "sigkill-driver"):
+    actors.append(fastparl.remote_class(wait=False)(Plain)())  # an actor with a call in flight
+elif mode == "max-memory":
+    actors.append(fastparl.remote_class(max_memory=150)(Plain)())
+pids = [fastparl.get(a.pid()) for a in actors]  # the processes' own word, futures or not
 server = fastparl.remote.backend().server.pid
-info = {"driver": os.getpid(), "server": server, "actors": [a.pid() for a in actors]}
 shared = fastparl.shared_array(1 << 20)
 actors[0].fill(shared, 1.0)
 actors[1].identity(fastparl.put({"w": shared.copy()}))
-print(json.dumps(info), flush=True)
+print(json.dumps({"driver": os.getpid(), "server": server, "actors": pids}), flush=True)  # every actor made
 
 if mode == "normal":
     assert [a.add() for a in actors] == [1, 2, 3]
 elif mode == "exception":
     raise RuntimeError("the driver fails")
 elif mode in ("sigint", "sigkill-driver"):
-    fut = [fastparl.remote_class(wait=False)(type(a)._fp_cls)() for a in actors[:1]]
+    pending = actors[3].sleep(60)
     print("busy", flush=True)
     actors[2].sleep(60)  # blocked here when the signal comes
+elif mode == "ctrl-c-then-call":
+    print("busy", flush=True)
+    try:
+        actors[0].sleep(3)  # blocked here when Ctrl-C comes (the actor finishes this call all the same)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    # the same actors go on: the interrupted call's late reply must not be taken for these
+    print("after:", actors[0].add(), actors[1].add(), actors[0].pid() == pids[0], flush=True)
 elif mode == "kill-actor":
-    os.kill(info["actors"][0], signal.SIGKILL)
+    os.kill(pids[0], signal.SIGKILL)
     try:
         actors[0].add()
     except fastparl.errors.ActorDiedError as e:
@@ -45,8 +58,7 @@ elif mode == "output":
     actors[1].say("hello from the actor")
     time.sleep(0.2)
 elif mode == "max-memory":
-    Hog = fastparl.remote_class(max_memory=150)(type(actors[0])._fp_cls)
-    hog = Hog()
+    hog = actors[3]
     try:
         hog.allocate(400)
         time.sleep(1.0)

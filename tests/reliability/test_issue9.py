@@ -29,22 +29,23 @@ def test_1_a_dying_actor_takes_its_children_and_fails_the_call_at_once(kind, cle
     a = RemoteFaulty()
     kid = a.child(kind)
     clean.track(kid)
-    t0 = time.monotonic()
-    with pytest.raises(ActorDiedError, match="exit code 3"):
+    with clean.fails(ActorDiedError, match="exit code 3", within=3):
         a.die(3)  # a forked child holds the actor's socket: the old runtime waited for it (120 s)
-    assert time.monotonic() - t0 < 3
     assert still_alive([kid], 3) == []
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("end", ["normal", "exception", "sigint", "sigkill"])
+@pytest.mark.parametrize("end", ["normal", "exception", "sigint", "sigkill", "sigkill-group"])
 def test_1_nothing_an_actor_started_outlives_the_driver(end):
-    proc = run_driver("children", end, start_new_session=True)
+    proc = run_driver("children", end.partition("-")[0], start_new_session=True)
     info = read_json_line(proc)
-    if end in ("sigint", "sigkill"):
+    if end != "normal" and end != "exception":
         assert proc.stdout.readline().strip() == "busy"
         time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGINT if end == "sigint" else signal.SIGKILL)
+        if end == "sigkill":
+            proc.kill()  # the driver alone
+        else:  # the whole process group, as a terminal (Ctrl-C) or `kill -9 -PGID` does
+            os.killpg(proc.pid, signal.SIGINT if end == "sigint" else signal.SIGKILL)
     proc.communicate(timeout=30)
     pids = [info["server"], *info["actors"], *info["children"]]
     assert still_alive(pids, 5) == []
@@ -85,10 +86,8 @@ def test_3_timeouts_hold_while_another_thread_waits_on_the_same_actor(clean):
     t = threading.Thread(target=blocked, daemon=True)
     t.start()
     time.sleep(0.2)  # thread reads the wire now
-    t0 = time.monotonic()
-    with pytest.raises(FutureTimeoutError):
+    with clean.fails(FutureTimeoutError, within=2):
         other.result(timeout=0.5)
-    assert time.monotonic() - t0 < 2
     t0 = time.monotonic()
     assert other.done() is False
     assert time.monotonic() - t0 < 0.2, "done() blocked"
@@ -107,10 +106,10 @@ def test_3_timeouts_hold_while_another_thread_waits_on_the_same_actor(clean):
 # ------------------------------------------------------------------ 5. progress bars
 @pytest.mark.timeout(60)
 def test_5_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp_path):
-    n = 300_000  # 30 MB of "\r" updates in one line: the old monitor took ~4.7 s of CPU, quadratic
+    n = 250_000  # 25 MB of "\r" updates in one line: the old monitor took ~3.3 s of CPU (quadratic), now ~0.3
     out = tmp_path / "out"
     with open(out, "wb") as f:
-        proc = run_driver("progress", str(n), "4", stdout=f, text=False)
+        proc = run_driver("progress", str(n), "2", stdout=f, text=False)
     deadline = time.monotonic() + 40
     last = f" {n - 1}\r".encode()
     while time.monotonic() < deadline:
@@ -125,7 +124,7 @@ def test_5_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp
     _, err = proc.communicate(timeout=30)
     data = out.read_bytes()
     cpu = float(data.rsplit(b"driver cpu", 1)[1].split()[0])
-    assert cpu < 2.0, f"the driver spent {cpu} s of CPU on 30 MB of progress updates"
+    assert cpu < 1.5, f"the driver spent {cpu} s of CPU on 25 MB of progress updates"
     assert proc.returncode == 0, err
 
 
@@ -172,7 +171,8 @@ def test_7_300_actors_under_a_1024_descriptor_limit_then_a_clear_error():
     assert info["fds"] < 700, f"the driver holds {info['fds']} descriptors for 300 actors"
     assert "ResourceError after" in out and "out of file descriptors" in out and "ulimit -n" in out, out + err
     assert out.count("still works: ") == 2, out + err
-    assert "ResourceError for actors:" in out and "out of file descriptors" in out.split("for actors:")[1], out + err
+    assert "ResourceError for actors after" in out, out + err
+    assert "out of file descriptors while creating the sockets" in out.split("for actors after")[1], out + err
     assert proc.returncode == 0, err
     assert still_alive([info["server"], *info["actors"]], 10) == []
 
@@ -183,7 +183,7 @@ def test_7_an_actor_out_of_descriptors_says_so(clean):
     a = RemoteFaulty()
     a.lower_fd_limit(64)
     arrays = [fastparl.shared_array(8) for _ in range(80)]
-    with pytest.raises(ActorDiedError, match="(?s)out of file descriptors.*ulimit -n"):
+    with clean.fails(ActorDiedError, match="(?s)out of file descriptors.*ulimit -n"):
         a.identity(arrays)
     del arrays
 
@@ -249,7 +249,7 @@ def test_10_wait_treats_plain_values_as_done(backend):
 @pytest.mark.requires("processes")
 def test_10_an_unpicklable_reply_names_the_method(clean):
     a = RemoteFaulty()
-    with pytest.raises(SerializationError, match=r"Faulty\.foreign\(\)") as info:
+    with clean.fails(SerializationError, match=r"Faulty\.foreign\(\)") as info:
         a.foreign()
     assert "fp_only_in_the_actor" in str(info.value)
     assert a.add() == 1

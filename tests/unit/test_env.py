@@ -141,6 +141,97 @@ def test_same_results_as_gymnasium_sync_vector_env(limit):
     assert (truncated > 0) == (limit is not None)
 
 
+# ---------------------------------------------------------------- double-buffered sampling (groups)
+
+def _group_policy(obs, g, k):
+    """Deterministic actions from the observations, the group and the step count (so a mix-up shows)."""
+    return ((obs[:, 2] > 0).astype(np.int64) + g + k) % 2
+
+
+@pytest.mark.parametrize("num_actors,groups", [(2, 2), (2, 4), (3, 1), (4, 2)])
+def test_groups_give_the_same_transitions_as_lockstep(local, num_actors, groups):
+    """Groups stepped out of phase (double-buffered) give exactly the transitions of stepping every env in
+    lockstep with the same actions: observations, rewards, flags, final observations and episode stats."""
+    n, steps = 12, 60
+    fns = [lambda: gym.make("CartPole-v1", max_episode_steps=25)] * n  # terminations and truncations both
+    ref = LocalVectorEnv(fns)
+    env = RemoteVectorEnv(fns, num_actors=num_actors, groups=groups)
+    try:
+        assert len(env.group_slices) == groups and sum(s.stop - s.start for s in env.group_slices) == n
+        obs_ref, _ = ref.reset(seed=4)
+        obs, _ = env.reset(seed=4)
+        assert np.array_equal(obs, obs_ref)
+        got = {g: [] for g in range(groups)}
+        for g, s in enumerate(env.group_slices):  # prime every group, then keep them out of phase
+            env.step_async(_group_policy(obs[s], g, 0), group=g)
+        for k in range(1, steps + 1):
+            for g in range(groups):
+                out = env.step_wait(group=g)
+                got[g].append(out)
+                if k < steps:
+                    env.step_async(_group_policy(out[0], g, k), group=g)
+        ended = 0
+        for k in range(steps):
+            act = np.concatenate([_group_policy(obs_ref[s], g, k) for g, s in enumerate(env.group_slices)])
+            obs_ref, rew, term, trunc, info = ref.step(act)
+            for g, s in enumerate(env.group_slices):
+                o, r, te, tr, i = got[g][k]
+                assert np.array_equal(o, obs_ref[s]) and np.array_equal(r, rew[s])
+                assert np.array_equal(te, term[s]) and np.array_equal(tr, trunc[s])
+                assert bool(i) == bool((term[s] | trunc[s]).any())
+                if i:
+                    m = i["_final_obs"]
+                    assert np.array_equal(m, info["_final_obs"][s]) and np.array_equal(m, te | tr)
+                    assert np.array_equal(i["final_obs"][m], info["final_obs"][s][m])
+                    assert np.array_equal(i["episode"]["l"][m], info["episode"]["l"][s][m])
+                    assert np.array_equal(i["episode"]["r"][m], info["episode"]["r"][s][m])
+                    ended += int(m.sum())
+        assert ended > n  # every env ended episodes (CartPole falls or hits the 25-step limit)
+        obs2, *_ = env.step(np.zeros(n, np.int64))  # lockstep still works on a grouped env
+        assert obs2.shape == (n, 4)
+    finally:
+        env.close()
+        ref.close()
+
+
+def test_group_layout_and_errors(local):
+    fns = [lambda: gym.make("CartPole-v1")] * 8
+    env = RemoteVectorEnv(fns, num_actors=2, groups=4, copy=False)
+    try:
+        assert env.group_slices == [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 8)]
+        assert env._group_actors == [[(0, 0)], [(1, 0)], [(0, 1)], [(1, 1)]]  # group g on actor g % 2
+        obs, _ = env.reset(seed=0)
+        env.step_async(np.zeros(2, np.int64), group=1)
+        with pytest.raises(RuntimeError, match=r"step_wait\(group=1\)"):
+            env.step_async(np.zeros(2, np.int64), group=1)
+        with pytest.raises(RuntimeError, match="still stepping"):
+            env.step(np.zeros(8, np.int64))
+        with pytest.raises(RuntimeError, match="no step"):
+            env.step_wait(group=0)
+        with pytest.raises(ValueError, match="groups 0..3"):
+            env.step_async(np.zeros(2, np.int64), group=4)
+        with pytest.raises(ValueError, match="expected"):
+            env.step_async(np.zeros(3, np.int64), group=0)
+        o1, *_ = env.step_wait(group=1)
+        assert o1.shape == (2, 4) and np.shares_memory(o1, obs)  # zero-copy: a view of the group's rows
+        env.step_async(np.zeros(2, np.int64), group=2)
+        env.reset(seed=0)  # a reset waits for steps in flight
+        env.step(np.zeros(8, np.int64))
+    finally:
+        env.close()
+    three = RemoteVectorEnv(fns, num_actors=3, groups=1)
+    assert [len(w) for w in three._group_actors] == [3]
+    three.close()
+    with pytest.raises(ValueError, match="multiple of num_actors"):
+        RemoteVectorEnv(fns, num_actors=2, groups=3)
+    with pytest.raises(ValueError, match="every actor needs"):
+        RemoteVectorEnv(fns[:3], num_actors=4, groups=2)  # groups of 1 and 2 envs, each over 2 actors
+    with pytest.raises(ValueError, match="groups=9"):
+        RemoteVectorEnv(fns, num_actors=1, groups=9)
+    with pytest.raises(ValueError, match="num_actors"):
+        make_vector_env("CartPole-v1", 4, groups=2)
+
+
 # ---------------------------------------------------------------- PARL's parl.env on gymnasium
 
 from fastparl.env import ActionMappingWrapper, CompatWrapper, VectorEnv, is_gym_version_ge  # noqa: E402

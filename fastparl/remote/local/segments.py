@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import itertools
 import mmap
 import os
@@ -89,9 +90,14 @@ def fd_error(what: str, err: OSError) -> ResourceError:
         "/etc/security/limits.conf), or use fewer, larger shared arrays and release actors you no longer need.")
 
 
+@functools.lru_cache(maxsize=1)
 def memory_limit() -> int:
-    """Bytes of memory there are at most: RAM and swap, or the (cgroup) container's limit if lower."""
-    limit = psutil.virtual_memory().total + psutil.swap_memory().total
+    """Bytes of memory there are at most: RAM and swap, or the (cgroup) container's limit if lower.
+    Read once (it needs descriptors, which may be the very thing that ran out later)."""
+    try:
+        limit = psutil.virtual_memory().total + psutil.swap_memory().total
+    except OSError:
+        return 1 << 62
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             with open(path) as f:
