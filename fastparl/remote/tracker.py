@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
 
 from fastparl.errors import ActorDiedError, FastparlError
 from fastparl.remote.backend import ActorHandle
@@ -97,7 +97,8 @@ class TrackedActor(ActorHandle):
         self._replies: dict[int, tuple[bool, Any]] = {}  # replies read for another thread or a future
         self._dropped: set[int] = set()
         self._reading = False  # a thread is reading the transport (the leader)
-        self._sleepers = 0  # threads waiting on the condition
+        self._sleepers = 0  # threads waiting for a reply or for their turn to read
+        self._waiting: dict[int, threading.Condition] = {}  # seq -> the condition its waiting thread sleeps on
         self._released = False
         self._close_when_idle = False
         self._cleaned = False
@@ -130,7 +131,7 @@ class TrackedActor(ActorHandle):
                 self._reading = True
                 lock.release()
                 try:
-                    frame = self.transport.recv(None)
+                    frame = cast(Frame, self.transport.recv(None))  # no timeout: never None
                     if frame[1] == seq:
                         op, name = self._pending.pop(seq, (CALL, name))
                         if self._released and not self._pending:
@@ -148,7 +149,7 @@ class TrackedActor(ActorHandle):
                     lock.acquire()
                     self._reading = False
                     if self._sleepers:
-                        self._cv.notify_all()
+                        self._hand_over()
                     lock.release()
                     if self._close_when_idle:
                         self._close_when_idle = False
@@ -252,11 +253,15 @@ class TrackedActor(ActorHandle):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise timeout_error(self._what(seq), timeout)
+                mine = threading.Condition(self._lock)  # woken for our reply, or to take over the reading
+                self._waiting[seq] = mine
                 self._sleepers += 1
                 try:
-                    cv.wait(remaining)
+                    mine.wait(remaining)
                 finally:
                     self._sleepers -= 1
+                    if self._waiting.get(seq) is mine:
+                        del self._waiting[seq]
         try:
             return self._read_until(seq, deadline, timeout)
         finally:
@@ -329,8 +334,9 @@ class TrackedActor(ActorHandle):
                 self._dropped.discard(seq)
             else:
                 self._replies[seq] = reply
-            if self._sleepers:
-                self._cv.notify_all()
+            waiter = self._waiting.get(seq)
+            if waiter is not None:  # only the thread this reply is for
+                waiter.notify()
         if self._released and self._idle():
             self._close_when_idle = True
         self.backend.wake_waiters()
@@ -352,11 +358,21 @@ class TrackedActor(ActorHandle):
         lock.acquire()
         self._reading = False
         if self._sleepers:
-            self._cv.notify_all()
+            self._hand_over()
         lock.release()
         if self._close_when_idle:
             self._close_when_idle = False
             self._close_link()
+
+    def _hand_over(self) -> None:
+        """We stop reading (the lock is held): wake one waiting thread to read in our place."""
+        for waiter in self._waiting.values():
+            waiter.notify()
+            return
+
+    def _wake_all(self) -> None:
+        for waiter in self._waiting.values():
+            waiter.notify()
 
     def _error(self) -> FastparlError:
         """A copy of the error that ended the actor, to raise.  The stored one is never raised itself, so
@@ -383,7 +399,7 @@ class TrackedActor(ActorHandle):
         with self._cv:
             if self.error is None:
                 self.error = reason
-            self._cv.notify_all()
+            self._wake_all()
         self.backend.wake_waiters()
         self._cleanup_once()
 
