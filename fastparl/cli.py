@@ -60,6 +60,8 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> arg
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only; "
                                                        "0.0.0.0 accepts every interface)")
     p.add_argument("--log-file", default=None, help="log file (default: ~/.fastparl/worker-PORT.log)")
+    p.add_argument("--curve", action="store_true", help="encrypt with CurveZMQ (clients need FASTPARL_CURVE=1); "
+                                                        "for networks you do not trust")
     return p
 
 
@@ -81,7 +83,7 @@ def _run_worker(args: argparse.Namespace) -> int:
         logger.addHandler(handler)
     gpus = [g for g in args.gpus.split(",") if g.strip()] if args.gpus is not None else visible_gpus()
     try:
-        worker = Worker(args.port, args.cpus or os.cpu_count() or 1, gpus, args.host)
+        worker = Worker(args.port, args.cpus or os.cpu_count() or 1, gpus, args.host, curve=args.curve)
     except (FastparlError, ValueError, OSError) as exc:
         print(f"fastparl worker: error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ class WorkerProc:
     """One ``fastparl worker`` subprocess; ``host_id`` makes it look like another host."""
 
     def __init__(self, token_file: str, cpus: int = 16, host_id: str | None = "test-host", gpus: str | None = None,
-                 port: int = 0, log_dir: str = "/tmp"):
+                 port: int = 0, log_dir: str = "/tmp", extra: tuple[str, ...] = ()):
         env = dict(os.environ, FASTPARL_TOKEN_FILE=token_file, PYTHONPATH=ROOT)
         env.pop("FASTPARL_TOKEN", None)
         if host_id:
@@ -30,6 +30,7 @@ class WorkerProc:
                "--log-file", self.log]
         if gpus is not None:
             cmd += ["--gpus", gpus]
+        cmd += list(extra)
         with open(self.log + ".err", "w") as err:
             self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         self.port = self._wait_port()

@@ -358,3 +358,14 @@ print(len(os.listdir("/proc/self/fd")), flush=True)
     assert out.returncode == 0, out.stderr[-3000:]
     fds = int(out.stdout.split()[-1])
     assert fds < 1.5 * n + 100, f"{fds} descriptors for {n} remote actors"
+
+
+def test_curve_encrypted_workers_need_curve_clients(fresh):
+    w = fresh(extra=("--curve",))
+    fastparl.disconnect()
+    with pytest.raises(ConnectionError, match="FASTPARL_CURVE=1"):
+        fastparl.connect(w.address, connect_timeout=1.0)  # a plain client gets no answer at all
+    fastparl.connect(w.address, curve=True)
+    assert fastparl.remote.backend().hub is not None
+    p = RemotePlain(4)
+    assert p.add() == 5 and p.identity(np.arange(100_000)).sum() == np.arange(100_000).sum()

@@ -56,6 +56,8 @@ def serve_zmq(cfg: dict[str, Any]) -> int:
     sock.setsockopt(zmq.ROUTING_ID, bytes.fromhex(identity))
     sock.setsockopt(zmq.LINGER, 2000)  # the last reply still leaves when we exit
     sock.setsockopt(zmq.RCVTIMEO, HANDSHAKE_TIMEOUT_MS)
+    if cfg.get("curve"):
+        auth.curve_client(sock, token, "hub")
     sock.connect(cfg["endpoint"])
     try:
         mine = auth.nonce()

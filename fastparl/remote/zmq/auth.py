@@ -10,7 +10,10 @@ hold the same secret token:
 4. worker checks it -> ``welcome`` (or ``denied``).
 
 The exchange is JSON; the token never travels.  It is sound on a trusted network: it keeps out
-anyone without the token, but does not encrypt (use CurveZMQ for untrusted networks).
+anyone without the token, but does not encrypt.  For untrusted networks, ``fastparl worker --curve``
+and ``FASTPARL_CURVE=1`` (or ``connect(..., curve=True)``) encrypt every connection with CurveZMQ:
+the servers' key pairs (the worker's, and the driver's hub's) are derived from the token, so no key
+files need copying; clients use fresh key pairs, and the HMAC handshake still runs inside.
 
 The token comes from ``FASTPARL_TOKEN``, else from a token file (``FASTPARL_TOKEN_FILE`` or
 ``~/.fastparl/token``) that must be readable by its owner only (mode 0600), as ssh requires of keys.
@@ -27,7 +30,7 @@ import stat
 
 from fastparl.errors import AuthenticationError
 
-__all__ = ["load_token", "ensure_token", "token_path", "nonce", "proof", "check"]
+__all__ = ["load_token", "ensure_token", "token_path", "nonce", "proof", "check", "curve_server", "curve_client"]
 
 
 def token_path() -> str:
@@ -96,3 +99,31 @@ def proof(token: bytes, role: str, *parts: str) -> str:
 def check(token: bytes, given: object, role: str, *parts: str) -> bool:
     """Whether ``given`` is the right proof (constant-time)."""
     return isinstance(given, str) and hmac.compare_digest(given, proof(token, role, *parts))
+
+
+def _server_keys(token: bytes, role: str) -> tuple[bytes, bytes]:
+    import zmq
+    from zmq.utils import z85
+
+    secret = z85.encode(hmac.new(token, f"fastparl-curve-{role}".encode(), hashlib.sha256).digest())
+    return zmq.curve_public(secret), secret
+
+
+def curve_server(sock: object, token: bytes, role: str) -> None:
+    """Make ``sock`` a CurveZMQ server with the key pair of ``role`` ("worker" or "hub")."""
+    import zmq
+
+    public, secret = _server_keys(token, role)
+    sock.setsockopt(zmq.CURVE_SERVER, 1)  # type: ignore[attr-defined]
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, public)  # type: ignore[attr-defined]
+    sock.setsockopt(zmq.CURVE_SECRETKEY, secret)  # type: ignore[attr-defined]
+
+
+def curve_client(sock: object, token: bytes, role: str) -> None:
+    """Make ``sock`` a CurveZMQ client of the server of ``role``, with a fresh key pair."""
+    import zmq
+
+    public, secret = zmq.curve_keypair()
+    sock.setsockopt(zmq.CURVE_SERVERKEY, _server_keys(token, role)[0])  # type: ignore[attr-defined]
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, public)  # type: ignore[attr-defined]
+    sock.setsockopt(zmq.CURVE_SECRETKEY, secret)  # type: ignore[attr-defined]

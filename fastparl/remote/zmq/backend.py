@@ -49,7 +49,7 @@ class ZmqBackend(Backend):
     name = "zmq"
 
     def __init__(self, target: str, log_to_driver: bool = True, distributed_files: Sequence[str] = (),
-                 connect_timeout: float = 5.0, **_options: Any):
+                 connect_timeout: float = 5.0, curve: bool | None = None, **_options: Any):
         super().__init__()
         raise_fd_limit()
         self.token = auth.load_token()
@@ -59,10 +59,12 @@ class ZmqBackend(Backend):
         self.my_host = host_id()
         self.same_host_shm = os.environ.get("FASTPARL_SAME_HOST_SHM", "1") != "0"
         self.log_to_driver = log_to_driver
+        self.curve = curve if curve is not None else os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
         self.workers: list[WorkerLink] = []
         try:
             for address in parse_hosts(target):
-                sock, info = handshake(self.ctx, address, self.token, connect_timeout, name=f"pid {os.getpid()}")
+                sock, info = handshake(self.ctx, address, self.token, connect_timeout, name=f"pid {os.getpid()}",
+                                       curve=self.curve)
                 self.workers.append(WorkerLink(address, sock, info, info.get("host_id") == self.my_host))
         except BaseException:
             for w in self.workers:
@@ -117,7 +119,7 @@ class ZmqBackend(Backend):
         with self._place_lock:
             if self._hub is None:
                 binds = sorted({local_ip_for(w.address) for w in self.workers})
-                self._hub = Hub(self.ctx, binds or ["127.0.0.1"], self.token)
+                self._hub = Hub(self.ctx, binds or ["127.0.0.1"], self.token, curve=self.curve)
                 self._hub.on_message = self.wake_waiters
             return self._hub
 
@@ -251,7 +253,8 @@ class ZmqActor(TrackedActor):
         try:
             reply = backend.control.request(
                 worker, "spawn", actor=self.identity.hex(), endpoint=backend.endpoint_for(worker), nonce=nonce,
-                cls=self.cls_name, n_gpu=int(opts.get("n_gpu") or 0), max_memory=opts.get("max_memory"))
+                cls=self.cls_name, n_gpu=int(opts.get("n_gpu") or 0), max_memory=opts.get("max_memory"),
+                curve=backend.curve)
             self.pid = int(reply["pid"])
             self.host = str(reply.get("host", worker.host))
             backend.monitor.add_actor(self, self.identity, f"({self.cls_name} pid={self.pid} host={self.host}) ", None)

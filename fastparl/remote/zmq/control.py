@@ -47,8 +47,8 @@ class WorkerLink:
         return f"<worker {self.address} ({self.host}) free_cpus={self.free_cpus}{' LOST' if self.lost else ''}>"
 
 
-def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0, name: str = ""
-              ) -> tuple[zmq.Socket, dict[str, Any]]:
+def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0, name: str = "",
+              curve: bool = False) -> tuple[zmq.Socket, dict[str, Any]]:
     """Connect to the worker at ``address`` and run the mutual handshake; returns the socket and the
     worker's welcome message.
 
@@ -59,6 +59,8 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+    if curve:
+        auth.curve_client(sock, token, "worker")
     sock.connect(f"tcp://{address}")
     mine = auth.nonce()
     try:
@@ -77,7 +79,8 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
         raise ConnectionError(
             f"no fastparl worker answers at {address} within {timeout:g} s. Start one there with "
             f"`fastparl worker --port {port} --cpus N` (add `--host 0.0.0.0` to accept other machines), "
-            "or check FASTPARL_HOSTS") from None
+            "or check FASTPARL_HOSTS. A worker started with --curve answers only clients with FASTPARL_CURVE=1 "
+            "(and the same token).") from None
     except BadMessage as e:
         sock.close()
         raise ConnectionError(f"{address} answered with something that is not a fastparl worker ({e})") from None

@@ -44,9 +44,11 @@ class _Closed:
 
 
 class Hub:
-    def __init__(self, ctx: zmq.Context, bind_hosts: list[str], token: bytes):
+    def __init__(self, ctx: zmq.Context, bind_hosts: list[str], token: bytes, curve: bool = False):
         self.token = token
         self.sock = ctx.socket(zmq.ROUTER)
+        if curve:
+            auth.curve_server(self.sock, token, "hub")
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a peer that is gone raises
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SNDHWM, 0)  # the pipelining limit is the actor's, not an arbitrary count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import zmq
@@ -14,11 +15,13 @@ from fastparl.remote.zmq.wire import decode_control, encode_control
 __all__ = ["query", "format_table"]
 
 
-def query(address: str, timeout: float = 3.0) -> dict[str, Any]:
+def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict[str, Any]:
     """The status of the worker at ``address``, or ``{"address": ..., "error": ...}``."""
     ctx = zmq.Context()
     try:
-        sock, _ = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status")
+        if curve is None:
+            curve = os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
+        sock, _ = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status", curve=curve)
         sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
         sock.send_multipart(encode_control("status", req=1))
         msg, _ = decode_control(sock.recv_multipart())

@@ -84,7 +84,8 @@ class _Client:
 class Worker:
     """One daemon.  ``run()`` serves until SIGTERM/SIGINT (or :meth:`stop`)."""
 
-    def __init__(self, port: int, cpus: int, gpus: list[str] | None = None, host: str = "127.0.0.1"):
+    def __init__(self, port: int, cpus: int, gpus: list[str] | None = None, host: str = "127.0.0.1",
+                 curve: bool = False):
         if cpus < 1:
             raise ValueError(f"--cpus must be at least 1, got {cpus}")
         self.token = auth.ensure_token()
@@ -96,6 +97,9 @@ class Worker:
         self.ctx = zmq.Context()
         self.ctx.setsockopt(zmq.LINGER, 0)
         self.sock = self.ctx.socket(zmq.ROUTER)
+        self.curve = curve
+        if curve:  # encrypted: clients must connect with FASTPARL_CURVE=1
+            auth.curve_server(self.sock, self.token, "worker")
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_FILE_BYTES + MAX_CONTROL_BYTES)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
         self.sock.bind(f"tcp://{host}:{port or '*'}")  # port 0: any free port (logged at start)
@@ -118,8 +122,8 @@ class Worker:
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
-        log.info("fastparl worker on %s:%d, %d CPU slot(s), GPUs %s, host id %s, pid %d", self.host, self.port,
-                 self.cpus, self.gpus or "none", self.host_id, os.getpid())
+        log.info("fastparl worker on %s:%d, %d CPU slot(s), GPUs %s, host id %s, pid %d%s", self.host, self.port,
+                 self.cpus, self.gpus or "none", self.host_id, os.getpid(), ", CurveZMQ" if self.curve else "")
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
@@ -260,7 +264,8 @@ class Worker:
         gpus = self._take_slot(c, n_gpu, req)
         if gpus is None:
             return
-        spawn = {"zmq": {"endpoint": endpoint, "identity": actor_id, "nonce": nonce, "token": self.token.decode()},
+        spawn = {"zmq": {"endpoint": endpoint, "identity": actor_id, "nonce": nonce, "token": self.token.decode(),
+                         "curve": bool(msg.get("curve"))},
                  "overrides": {"CUDA_VISIBLE_DEVICES": ",".join(gpus)}, "cwd": c.files_dir, "nfds": 0,
                  "env": dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [c.files_dir,
                                                                                  os.environ.get("PYTHONPATH")])))}
