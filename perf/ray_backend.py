@@ -44,7 +44,7 @@ class Config:
     def __init__(self, quick: bool):
         self.quick = quick
         self.lat_reps = 300 if quick else 3000
-        self.pipe_rounds = 3 if quick else 10
+        self.pipe_rounds = 3 if quick else 20
         self.array_reps = 30 if quick else 300
         self.start_n = 1 if quick else 6
         self.tmp: str | None = None

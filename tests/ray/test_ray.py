@@ -108,6 +108,17 @@ def test_method_names_that_ray_uses_itself(backend):
     assert o._actor_id() == "mine" and o.remote(1) == 2 and o.twice(4) == 8
 
 
+def test_a_class_also_used_with_plain_ray(backend):
+    """ray.remote(cls) adds a _ray_trace_ctx keyword to cls's own methods: a fastparl proxy of cls still works."""
+
+    class Both:
+        def add(self, x, y=1):
+            return x + y
+
+    ray.remote(Both)
+    assert fastparl.remote_class(Both)().add(1, y=2) == 3
+
+
 def test_shared_arrays_are_refused_with_the_alternative(backend):
     with pytest.raises(FastparlError, match="not possible on the 'ray' backend.*fastparl.put"):
         fastparl.shared_array(10)

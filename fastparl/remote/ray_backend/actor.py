@@ -90,6 +90,8 @@ class RayActor(ActorHandle):
                 if submit is None and name in self._names:
                     submit = self._methods[name] = getattr(self._handle, name).remote
                 if submit is not None:
+                    if kwargs and "_ray_trace_ctx" in kwargs:  # ray.remote(cls) added it to cls's methods
+                        kwargs = {k: v for k, v in kwargs.items() if k != "_ray_trace_ctx"}
                     return (submit(*args, **kwargs) if kwargs else submit(*args)), True
             return self._generic(op, payload), False
         except Exception as e:  # noqa: BLE001 - Ray could not pickle the arguments
