@@ -369,3 +369,19 @@ def test_curve_encrypted_workers_need_curve_clients(fresh):
     assert fastparl.remote.backend().hub is not None
     p = RemotePlain(4)
     assert p.add() == 5 and p.identity(np.arange(100_000)).sum() == np.arange(100_000).sum()
+
+
+def test_parls_master_address_keyword(cluster, use_token):
+    fastparl.disconnect()
+    fastparl.connect(master_address=cluster[0].address, distributed_files=[])
+    try:
+        assert fastparl.remote.backend().name == "zmq"
+        assert RemotePlain(1).add() == 2
+    finally:
+        fastparl.disconnect()
+    with pytest.warns(UserWarning, match="no fastparl worker listens there"):
+        fastparl.connect(master_address="localhost:1")  # nothing there: the local backend
+    try:
+        assert fastparl.remote.backend().name == "local"
+    finally:
+        fastparl.disconnect()
