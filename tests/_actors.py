@@ -239,6 +239,22 @@ class Faulty(Plain):
         resource.setrlimit(resource.RLIMIT_NOFILE, (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
+class Keeper(Faulty):
+    """Keeps 1 of every 60 arrays it receives, as a replay buffer does; or returns arrays to keep."""
+
+    def __init__(self):
+        self.kept = []
+        self.seen = 0
+
+    def take(self, arr) -> None:
+        self.seen += 1
+        if self.seen % 60 == 0:
+            self.kept.append(arr)
+
+    def kept_bytes(self) -> int:
+        return sum(a.nbytes for a in self.kept)
+
+
 class FailsInit:
     def __init__(self, x):
         raise KeyError(f"no config {x}")

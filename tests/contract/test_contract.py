@@ -146,13 +146,13 @@ def test_wait_for_some_of_the_futures(backend):
 
     a, b = AsyncWorker(), AsyncWorker()
     quick = [a.work(2), b.work(3)]
-    slow = b.sleep(0.5 if fastparl.remote.backend().capabilities.interrupt_timeouts else 0)
+    slow = b.sleep(1.5 if fastparl.remote.backend().capabilities.interrupt_timeouts else 0)
     t0 = time.monotonic()
     done, pending = fastparl.wait([slow, *quick], num_returns=2, timeout=10)
     assert set(done) <= {slow, *quick} and len(done) >= 2 and len(done) + len(pending) == 3
     assert [f for f in [slow, *quick] if f in done] == done  # in the order given
     if fastparl.remote.backend().capabilities.interrupt_timeouts:
-        assert done == quick and pending == [slow] and time.monotonic() - t0 < 0.4
+        assert done == quick and pending == [slow] and time.monotonic() - t0 < 1.2
     assert fastparl.get(quick) == [4, 9]
     assert fastparl.wait([slow, *quick], num_returns=3, timeout=10) == ([slow, *quick], [])
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
-import subprocess
-import sys
 import time
 from typing import Any, Iterator
 
@@ -20,7 +17,6 @@ import pytest
 import fastparl
 from _procs import descendants, memfd_segments, own_memfds, pooled_memfds, still_alive
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Clean:
@@ -101,16 +97,3 @@ class Bystander:
 @pytest.fixture
 def bystander(clean):
     return Bystander()
-
-
-def run_driver(mode: str, *args: str, **popen: Any) -> subprocess.Popen:
-    """Start ``tests/reliability/driver.py MODE ARGS`` (a separate driver program)."""
-    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
-    return subprocess.Popen([sys.executable, os.path.join(HERE, "driver.py"), mode, *args], **popen)
-
-
-def read_json_line(proc: subprocess.Popen) -> dict:
-    line = proc.stdout.readline()
-    if not line:
-        raise AssertionError(f"the driver printed nothing; stderr:\n{proc.stderr.read()}")
-    return json.loads(line)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import read_json_line, run_driver
+from _drive import read_json_line, run_driver
 
 import fastparl
 from _actors import AsyncFaulty, FailsInit, Faulty, RemoteFaulty

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import read_json_line, run_driver
+from _drive import read_json_line, run_driver
 
 import fastparl
 from _actors import AsyncFaulty, Faulty, RemoteFaulty, RemotePlain
@@ -90,7 +90,7 @@ def test_3_timeouts_hold_while_another_thread_waits_on_the_same_actor(clean):
         other.result(timeout=0.5)
     t0 = time.monotonic()
     assert other.done() is False
-    assert time.monotonic() - t0 < 0.2, "done() blocked"
+    assert time.monotonic() - t0 < 1.0, "done() blocked"
     t0 = time.monotonic()
     done, pending = fastparl.wait([other, stuck], timeout=0.5)
     assert (done, pending) == ([], [other, stuck]) and time.monotonic() - t0 < 2

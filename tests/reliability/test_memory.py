@@ -7,32 +7,16 @@ import os
 
 import numpy as np
 import pytest
-from conftest import run_driver
+from _drive import run_driver
 
 import fastparl
-from _actors import Faulty
+from _actors import Keeper
 from _procs import memfd_segments
 from fastparl.errors import ResourceError
 
 pytestmark = pytest.mark.timeout(60)
 
 SEGMENT = 4 << 20  # the arena's smallest segment (Arena.MIN_SEGMENT)
-
-
-class Keeper(Faulty):
-    """Keeps 1 of every 60 arrays it receives, as a replay buffer does; or returns arrays to keep."""
-
-    def __init__(self):
-        self.kept = []
-        self.seen = 0
-
-    def take(self, arr) -> None:
-        self.seen += 1
-        if self.seen % 60 == 0:
-            self.kept.append(arr)
-
-    def kept_bytes(self) -> int:
-        return sum(a.nbytes for a in self.kept)
 
 
 def _held(pid: int) -> int:
