@@ -16,6 +16,8 @@ import linecache
 import os
 import pickle
 import sys
+import threading
+import time
 import weakref
 from typing import Any, Protocol
 
@@ -232,10 +234,12 @@ class _Transport(Protocol):
 def serve(transport: _Transport, closed: type[BaseException]) -> int:
     """Answer requests from ``transport`` until the driver goes away (``closed`` is raised).
 
-    Each reply goes out as soon as its request is done: a reply is never held back behind a
-    request that has started.  Returns the process exit code.
+    Replies to requests that arrived together leave together (one system call for many: pipelined
+    futures), but a reply never waits behind a request that runs: see :class:`_Batch`.  Returns the
+    process exit code.
     """
     d = Dispatcher()
+    batch = _Batch(transport) if hasattr(transport, "has_frame") else None
     while True:
         try:
             frame = transport.recv()
@@ -251,13 +255,82 @@ def serve(transport: _Transport, closed: type[BaseException]) -> int:
             rop, rpayload = d.handle(op, payload)
         payload = None  # drop views of the arguments before replying: their releases ride on the reply
         try:
-            transport.send(rop, seq, rpayload)
+            if batch is not None:
+                batch.send(rop, seq, rpayload)
+            else:
+                transport.send(rop, seq, rpayload)
         except closed:
             return 0
         except Exception as e:  # noqa: BLE001 - an unpicklable result
             rpayload = None
             rop, rpayload = d.unsendable(op, e)
-            transport.send(rop, seq, rpayload)
+            (batch or transport).send(rop, seq, rpayload)
         rpayload = None
         if d.failed:
+            if batch is not None:
+                batch.flush()
             return 1
+
+
+class _Batch:
+    """Reply batching that never holds a reply behind a running request.
+
+    A reply is kept back only while the next request has already arrived (pipelined futures), so
+    that many replies leave in one ``send``.  If that next request runs longer than ``HOLD_S``, a
+    timer thread sends what is kept back, so the caller waiting for it gets it within about
+    ``HOLD_S`` (up to Python's thread switch interval, 5 ms, while the request runs pure-Python
+    code).  Nothing is kept back when no request is waiting: the actor then blocks in ``recv``.
+    """
+
+    HOLD_S = 0.0005
+
+    def __init__(self, transport: Any):
+        self.ch = transport
+        self.kept: list[bytes] = []
+        self.deadline = 0.0
+        self.cond = threading.Condition(threading.Lock())  # also serialises every write to the socket
+        self.thread: threading.Thread | None = None
+
+    def send(self, op: int, seq: int, payload: Any) -> None:
+        data, fds = self.ch.encode(op, seq, payload)
+        with self.cond:
+            if not fds and self.ch.has_frame():  # the next request is here already: keep this reply
+                self.kept.append(data)
+                if len(self.kept) == 1:
+                    self.deadline = time.monotonic() + self.HOLD_S
+                    if self.thread is None:
+                        self.thread = threading.Thread(target=self._timer, name="fastparl-replies", daemon=True)
+                        self.thread.start()
+                    self.cond.notify()
+                return
+            if self.kept:
+                self.kept.append(data)
+                data = b"".join(self.kept)
+                self.kept.clear()
+            self.ch.send_raw(data, fds)
+
+    def flush(self) -> None:
+        with self.cond:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self.kept:
+            data = b"".join(self.kept)
+            self.kept.clear()
+            self.ch.send_raw(data, [])
+
+    def _timer(self) -> None:
+        cond = self.cond
+        with cond:
+            while True:
+                if not self.kept:
+                    cond.wait()
+                    continue
+                remaining = self.deadline - time.monotonic()
+                if remaining > 0:
+                    cond.wait(remaining)
+                    continue
+                try:
+                    self._flush_locked()
+                except Exception:  # noqa: BLE001 - the link is gone: the main loop sees it too
+                    self.kept.clear()
