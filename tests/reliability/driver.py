@@ -27,6 +27,20 @@ class Greeter:
         return GREETING
 
 
+class Counter:
+    """A light actor (a class of __main__ travels by value: the actor imports no test module)."""
+
+    def __init__(self, n=0):
+        self.n = n
+
+    def add(self):
+        self.n += 1
+        return self.n
+
+    def total(self, arr):
+        return float(arr.sum())
+
+
 def _server() -> int:
     return fastparl.remote.backend().server.pid
 
@@ -72,8 +86,9 @@ def fd_limit(n_actors: str) -> None:
     array (its arena); then shared arrays until the limit, then actors: clear ResourceErrors, and
     the driver goes on."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+    RemoteCounter = fastparl.remote_class(Counter)
     t0 = time.monotonic()
-    actors = [RemoteFaulty(i) for i in range(int(n_actors))]
+    actors = [RemoteCounter(i) for i in range(int(n_actors))]
     big = np.ones(1 << 14)  # 128 KB: goes through each actor's arena
     ok = [a.total(big) for a in actors] == [float(1 << 14)] * len(actors)
     _say(driver=os.getpid(), server=_server(), actors=[a._fp_actor.pid for a in actors], children=[], ok=ok,
@@ -93,7 +108,7 @@ def fd_limit(n_actors: str) -> None:
     more = []
     try:
         for _ in range(100):
-            more.append(RemoteFaulty())
+            more.append(RemoteCounter())
         print("no error", len(more), flush=True)
     except fastparl.errors.ResourceError as e:
         print("ResourceError for actors after", len(more), ":", str(e).replace("\n", " "), flush=True)

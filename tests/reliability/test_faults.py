@@ -247,7 +247,7 @@ def test_an_interrupted_call_keeps_no_reply(clean):
         for _ in range(3):
             threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
             with pytest.raises(_Interrupted):
-                a.slow_make(2.0, 16 << 20)  # the reply: a 16 MB view of the actor's arena
+                a.slow_make(0.8, 16 << 20)  # the reply: a 16 MB view of the actor's arena
             assert a.add() > 0  # the late reply arrives before this one, and is dropped
             gc.collect()
             held.append(sum(memfd_segments([os.getpid(), pid]).values()) >> 20)
