@@ -156,6 +156,27 @@ def test_output_is_prefixed_with_the_class_and_pid(backend, capfd):
     assert f"(Plain pid={pid})" in seen and "hello-from-ray" in seen
 
 
+def test_actors_create_ray_actors_that_end_with_them(backend):
+    @fastparl.remote_class
+    class Leaf:
+        def where(self):
+            return os.getpid(), fastparl.remote.backend().name if fastparl.remote.is_connected() else None
+
+    @fastparl.remote_class
+    class Parent:
+        def __init__(self):
+            self.kid = Leaf()
+
+        def kid_info(self):
+            return fastparl.remote.backend().name, self.kid.where()
+
+    p = Parent()
+    backend_name, (kid_pid, _) = p.kid_info()
+    assert backend_name == "ray"  # inside a Ray actor, remote classes are Ray actors of the same cluster
+    fastparl.kill(p)
+    assert still_alive([kid_pid]) == []  # Ray ends the actors an actor owned with it
+
+
 def test_ray_targets_are_routed_to_this_backend():
     from fastparl.remote.backend import backend_for_target
 
