@@ -163,11 +163,12 @@ class Faulty(Plain):
 
             self.kid = subprocess.Popen(["sleep", "120"])
             return int(self.kid.pid)
-        if kind == "daemon":  # a double fork: the grandchild is reparented away from the actor
+        if kind == "daemon":  # a daemon: double fork and a session of its own (out of the actor's group)
             r, w = os.pipe()
             pid = os.fork()
             if pid == 0:
                 if os.fork() == 0:
+                    os.setsid()
                     os.write(w, str(os.getpid()).encode().ljust(16))
                     time.sleep(120)
                 os._exit(0)
