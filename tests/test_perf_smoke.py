@@ -1,6 +1,8 @@
 """The perf/ reports run (quick mode) and write their tables; speed itself is not asserted here."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -19,9 +21,20 @@ def _run(args, tmp_path):
 def test_runtime_report_quick(tmp_path):
     _run(["perf.runtime", "--quick", "--out", str(tmp_path)], tmp_path)
     text = (tmp_path / "runtime.md").read_text()
-    for measure in ("no-op call p50", "pipelined futures", "128 MB array in", "start actor → first call",
-                    "CPU-bound speedup"):
+    for measure in ("no-op call p50", "in / out vs floor", "in / out vs mp proxy", "128 MB array in",
+                    "N threads calling one actor", "pipelined futures", "start actor → first call",
+                    "runtime footprint", "CPU-bound speedup, N = 2"):
         assert measure in text
+    targets = text.split("## Targets")[1].split("\n## ")[0]
+    assert "section failed" not in text, text
+    rows = [line for line in targets.splitlines() if line.startswith("| ") and not line.startswith("| measure")]
+    assert len(rows) >= 9 and all(re.search(r"\| (met|\*\*not met\*\*|n/a)( \(.*\))? \|$", r) for r in rows), rows
+    R = json.loads((tmp_path / "runtime.json").read_text())
+    for row in R["arrays"]["rows"]:  # the floor is measured in the same run, at every size
+        assert 0 < row["noop_s"] < row["floor_s"] and row["fastparl_in_x_floor"] == row["fastparl_in_s"] / row["floor_s"]
+    assert [r["threads"] for r in R["threads"]["rows"]] == [1, 4, 16]
+    assert R["arrays"]["oob_sweep"].get("rows"), R["arrays"]["oob_sweep"]
+    assert R["leftover_processes"] == 0
 
 
 def test_vector_env_report_quick(tmp_path):
