@@ -1,19 +1,19 @@
 """Time fastparl.kernels on 1M steps against pure Python, the best NumPy/SciPy form and the bandwidth bound.
 
-Run from the repository root: ``python -m perf.kernels`` (or ``python perf/kernels.py``).  Prints a
-Markdown table and writes it to ``perf/results/kernels.md``.  All times are medians over repeats in
+Run from the repository root: ``python -m perf.kernels [--quick] [--out DIR]`` (or ``python perf/kernels.py``).
+Prints a Markdown table and writes it to ``perf/results/kernels.md``.  All times are medians over repeats in
 this one run.  The pure-Python reference (``fastparl.kernels._reference``) is timed on a slice of
 ``PY_STEPS`` steps and scaled linearly to 1M steps (its cost is linear in steps).  The bandwidth
 bound is (bytes read + bytes written by the kernel) / (memcpy rate), the memcpy rate being
 (2 x bytes) / time of ``np.copyto`` on a 256 MiB float32 array, measured in the same run.
+``--quick`` takes 3 repeats instead of 15; ``--out DIR`` (default ``perf/results``) also gets
+``kernels.json``.  Runs on :mod:`perf._harness` like the other reports.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # python perf/kernels.py
 
 from fastparl.kernels import SumTree, discounted_returns, gae, nstep_targets, vtrace  # noqa: E402
 from fastparl.kernels import _reference as ref  # noqa: E402
+from perf._harness import MB, md_table, median, memcpy_seconds, run_report, time_once  # noqa: E402
 
 STEPS = 1_000_000
 PY_STEPS = 20_000
@@ -33,22 +34,15 @@ P_END = 0.005  # episode ends per step (mean episode length 200)
 REPEATS = 15
 
 
-def median_ms(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
+def median_ms(fn: Callable[[], Any], repeats: int | None = None) -> float:
     fn()  # warm-up (compilation is cached on disk, caches warm)
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)) * 1e3
+    return median([time_once(fn) for _ in range(repeats or REPEATS)]) * 1e3
 
 
 def memcpy_rate() -> float:
     """Bytes (read + written) per second of np.copyto on an array much larger than the caches."""
-    src = np.ones(64 * 2**20, dtype=np.float32)
-    dst = np.zeros_like(src)
-    ms = median_ms(lambda: np.copyto(dst, src), repeats=7)
-    return 2 * src.nbytes / (ms / 1e3)
+    nbytes = 256 * MB
+    return 2 * nbytes / median(memcpy_seconds(nbytes, 7))
 
 
 # ---------------------------------------------------------------- best NumPy / SciPy forms
@@ -272,53 +266,55 @@ def bench_sumtree() -> dict[str, float]:
     }
 
 
-def render(rows: list[dict[str, Any]], st: dict[str, float], rate: float) -> str:
-    lines = [
-        "# fastparl.kernels timings",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}.  1M steps per row, float32, "
-        f"episode ends with p={P_END} per step, gamma={GAMMA}, lambda={LAM}.  Medians over {REPEATS} runs "
-        f"(3 for the slow baselines).",
-        f"memcpy rate (np.copyto, 256 MiB, read+write bytes / time): **{rate / 1e9:.1f} GB/s**.  "
-        "Bound = kernel bytes read+written / that rate.  Python = `fastparl.kernels._reference` timed on "
-        f"{PY_STEPS:,} steps and scaled linearly to 1M.",
-        "",
-        "| kernel | shape (T, N) | fastparl ms | pure Python ms | best NumPy/SciPy ms (form) | bound ms (B/step) "
-        "| × Python | × NumPy | ÷ bound |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for x in rows:
-        lines.append(
-            f"| {x['kernel']} | {x['shape']} | {x['fast']:.2f} | {x['py']:.0f} | {x['np']:.1f} ({x['np_name']}) "
-            f"| {x['bound']:.2f} ({x['bytes']}) | {x['py'] / x['fast']:.0f}× | {x['np'] / x['fast']:.1f}× "
-            f"| {x['fast'] / x['bound']:.2f} |")
-    lines += [
-        "",
-        "SumTree, capacity 1M, one prioritized-replay step = update 256 priorities + stratified sample of 256 "
-        "(random access, so no bandwidth bound):",
-        "",
-        "| SumTree | fastparl ms | pure-Python tree ms | NumPy cumsum+searchsorted ms | × Python | × NumPy |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| update+sample 256 | {st['fast']:.3f} | {st['py']:.2f} | {st['np']:.2f} | {st['py'] / st['fast']:.0f}× "
-        f"| {st['np'] / st['fast']:.0f}× |",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def main() -> None:
+def bench_kernels(cfg: Any) -> dict:
     rate = memcpy_rate()
     rows: list[dict[str, Any]] = []
     for T, N in SHAPES:
         rows += bench_shape(T, N, rate)
-    st = bench_sumtree()
-    text = render(rows, st, rate)
-    print(text)
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "kernels.md")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as fh:
-        fh.write(text)
+    return {"memcpy_rw_Bps": rate, "rows": rows}
+
+
+def render(R: dict) -> str:
+    m, k, st = R["machine"], R.get("kernels", {}), R.get("sumtree", {})
+    lines = [
+        "# fastparl.kernels timings",
+        "",
+        f"`python -m perf.kernels{' --quick' if R['quick'] else ''}` — {m['date']}, {m['cpu']}, {m['usable_cores']} "
+        f"cores, load {m['loadavg_start']} → {m.get('loadavg_end')}, Python {m['python']}, NumPy {m['numpy']}.  1M steps "
+        f"per row, float32, episode ends with p={P_END} per step, gamma={GAMMA}, lambda={LAM}.  Medians over {REPEATS} "
+        "runs (3 for the slow baselines).",
+    ]
+    if k.get("rows"):
+        lines += [
+            f"memcpy rate (np.copyto, 256 MiB, read+write bytes / time): **{k['memcpy_rw_Bps'] / 1e9:.1f} GB/s**.  "
+            "Bound = kernel bytes read+written / that rate.  Python = `fastparl.kernels._reference` timed on "
+            f"{PY_STEPS:,} steps and scaled linearly to 1M.", ""]
+        lines += md_table(["kernel", "shape (T, N)", "fastparl ms", "pure Python ms", "best NumPy/SciPy ms (form)",
+                           "bound ms (B/step)", "× Python", "× NumPy", "÷ bound"],
+                          [[x["kernel"], x["shape"], f"{x['fast']:.2f}", f"{x['py']:.0f}", f"{x['np']:.1f} ({x['np_name']})",
+                            f"{x['bound']:.2f} ({x['bytes']})", f"{x['py'] / x['fast']:.0f}×", f"{x['np'] / x['fast']:.1f}×",
+                            f"{x['fast'] / x['bound']:.2f}"] for x in k["rows"]])
+    if "fast" in st:
+        lines += ["", "SumTree, capacity 1M, one prioritized-replay step = update 256 priorities + stratified sample of "
+                  "256 (random access, so no bandwidth bound):", ""]
+        lines += md_table(["SumTree", "fastparl ms", "pure-Python tree ms", "NumPy cumsum+searchsorted ms", "× Python",
+                           "× NumPy"],
+                          [["update+sample 256", f"{st['fast']:.3f}", f"{st['py']:.2f}", f"{st['np']:.2f}",
+                            f"{st['py'] / st['fast']:.0f}×", f"{st['np'] / st['fast']:.0f}×"]])
+    for name in ("kernels", "sumtree"):
+        if "error" in R.get(name, {}):
+            lines += ["", f"**{name} failed:** `{R[name]['error']}`"]
+    return "\n".join(lines + [""])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    def make_config(a: Any) -> Any:
+        global REPEATS
+        REPEATS = 3 if a.quick else REPEATS
+        return a
+
+    return run_report("kernels", [("kernels", bench_kernels), ("sumtree", lambda cfg: bench_sumtree())], render,
+                      make_config, argv, description=(__doc__ or "").split("\n")[0])
 
 
 if __name__ == "__main__":

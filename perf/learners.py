@@ -1,6 +1,6 @@
 """Learner throughput: PPO gradient steps in the driver, in 1 learner actor and in k data-parallel learners.
 
-    python -m perf.learners [--learners 1,2] [--rounds 5] [--steps 20] [--quick] [--out perf/results/learners.md]
+    python -m perf.learners [--learners 1,2] [--rounds 5] [--steps 20] [--quick] [--only cartpole,wide] [--out DIR]
 
 Workload: PPO's update (``fastparl.algorithms.PPO.learn``, Adam, global-norm clip) on a random batch,
 ``--steps`` gradient steps per call (PPO's epochs), for two sizes: CartPole's (64-64 MLPs, 256 samples
@@ -10,18 +10,16 @@ gradients (gloo on CPU).  Samples/s = samples per step x steps / wall time of th
 (dispatch and gather included).  The systems take turns within each round; medians over the rounds,
 and the best round (what a quiet moment of a shared machine gives).  The gloo all-reduce's own
 latency is timed inside the learners, for one float and for the model's gradients.  GPUs: learners use one each (NCCL) when the driver sees GPUs; this report says when none
-could be measured.
+could be measured.  Runs on :mod:`perf._harness` (writes ``learners.md`` and ``learners.json`` to ``--out``).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import platform
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,9 +29,11 @@ if __package__ in (None, ""):  # python perf/learners.py
 import fastparl  # noqa: E402
 from fastparl.learners import LearnerGroup  # noqa: E402
 from fastparl.learners.rendezvous import visible_gpu_count  # noqa: E402
+from perf._harness import md_table, median, run_report  # noqa: E402
 
-# name -> (obs_dim, hidden, samples per step)
-SIZES = {"CartPole (64-64, 256 samples/step)": (4, 64, 256), "wide (256-256, 4096 samples/step)": (64, 256, 4096)}
+# section -> (title, obs_dim, hidden, samples per step)
+SIZES = {"cartpole": ("CartPole (64-64, 256 samples/step)", 4, 64, 256),
+         "wide": ("wide (256-256, 4096 samples/step)", 64, 256, 4096)}
 
 
 class Replica:
@@ -131,40 +131,47 @@ def bench_size(obs_dim: int, hidden: int, batch_size: int, ks: list[int], steps:
     return rates, latency
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--learners", default="1,2", help="comma-separated k to measure")
-    p.add_argument("--steps", type=int, default=20, help="gradient steps per call (PPO epochs)")
-    p.add_argument("--rounds", type=int, default=5, help="rounds; the systems take turns in each")
-    p.add_argument("--quick", action="store_true", help="2 rounds of 5 steps (smoke test)")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "learners.md"))
-    a = p.parse_args()
-    ks = [int(k) for k in a.learners.split(",")]
-    steps, rounds = (5, 2) if a.quick else (a.steps, a.rounds)
+class Config:
+    def __init__(self, a: Any):
+        self.ks = [int(k) for k in a.learners.split(",")]
+        self.steps, self.rounds = (5, 2) if a.quick else (a.steps, a.rounds)
+
+
+def _section(key: str) -> Callable[[Config], dict]:
+    _, obs_dim, hidden, batch_size = SIZES[key]
+
+    def run(cfg: Config) -> dict:
+        rates, latency = bench_size(obs_dim, hidden, batch_size, cfg.ks, cfg.steps, cfg.rounds)
+        if not all(math.isfinite(x) for r in rates.values() for x in r):
+            raise RuntimeError(f"a samples/s rate is not finite: {rates}")
+        return {"rates": rates, "allreduce_ms": latency}
+    return run
+
+
+def render(R: dict) -> str:
     import paddle
 
-    load0 = os.getloadavg()
-    fastparl.connect()
-    results = {}
-    try:
-        for label, (obs_dim, hidden, batch_size) in SIZES.items():
-            results[label] = bench_size(obs_dim, hidden, batch_size, ks, steps, rounds)
-    finally:
-        fastparl.disconnect()
-    load1 = os.getloadavg()
+    m, c = R["machine"], R["config"]
     lines = ["# Learner throughput: PPO steps, in-process vs data-parallel learners (CPU)", "",
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
-             f"{platform.python_version()}, paddlepaddle {paddle.__version__}, {time.strftime('%Y-%m-%d')}; load "
-             f"average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end (other processes share the cores).", "",
-             f"`python -m perf.learners{' --quick' if a.quick else ''}`: PPO.learn on a random batch, {steps} steps "
-             f"a call, median of {rounds} interleaved rounds; samples/s = samples a step x steps / call time "
+             f"{m['cpu']}, {m['usable_cores']} cores, python {m['python']}, paddlepaddle {paddle.__version__}, "
+             f"{m['date']}; load average {m['loadavg_start'][0]:.1f} at the start, {m['loadavg_end'][0]:.1f} at the end "
+             "(other processes share the cores).", "",
+             f"`python -m perf.learners{' --quick' if R['quick'] else ''}`: PPO.learn on a random batch, {c['steps']} "
+             f"steps a call, median of {c['rounds']} interleaved rounds; samples/s = samples a step x steps / call time "
              "(driver side).  k learners split each step's batch k ways and all-reduce the gradients (gloo).", ""]
-    for label, (rates, latency) in results.items():
-        base = float(np.median(next(iter(rates.values()))))
-        lines += [f"## {label}", "", "| learner | samples/s (median) | × in-process | best round |",
-                  "|---|---:|---:|---:|"]
-        lines += [f"| {name} | {np.median(r):,.0f} | {np.median(r) / base:.2f} | {max(r):,.0f} |"
-                  for name, r in rates.items()]
+    for key, (label, *_) in SIZES.items():
+        sec = R.get(key)
+        if not sec:
+            continue
+        if "error" in sec:
+            lines += [f"## {label}", "", f"**failed:** `{sec['error']}`", ""]
+            continue
+        rates, latency = sec["rates"], sec["allreduce_ms"]
+        base = median(next(iter(rates.values())))
+        lines += [f"## {label}", ""]
+        lines += md_table(["learner", "samples/s (median)", "× in-process", "best round"],
+                          [[name, f"{median(r):,.0f}", f"{median(r) / base:.2f}", f"{max(r):,.0f}"]
+                           for name, r in rates.items()])
         if latency:
             lines += ["", "gloo all-reduce inside the learners, ms (median / best of 50): "
                       + ", ".join(f"{k} {med:.2f} / {best:.2f}" for k, (med, best) in latency.items())]
@@ -180,13 +187,37 @@ def main() -> None:
               "k > 1 GPU learners need k GPUs on one host (NCCL, one device per rank: `n_gpu=1` each), or a "
               "backend that places learners on several hosts and supplies their rendezvous address "
               "(`fastparl.learners.rendezvous.plan` is the piece that moves behind it).", ""]
-    text = "\n".join(lines)
-    print(text)
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w") as f:
-        f.write(text)
-    if not all(math.isfinite(x) for rates, _ in results.values() for r in rates.values() for x in r):
+    return "\n".join(lines)
+
+
+def _add_args(p: Any) -> None:
+    p.add_argument("--learners", default="1,2", help="comma-separated k to measure")
+    p.add_argument("--steps", type=int, default=20, help="gradient steps per call (PPO epochs)")
+    p.add_argument("--rounds", type=int, default=5, help="rounds; the systems take turns in each")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--out" in argv and argv[argv.index("--out") + 1].endswith(".md"):  # older form: --out path/learners.md
+        argv[argv.index("--out") + 1] = os.path.dirname(argv[argv.index("--out") + 1]) or "."
+    cfgs: list[Config] = []
+
+    def make_config(a: Any) -> Config:
+        cfgs.append(Config(a))
+        return cfgs[0]
+
+    def setup(cfg: Config) -> Callable[[], None]:
+        fastparl.connect()
+        return fastparl.disconnect
+
+    def finish(R: dict, out_dir: str) -> None:
+        R["config"] = {"learners": cfgs[0].ks, "steps": cfgs[0].steps, "rounds": cfgs[0].rounds}
+
+    R = run_report("learners", [(k, _section(k)) for k in SIZES], render, make_config, argv, add_args=_add_args,
+                   setup=setup, finish=finish, description=(__doc__ or "").split("\n")[0])
+    if any("error" in R.get(k, {}) for k in SIZES):
         sys.exit(1)
+    return R
 
 
 if __name__ == "__main__":
