@@ -7,6 +7,7 @@ must be gone then (checked by pid).
 """
 
 import logging
+import os
 import shutil
 import tempfile
 
@@ -24,6 +25,7 @@ def ray_cluster():
     import fastparl
 
     fastparl.disconnect()
+    breakpoint_env = os.environ.get("PYTHONBREAKPOINT")  # ray.init points breakpoint() at Ray's debugger
     before = descendants()
     temp = tempfile.mkdtemp(prefix="fp-ray-", dir="/tmp")
     ray.init(address="local", num_cpus=2, num_gpus=2, object_store_memory=100 * 2**20, include_dashboard=False,
@@ -33,6 +35,10 @@ def ray_cluster():
     fastparl.disconnect()
     pids |= descendants() - before  # workers started since
     ray.shutdown()
+    if breakpoint_env is None:
+        os.environ.pop("PYTHONBREAKPOINT", None)
+    else:
+        os.environ["PYTHONBREAKPOINT"] = breakpoint_env
     left = still_alive(pids, timeout=20)
     shutil.rmtree(temp, ignore_errors=True)
     assert left == [], f"Ray processes outlived ray.shutdown(): {left}"

@@ -76,6 +76,15 @@ def test_gpus_are_ray_resources(backend):
     assert GpuPlain().env("CUDA_VISIBLE_DEVICES") in ("0", "1")  # a's GPU came back
 
 
+def test_autoscaling_clusters_wait_for_nodes(backend):
+    fastparl.disconnect()
+    fastparl.connect("ray", autoscaling=True, start_timeout=1.0)
+    t0 = time.monotonic()
+    with pytest.raises(ResourceError, match="did not start actor Plain \\(it needs 3 GPU\\(s\\)\\) within 1.0 s"):
+        fastparl.remote_class(n_gpu=3)(Plain)()  # no node has 3 GPUs, but one may join: wait, then give up
+    assert time.monotonic() - t0 >= 1.0
+
+
 class _Resources:
     def assigned(self):
         import ray

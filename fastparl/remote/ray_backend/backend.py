@@ -44,6 +44,8 @@ class RayBackend(Backend):
         start_timeout: seconds to wait for Ray to place and start an actor before a ResourceError.
         ray_init: more keyword arguments for ``ray.init`` (e.g. ``num_cpus``, ``runtime_env``, ``namespace``).
         actor_options: more Ray actor options for every actor (e.g. ``{"num_cpus": 1}`` to reserve a CPU each).
+        autoscaling: the cluster adds nodes on demand: an actor that no node can hold now waits (up to
+            ``start_timeout``) instead of raising ResourceError at once.
     """
 
     name = "ray"
@@ -51,12 +53,13 @@ class RayBackend(Backend):
 
     def __init__(self, target: str = "ray", log_to_driver: bool = True, distributed_files: Sequence[str] = (),
                  start_timeout: float = 300.0, ray_init: dict[str, Any] | None = None,
-                 actor_options: dict[str, Any] | None = None, **_options: Any):
+                 actor_options: dict[str, Any] | None = None, autoscaling: bool = False, **_options: Any):
         super().__init__()
         ray = self.ray = import_ray()
         self.target = target
         self.start_timeout = start_timeout
         self.actor_options = dict(actor_options or {})
+        self.autoscaling = autoscaling
         self.owns_ray = False
         self.files_dir: str | None = None
         self._breakpoint_env = os.environ.get("PYTHONBREAKPOINT")
@@ -74,6 +77,8 @@ class RayBackend(Backend):
         self.actors: "weakref.WeakSet[RayActor]" = weakref.WeakSet()
         # user class -> (its Ray actor class, the method names it forwards)
         self._hosts: "weakref.WeakKeyDictionary[type, tuple[Any, set[str]]]" = weakref.WeakKeyDictionary()
+        self._nodes_cache: list[dict[str, Any]] = []
+        self._nodes_at = -1e9
         self._closed = False
 
     def _init_ray(self, target: str, log_to_driver: bool, files: Sequence[str], kwargs: dict[str, Any]) -> None:
@@ -126,7 +131,12 @@ class RayBackend(Backend):
         return entry
 
     def _nodes(self) -> list[dict[str, Any]]:
-        return [n for n in self.ray.nodes() if n.get("Alive")]
+        """The cluster's live nodes, asked of Ray at most every few seconds (actor starts come in bursts)."""
+        now = time.monotonic()
+        if now - self._nodes_at > 5.0:
+            self._nodes_cache = [n for n in self.ray.nodes() if n.get("Alive")]
+            self._nodes_at = now
+        return self._nodes_cache
 
     def _on_this_host(self) -> bool:
         """Whether every node of the cluster is this machine (then classes travel by reference, and actors
@@ -141,27 +151,26 @@ class RayBackend(Backend):
         return bool(nodes) and all(n.get("NodeManagerAddress") == me for n in nodes)
 
     def _check_fits(self, cls_name: str, n_gpu: int, memory: int | None) -> str:
-        """Raise ResourceError when no node of the cluster could ever hold the actor; returns its needs as text."""
-        if not n_gpu and not memory:
+        """Raise ResourceError when no node of the cluster could ever hold the actor (unless the cluster
+        autoscales); returns what it needs, as text for a later error."""
+        needs = ([f"{n_gpu} GPU(s)"] if n_gpu else []) + ([f"{memory / 2**20:.0f} MB of memory"] if memory else [])
+        if not needs:
             return ""
-        resources = [n.get("Resources", {}) for n in self._nodes()]
-        needs = []
-        if n_gpu:
+        if not self.autoscaling:
+            resources = [n.get("Resources", {}) for n in self._nodes()]
             most = max((int(r.get("GPU", 0)) for r in resources), default=0)
-            total = sum(int(r.get("GPU", 0)) for r in resources)
             if n_gpu > most:
+                total = sum(int(r.get("GPU", 0)) for r in resources)
                 raise ResourceError(
                     f"{cls_name} asks for n_gpu={n_gpu}, but no node of this Ray cluster has that many GPUs (most on "
-                    f"one node: {most}; whole cluster: {total}). Ask for fewer, or add GPU nodes to the cluster.")
-            needs.append(f"{n_gpu} GPU(s)")
-        if memory:
+                    f"one node: {most}; whole cluster: {total}). Ask for fewer, or add GPU nodes to the cluster (an "
+                    "autoscaling cluster: connect('ray', autoscaling=True) waits for Ray to add them).")
             most_mb = max((r.get("memory", 0) for r in resources), default=0) / 2**20
-            if memory / 2**20 > most_mb:
+            if memory and memory / 2**20 > most_mb:
                 raise ResourceError(
                     f"{cls_name} asks for max_memory={memory / 2**20:.0f} MB, but no node of this Ray cluster offers "
                     f"that much (most on one node: {most_mb:.0f} MB of Ray's 'memory' resource). Ask for less, or add "
-                    "larger nodes.")
-            needs.append(f"{memory / 2**20:.0f} MB of memory")
+                    "larger nodes (an autoscaling cluster: connect('ray', autoscaling=True)).")
         return f" (it needs {' and '.join(needs)})"
 
     # ------------------------------------------------------------------ data
