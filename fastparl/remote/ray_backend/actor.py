@@ -73,7 +73,7 @@ class RayActor(ActorHandle):
                 "start_timeout= to fastparl.connect()") from None
         except Exception as e:  # noqa: BLE001
             self._stop()
-            raise self._error_of(e, what) from None
+            raise self._error_of(e, what)  # noqa: B904 - its cause is Ray's error, set by _error_of
         rop, result, self.pid = reply
         if rop == ERR:
             self._stop()
