@@ -91,7 +91,7 @@ def md_latency(lat: dict) -> list[str]:
     return L
 
 
-def plot_latency(lat: dict, out_dir: str) -> list[str]:
+def plot_latency(lat: dict, out_dir: str, prefix: str = "runtime") -> list[str]:
     plt = _plots.pyplot()
     places = _places(lat)
     if plt is None or not places:
@@ -116,7 +116,7 @@ def plot_latency(lat: dict, out_dir: str) -> list[str]:
     axes[1].set_ylabel("percentile")
     axes[1].set_title(f"latency CDF, {next(iter(places))}")
     axes[1].legend(fontsize=8)
-    return [_plots.save(fig, out_dir, "runtime_latency.png")]
+    return [_plots.save(fig, out_dir, f"{prefix}_latency.png")]
 
 
 # ============================================================================ pipelined futures
@@ -230,7 +230,7 @@ def md_threads(th: dict) -> list[str]:
                "handle with no lock of the user's.", ""])
 
 
-def plot_threads(th: dict, out_dir: str) -> list[str]:
+def plot_threads(th: dict, out_dir: str, prefix: str = "runtime") -> list[str]:
     plt = _plots.pyplot()
     if plt is None or not th.get("rows"):
         return []
@@ -241,4 +241,4 @@ def plot_threads(th: dict, out_dir: str) -> list[str]:
                      xlabel="threads calling one actor", ylabel="calls/s (thousands)",
                      title="N threads, one actor, no-op calls", xlog=True, xticks=(n, [str(v) for v in n]))
     ax.set_ylim(bottom=0)
-    return [_plots.save(fig, out_dir, "runtime_threads.png")]
+    return [_plots.save(fig, out_dir, f"{prefix}_threads.png")]

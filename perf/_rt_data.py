@@ -162,7 +162,7 @@ def md_arrays(arrs: dict) -> list[str]:
     return L
 
 
-def plot_arrays(arrs: dict, out_dir: str) -> list[str]:
+def plot_arrays(arrs: dict, out_dir: str, prefix: str = "runtime") -> list[str]:
     plt = _plots.pyplot()
     rows = arrs.get("rows") or []
     if plt is None or not rows:
@@ -180,7 +180,7 @@ def plot_arrays(arrs: dict, out_dir: str) -> list[str]:
                      title="throughput against payload size", xlog=True, ylog=True, xticks=ticks)
     _plots.line_plot(axes[1], x, us, xlabel="array size", ylabel="µs per call (median)",
                      title="call time against the floor", xlog=True, ylog=True, xticks=ticks)
-    return [_plots.save(fig, out_dir, "runtime_arrays.png")]
+    return [_plots.save(fig, out_dir, f"{prefix}_arrays.png")]
 
 
 # ============================================================================ shared arrays

@@ -267,7 +267,7 @@ def md_scaling(sc: dict) -> list[str]:
             + [""])
 
 
-def plot_scaling(sc: dict, out_dir: str) -> list[str]:
+def plot_scaling(sc: dict, out_dir: str, prefix: str = "runtime") -> list[str]:
     plt = _plots.pyplot()
     rows = sc.get("rows") or []
     if plt is None or not rows:
@@ -280,4 +280,4 @@ def plot_scaling(sc: dict, out_dir: str) -> list[str]:
                      xlabel="N (actors / processes)", ylabel="throughput relative to N = 1 (N·T1/TN)",
                      title=f"pure-Python CPU-bound scaling, {os.cpu_count()} cores")
     ax.set_xticks(n)
-    return [_plots.save(fig, out_dir, "runtime_scaling.png")]
+    return [_plots.save(fig, out_dir, f"{prefix}_scaling.png")]

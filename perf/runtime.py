@@ -157,7 +157,8 @@ def targets(R: dict) -> list[list[str]]:
 def render(R: dict) -> str:
     M, cfg = R["machine"], R.get("config", {})
     cmd = "python -m perf.runtime" + "".join(f" {a}" for a in R.get("argv", []))
-    L = ["# fastparl runtime report", "",
+    title = "fastparl runtime report" + (f" — backend `{R['backend']}`" if R.get("backend") else "")
+    L = [f"# {title}", "",
          f"`{cmd}` — {M['date']}, total {R['elapsed_s']:.0f} s, N up to {cfg.get('max_actors', '?')}", "",
          f"- CPU: {M['cpu']}, {M['cores']} cores ({M['usable_cores']} usable), {M.get('memory_gb')} GB RAM",
          f"- Python {M['python']}, NumPy {M['numpy']}, fastparl {getattr(fastparl, '__version__', '?')}, {M['platform']}",
@@ -180,7 +181,9 @@ def render(R: dict) -> str:
     return "\n".join(L)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, name: str = "runtime", connect: str | None = None) -> dict:
+    """Run the report (``argv``: the command-line options).  ``name`` and ``connect`` measure another backend with
+    the same sections: the files are ``<name>.md/.json/_*.png`` and ``fastparl.connect(connect)`` picks the backend."""
     cfgs: list[Config] = []
 
     def make_config(a: Any) -> Config:
@@ -188,20 +191,20 @@ def main(argv: list[str] | None = None) -> dict:
         return cfgs[0]
 
     def setup(cfg: Config) -> Callable[[], None]:
-        fastparl.connect()
+        fastparl.connect(connect)
         return fastparl.disconnect
 
     def finish(R: dict, out_dir: str) -> None:
-        R["config"], R["targets"] = cfgs[0].as_dict(), TARGETS
+        R["config"], R["targets"], R["backend"] = cfgs[0].as_dict(), TARGETS, connect
         R["leftover_processes"] = children_left()
-        R["plots"] = [p for name, plot in PLOTS if _ok(R, name, "rows" if name != "latency" else "worst_ratio_p50")
-                      for p in plot(R[name], out_dir)]
+        R["plots"] = [p for section, plot in PLOTS if _ok(R, section, "rows" if section != "latency" else "worst_ratio_p50")
+                      for p in plot(R[section], out_dir, name)]
 
     def add_args(ap: Any) -> None:
         ap.add_argument("--max-actors", type=int, default=len(os.sched_getaffinity(0)),
                         help="largest N in the scaling test (default: the usable cores)")
 
-    return run_report("runtime", SECTIONS, render, make_config, argv, add_args=add_args, setup=setup, finish=finish,
+    return run_report(name, SECTIONS, render, make_config, argv, add_args=add_args, setup=setup, finish=finish,
                       description=(__doc__ or "").split("\n")[0])
 
 
