@@ -244,6 +244,8 @@ class TrackedActor(ActorHandle):
             while True:
                 reply = self._replies.pop(seq, None)
                 if reply is not None:
+                    if not self._reading and self._waiting:  # a hand-over may have woken us (it is absorbed when
+                        self._hand_over()  # our reply was in already): pass it on, or nobody reads for the others
                     return reply
                 if self.error is not None:
                     return False, self._error()
