@@ -161,7 +161,8 @@ def render(R: dict) -> str:
     L = [f"# {title}", "",
          f"`{cmd}` — {M['date']}, total {R['elapsed_s']:.0f} s, N up to {cfg.get('max_actors', '?')}", "",
          f"- CPU: {M['cpu']}, {M['cores']} cores ({M['usable_cores']} usable), {M.get('memory_gb')} GB RAM",
-         f"- Python {M['python']}, NumPy {M['numpy']}, fastparl {getattr(fastparl, '__version__', '?')}, {M['platform']}",
+         f"- Python {M['python']}, NumPy {M['numpy']}, fastparl {getattr(fastparl, '__version__', '?')} at "
+         f"{R.get('code', '?')}, {M['platform']}",
          f"- load average at start {M['loadavg_start']}, at end {M.get('loadavg_end')} (other work on the machine "
          "inflates times and p99s; ratios are taken within one run, systems interleaved)"]
     if M.get("dont_write_bytecode"):
@@ -181,6 +182,21 @@ def render(R: dict) -> str:
     return "\n".join(L)
 
 
+def _code_version() -> str:
+    """The commit measured, and whether fastparl/ had uncommitted changes (others edit this tree while it runs)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "fastparl"], cwd=root, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + (" + uncommitted changes in fastparl/" if dirty else "")
+
+
 def main(argv: list[str] | None = None, name: str = "runtime", connect: str | None = None) -> dict:
     """Run the report (``argv``: the command-line options).  ``name`` and ``connect`` measure another backend with
     the same sections: the files are ``<name>.md/.json/_*.png`` and ``fastparl.connect(connect)`` picks the backend."""
@@ -196,6 +212,7 @@ def main(argv: list[str] | None = None, name: str = "runtime", connect: str | No
 
     def finish(R: dict, out_dir: str) -> None:
         R["config"], R["targets"], R["backend"] = cfgs[0].as_dict(), TARGETS, connect
+        R["code"] = _code_version()
         R["leftover_processes"] = children_left()
         R["plots"] = [p for section, plot in PLOTS if _ok(R, section, "rows" if section != "latency" else "worst_ratio_p50")
                       for p in plot(R[section], out_dir, name)]
