@@ -247,8 +247,10 @@ def train(args: Args) -> dict[str, float]:
             value_loss, action_loss, entropy = np.mean([r[:3] for r in results], axis=0).tolist()
             lr = results[0][3]
             agent.set_weights(group.get_weights())  # act with the new policy
+        diagnostics = agent.diagnostics if group is None else {}  # CleanRL's approx. KL, clip fraction, expl. variance
         tlog.log(steps, episode_return=float(np.mean(episodes)) if episodes else None, value_loss=value_loss,
-                 action_loss=action_loss, entropy=entropy, lr=lr, steps_per_s=steps / (time.time() - start))
+                 action_loss=action_loss, entropy=entropy, lr=lr, steps_per_s=steps / (time.time() - start),
+                 **diagnostics)
         if update % max(1, num_updates // 10) == 0 and episodes:
             logger.info(f"step {steps}: mean return of the last {len(episodes)} episodes {np.mean(episodes):.1f}")
     envs.close()
