@@ -40,12 +40,14 @@ class Capabilities:
         shared_memory: ``shared_array()`` memory is seen in place by every actor (writes included).
         zero_copy: large arrays arrive as read-only views of shared memory, not private copies.
         interrupt_timeouts: ``Future.result(timeout)`` can time out (the serial backend runs calls at once).
+        exit_signals: a dead actor's error names the signal that killed it (Ray does not report it).
     """
 
     processes: bool = True
     shared_memory: bool = True
     zero_copy: bool = True
     interrupt_timeouts: bool = True
+    exit_signals: bool = True
 
     def has(self, name: str) -> bool:
         return bool(getattr(self, name))
@@ -75,16 +77,17 @@ class ActorHandle(ABC):
     def setattr(self, name: str, value: Any) -> None:
         """Set the actor's attribute ``name``."""
 
+    # ``seq`` below is the call id the handle gave its Future: a sequence number, or any token of its own.
     @abstractmethod
-    def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
+    def result(self, seq: Any, timeout: float | None) -> tuple[bool, Any]:
         """(ok, value or exception) of call ``seq``, waiting up to ``timeout`` s (FutureTimeoutError)."""
 
     @abstractmethod
-    def poll(self, seq: int) -> tuple[bool, Any] | None:
+    def poll(self, seq: Any) -> tuple[bool, Any] | None:
         """The reply of call ``seq`` if it is in; never blocks (not even on another thread's wait)."""
 
     @abstractmethod
-    def drop(self, seq: int) -> None:
+    def drop(self, seq: Any) -> None:
         """Nobody will read the reply of call ``seq`` (its future was garbage-collected)."""
 
     @abstractmethod
@@ -105,6 +108,8 @@ class Backend(ABC):
 
     name: ClassVar[str]
     capabilities: Capabilities = Capabilities()  # a class default; a backend may set its own per instance
+    # What to use instead, per capability this backend lacks (the text of the FastparlError require() raises).
+    instead: ClassVar[dict[str, str]] = {}
 
     def __init__(self) -> None:
         # Threads reading replies on behalf of others write here, so that fastparl.wait() wakes up
@@ -131,9 +136,11 @@ class Backend(ABC):
         """An array whose memory actors see in place (see :func:`fastparl.shared_array`)."""
 
     def require(self, capability: str, what: str, instead: str) -> None:
-        """Raise a FastparlError naming ``instead`` unless this backend has ``capability``."""
+        """Raise a FastparlError naming what to do instead (this backend's own advice, or ``instead``)
+        unless this backend has ``capability``."""
         if not self.capabilities.has(capability):
-            raise FastparlError(f"{what} is not possible on the {self.name!r} backend. {instead}")
+            raise FastparlError(f"{what} is not possible on the {self.name!r} backend. "
+                                f"{self.instead.get(capability, instead)}")
 
     # ------------------------------------------------------------------ resources
     @abstractmethod
@@ -141,6 +148,14 @@ class Backend(ABC):
         """The GPU ids this backend can hand out (``n_gpu=``)."""
 
     # ------------------------------------------------------------------ waiting
+    def get_many(self, futures: Sequence["Future"], deadline: float | None) -> None:
+        """Resolve ``futures`` (all of this backend) before ``deadline``, for ``fastparl.get(list)``.
+
+        The default asks each in turn; a backend that can fetch many replies at once overrides it.
+        Errors and timeouts are left to each future's ``result()``.
+        """
+        return None
+
     def wait(self, futures: Sequence["Future"], num_returns: int, deadline: float | None
              ) -> None:
         """Block until at least ``num_returns`` of ``futures`` may be done, or ``deadline`` passes.

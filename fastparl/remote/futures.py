@@ -22,7 +22,7 @@ class Future:
 
     __slots__ = ("_actor", "_seq", "_name", "_value", "_ok", "__weakref__")
 
-    def __init__(self, actor: ActorHandle, seq: int, name: str, value: Any = _PENDING, ok: bool = True):
+    def __init__(self, actor: ActorHandle, seq: Any, name: str, value: Any = _PENDING, ok: bool = True):
         self._actor, self._seq, self._name = actor, seq, name
         self._value, self._ok = value, ok
 
@@ -45,6 +45,11 @@ class Future:
     def get(self, timeout: float | None = None) -> Any:
         """PARL's name for :meth:`result`."""
         return self.result(timeout)
+
+    def _resolve(self, ok: bool, value: Any) -> None:
+        """Set the outcome (a backend's get_many fetched it)."""
+        if self._value is _PENDING:
+            self._ok, self._value = ok, value
 
     def done(self) -> bool:
         """Whether the result is in (never blocks)."""
@@ -79,6 +84,14 @@ def get(objects: Any, timeout: float | None = None) -> Any:
     from fastparl.remote.objref import ObjectRef
 
     deadline = None if timeout is None else time.monotonic() + timeout
+    if isinstance(objects, (list, tuple)):  # let each backend fetch its replies together where it can
+        groups: dict[int, tuple[Any, list[Future]]] = {}
+        for x in objects:
+            if isinstance(x, Future) and x._value is _PENDING:
+                groups.setdefault(id(x._actor.backend), (x._actor.backend, []))[1].append(x)
+        for backend, group in groups.values():
+            if len(group) > 1:
+                backend.get_many(group, deadline)
 
     def one(x: Any) -> Any:
         if isinstance(x, Future):

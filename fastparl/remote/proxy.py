@@ -15,7 +15,7 @@ from typing import Any, Callable
 from fastparl.remote.backend import ActorHandle
 from fastparl.remote.errinfo import CALLABLE_ATTR, no_pickle
 
-__all__ = ["remote_class", "RemoteProxy"]
+__all__ = ["remote_class", "RemoteProxy", "method_names"]
 
 _OPTIONS = ("wait", "max_memory", "n_gpu")
 _SIMPLE = (type(None), bool, int, float, complex, str, bytes)
@@ -127,14 +127,15 @@ def _make(cls: Any, opts: dict[str, Any]) -> type:
         raise TypeError(f"{cls.__name__} is already a remote class; decorate it once")
     ns: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
                           "_fp_cls": cls, "_fp_opts": opts}
-    for name in _method_names(cls):
+    for name in method_names(cls):
         ns[name] = _stub(name, inspect.getattr_static(cls, name))
     proxy = types.new_class(cls.__name__, (RemoteProxy,), {"_fp_generated": True}, lambda d: d.update(ns))
     _set_init_signature(proxy, cls)
     return proxy
 
 
-def _method_names(cls: type) -> list[str]:
+def method_names(cls: type) -> list[str]:
+    """The methods of ``cls`` (and its bases) that a proxy forwards: public or single-underscore, not dunder."""
     names = []
     for klass in reversed(cls.__mro__[:-1]):
         for name, attr in vars(klass).items():

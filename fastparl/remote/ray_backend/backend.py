@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from fastparl.errors import ActorDiedError, ConnectionError, FastparlError, ResourceError
 from fastparl.remote.backend import Backend, Capabilities
 from fastparl.remote.dispatcher import class_spec
+from fastparl.remote.protocol import CALL
 from fastparl.remote.ray_backend.actor import PendingCall, RayActor
 from fastparl.remote.ray_backend.host import host_class, method_names
 from fastparl.remote.ray_backend.objref import RayObjectRef
@@ -49,7 +50,12 @@ class RayBackend(Backend):
     """
 
     name = "ray"
-    capabilities = Capabilities(processes=True, shared_memory=False, zero_copy=False, interrupt_timeouts=True)
+    capabilities = Capabilities(processes=True, shared_memory=False, zero_copy=False, interrupt_timeouts=True,
+                                exit_signals=False)
+    instead = {"shared_memory": "Ray actors (possibly on other nodes) cannot write into this process's memory. Share "
+                                "read-only data with fastparl.put(array) (Ray's object store: one copy per node, read "
+                                "in place by its actors), pass ordinary NumPy arrays, and return results from the "
+                                "actors' methods; or use connect('local') for in-place shared arrays on one machine."}
 
     def __init__(self, target: str = "ray", log_to_driver: bool = True, distributed_files: Sequence[str] = (),
                  start_timeout: float = 300.0, ray_init: dict[str, Any] | None = None,
@@ -180,10 +186,16 @@ class RayBackend(Backend):
     def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> Any:
         raise _no_shared_memory("fastparl.shared_array()")
 
-    def require(self, capability: str, what: str, instead: str) -> None:
-        if capability == "shared_memory":  # say what to use on Ray, rather than the generic advice
-            raise _no_shared_memory(what)
-        super().require(capability, what, instead)
+    def get_many(self, futures: Sequence[Any], deadline: float | None) -> None:
+        """One ``ray.get`` for many replies (a wake-up and a fetch for all, not one each)."""
+        pending = [f for f in futures if isinstance(f._seq, PendingCall)]
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            self.ray.get([f._seq.ref for f in pending], timeout=timeout)
+        except Exception:  # noqa: BLE001 - a timeout or an actor's error: each future's result() reports its own
+            return
+        for f in pending:  # fetched: decoding each is now cheap
+            f._resolve(*f._actor._wait_reply(f._seq.ref, CALL, f._seq.name, f._seq.direct))
 
     def gpus(self) -> list[str]:
         return [f"{n.get('NodeManagerAddress')}/{i}" for n in self._nodes()
@@ -223,11 +235,7 @@ class RayBackend(Backend):
 
 
 def _no_shared_memory(what: str) -> FastparlError:
-    return FastparlError(
-        f"{what} is not possible on the 'ray' backend: Ray actors (possibly on other nodes) cannot write into this "
-        "process's memory. Share read-only data with fastparl.put(array) (Ray's object store: one copy per node, "
-        "read in place by its actors), pass ordinary NumPy arrays, and return results from the actors' methods; "
-        "or use connect('local') for in-place shared arrays on one machine.")
+    return FastparlError(f"{what} is not possible on the 'ray' backend: {RayBackend.instead['shared_memory']}")
 
 
 def _gather(patterns: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from fastparl.remote.dispatcher import Dispatcher
 from fastparl.remote.protocol import CALL, OK
-from fastparl.remote.proxy import _method_names  # the proxy's own rule: one Ray method per stub
+from fastparl.remote.proxy import method_names as stubbed_names  # the proxy's own rule: one Ray method per stub
 
 __all__ = ["Host", "ErrorReply", "host_class", "method_names"]
 
@@ -86,7 +86,7 @@ def _forwarder(name: str) -> Callable[..., Any]:
 
 def method_names(cls: type) -> list[str]:
     """The methods a proxy of ``cls`` stubs (less names that Ray's actor handles keep for themselves)."""
-    return [name for name in _method_names(cls) if not name.startswith("_ray")]
+    return [name for name in stubbed_names(cls) if not name.startswith("_ray")]
 
 
 def host_class(cls: type, names: list[str]) -> type:
