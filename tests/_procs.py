@@ -9,6 +9,11 @@ import time
 import psutil
 
 MEMFD = "memfd:fastparl"  # how the kernel names fastparl's segments in /proc/<pid>/fd and /proc/<pid>/maps
+POSIX_SHM = "/dev/shm/fastparl-"  # ... and its POSIX shared-memory segments (FASTPARL_SHM=posix; unlinked at once)
+
+
+def _is_segment(name: str) -> bool:
+    return MEMFD in name or POSIX_SHM in name
 
 
 def alive(pid: int) -> bool:
@@ -47,7 +52,7 @@ def memfd_fds(pid: int | str = "self") -> int:
         return 0
     for name in names:
         try:
-            if MEMFD in os.readlink(f"/proc/{pid}/fd/{name}"):
+            if _is_segment(os.readlink(f"/proc/{pid}/fd/{name}")):
                 n += 1
         except OSError:
             pass
@@ -65,7 +70,7 @@ def memfd_segments(pids) -> dict[str, int]:
         try:
             with open(f"/proc/{pid}/maps") as f:
                 for line in f:
-                    if MEMFD in line:
+                    if _is_segment(line):
                         parts = line.split()
                         lo, hi = (int(x, 16) for x in parts[0].split("-"))
                         segs[parts[4]] = max(segs.get(parts[4], 0), hi - lo)
@@ -78,7 +83,7 @@ def memfd_segments(pids) -> dict[str, int]:
         for name in names:
             path = f"/proc/{pid}/fd/{name}"
             try:
-                if MEMFD in os.readlink(path):
+                if _is_segment(os.readlink(path)):
                     st = os.stat(path)
                     segs[str(st.st_ino)] = max(segs.get(str(st.st_ino), 0), st.st_size)
             except OSError:
@@ -114,7 +119,7 @@ def in_shared_memory(arr) -> bool:
     addr = arr.__array_interface__["data"][0]
     with open("/proc/self/maps") as f:
         for line in f:
-            if MEMFD in line:
+            if _is_segment(line):
                 lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
                 if lo <= addr < hi:
                     return True

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from fastparl.errors import FastparlError
+from fastparl.remote.local import portable
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastparl.remote.futures import Future
@@ -213,7 +214,7 @@ class _Waiting:
 
 
 def _wake_pipe() -> tuple[int, int]:
-    return os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    return portable.pipe(nonblocking=True)
 
 
 def _drain_pipe(fd: int) -> None:

@@ -20,6 +20,7 @@ from fastparl.remote.dispatcher import Dispatcher
 from fastparl.remote.errinfo import CALLABLE_ATTR, build_error
 from fastparl.remote.futures import Future
 from fastparl.remote.local import shm
+from fastparl.remote.local import portable
 from fastparl.remote.local.objref import ShmObjectRef
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, SETATTR
 from fastparl.remote.resources import GpuPool, visible_gpus
@@ -47,6 +48,7 @@ class SerialBackend(Backend):
 
     def __init__(self, target: str = "serial", gpus: list[str] | None = None, **_options: Any):
         super().__init__()
+        portable.configure()
         self.gpu_pool = GpuPool(visible_gpus() if gpus is None else gpus)
 
     def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> "SerialActor":

@@ -30,6 +30,7 @@ from fastparl.remote.local.segments import raise_fd_limit
 from fastparl.remote.protocol import ERR, INIT, OK, SPAWN, STATUS, PeerClosed
 from fastparl.remote.resources import GpuPool, visible_gpus
 from fastparl.remote.tracker import TrackedActor
+from fastparl.remote.local import portable
 
 __all__ = ["LocalBackend", "LocalActor"]
 
@@ -44,6 +45,7 @@ class LocalBackend(Backend):
     def __init__(self, target: str = "local", log_to_driver: bool = True, start_timeout: float = 60.0,
                  gpus: list[str] | None = None, **_options: Any):
         super().__init__()
+        portable.configure()  # FASTPARL_SHM: memfd or POSIX shared memory (read at connect time)
         raise_fd_limit()
         self.gpu_pool = GpuPool(visible_gpus() if gpus is None else gpus)
         self.log_to_driver = log_to_driver
@@ -53,7 +55,7 @@ class LocalBackend(Backend):
         self._late_spawns: set[int] = set()  # SPAWN requests that timed out: their actors are stopped
         self._closed = False
         ours, theirs = socket_pairs()
-        out_r, out_w = os.pipe2(os.O_CLOEXEC) if log_to_driver else (-1, -1)
+        out_r, out_w = portable.pipe() if log_to_driver else (-1, -1)
         pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fastparl.remote.__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([pkg_root, *filter(None, [env.get("PYTHONPATH")])])

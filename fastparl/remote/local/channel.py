@@ -36,6 +36,7 @@ from fastparl.remote.local import objref
 from fastparl.remote.local.arena import Arena
 from fastparl.remote.local.segments import ARENA, REF, SHARED, Segment, close_fd, fd_error, forwarded, lookup, recycler
 from fastparl.remote.protocol import PeerClosed
+from fastparl.remote.local import portable
 
 __all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD", "socket_pairs"]
 
@@ -62,7 +63,7 @@ def socket_pairs() -> tuple[tuple[socket.socket, socket.socket], tuple[socket.so
     try:
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            fa, fb = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            fa, fb = socket.socketpair(socket.AF_UNIX, portable.SEQ_SOCKET)
         except BaseException:
             a.close()
             b.close()

@@ -40,6 +40,7 @@ from fastparl.remote.errinfo import error_info
 from fastparl.remote.local.channel import Channel
 from fastparl.remote.local.segments import raise_fd_limit
 from fastparl.remote.protocol import ERR, OK, SPAWN, STATUS, PeerClosed
+from fastparl.remote.local import portable
 
 __all__ = ["OUT_RECORD", "STDOUT", "STDERR", "STDOUT_EOF", "STDERR_EOF"]
 
@@ -78,7 +79,7 @@ class ForkServer:
         self.status: dict[int, int] = {}
         self.pid = os.getpid()
         self.sel = selectors.DefaultSelector()
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        r, w = portable.pipe(nonblocking=True)
         self.wake_r, self.wake_w = r, w
         signal.set_wakeup_fd(w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -128,7 +129,7 @@ class ForkServer:
     def spawn(self, req: dict, fds: list[int]) -> int:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        pipes = [os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)] if self.out_fd >= 0 else []
+        pipes = [portable.pipe(), portable.pipe()] if self.out_fd >= 0 else []
         pid = os.fork()
         if pid == 0:  # the actor
             code = 1
@@ -328,6 +329,7 @@ def main() -> None:
         sys.exit(0)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     raise_fd_limit()
+    portable.configure()  # the driver's FASTPARL_SHM, inherited with its environment
     for module in filter(None, os.environ.get("FASTPARL_FORKSERVER_PRELOAD", "").split(",")):
         __import__(module)  # e.g. a worker daemon's actors speak ZeroMQ: import it once, here
     ForkServer(fd, fd_sock, out_fd, driver_pid).run()

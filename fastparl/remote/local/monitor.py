@@ -23,6 +23,7 @@ import psutil
 
 from fastparl.errors import ResourceError
 from fastparl.remote.local.forkserver import OUT_RECORD, STDERR, STDERR_EOF, STDOUT, STDOUT_EOF
+from fastparl.remote.local import portable
 
 __all__ = ["Monitor"]
 
@@ -57,7 +58,7 @@ class Monitor:
         self._buf = b""
         self._lock = threading.Lock()
         self._stop = False
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self._thread = threading.Thread(target=self._run, name="fastparl-monitor", daemon=True)
         self._thread.start()
 

@@ -31,6 +31,7 @@ import numpy as np
 import psutil
 
 from fastparl.errors import ResourceError
+from fastparl.remote.local import portable
 
 __all__ = ["Segment", "ARENA", "SHARED", "REF", "PAGE", "lookup", "recycler", "forwarded", "close_fd",
            "raise_fd_limit", "fd_error", "map_memory"]
@@ -111,7 +112,7 @@ def memory_limit() -> int:
 
 def _memfd(kind: int, size: int) -> int:
     try:
-        fd = os.memfd_create(f"fastparl-{kind}", os.MFD_CLOEXEC)
+        fd = portable.new_shm_fd(str(kind))
     except OSError as e:
         if e.errno in (errno.EMFILE, errno.ENFILE):
             raise fd_error("creating shared memory", e) from None

@@ -22,6 +22,7 @@ import zmq
 from fastparl.errors import AuthenticationError, ConnectionError, ResourceError
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
+from fastparl.remote.local import portable
 
 __all__ = ["WorkerLink", "Control", "handshake", "HOST_TIMEOUT", "PING_INTERVAL"]
 
@@ -119,7 +120,7 @@ class Control:
         self._lock = threading.Lock()
         self._outgoing: list[tuple[WorkerLink, list[bytes]]] = []
         self._pending: dict[int, list[Any]] = {}  # req -> [event, reply, worker]
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="fastparl-control", daemon=True)
         self._thread.start()

@@ -27,6 +27,7 @@ import zmq
 from fastparl.remote.protocol import PeerClosed
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
+from fastparl.remote.local import portable
 
 __all__ = ["Hub"]
 
@@ -65,7 +66,7 @@ class Hub:
         self._expected: dict[bytes, tuple[str, threading.Event]] = {}  # peers we started, not yet proven
         self._reading = False
         self._sleepers = 0
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self.rejected = 0  # messages dropped from peers that did not authenticate
         self.on_message: Callable[[], None] = lambda: None  # fastparl.wait's wake-up (set by the backend)
         self.closed = False

@@ -33,6 +33,7 @@ from fastparl.remote.local.forkserver import killpg
 from fastparl.remote.protocol import SPAWN
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.wire import MAX_CONTROL_BYTES, BadMessage, decode_control, encode_control, field
+from fastparl.remote.local import portable
 
 __all__ = ["Worker", "host_id", "CLIENT_TIMEOUT", "PING_INTERVAL"]
 
@@ -109,7 +110,7 @@ class Worker:
         self.by_pid: dict[int, _Actor] = {}
         self.outbox: list[list[bytes]] = []  # from other threads (output forwarding), sent by the loop
         self._outbox_lock = threading.Lock()
-        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self._stop = False
         self.bad_messages = 0
         self.workdir = tempfile.mkdtemp(prefix=f"fastparl-worker-{self.port}-")
