@@ -17,7 +17,7 @@ import numpy as np
 import fastparl
 from perf import _baselines as B
 from perf import _plots
-from perf._harness import KB, MB, Pinned, interleaved, log, md_table, median, memcpy_seconds, size_name, time_once
+from perf._harness import KB, MB, Pinned, interleaved, log, md_table, median, size_name, time_once
 from perf._rt_common import Config, FpAsyncBench, FpBench
 
 __all__ = ["bench_arrays", "bench_shared", "bench_put", "md_arrays", "md_shared", "md_put", "plot_arrays",
@@ -33,14 +33,28 @@ def small_rows(arrs: dict, max_bytes: int) -> list[dict]:
 
 # ============================================================================ arrays in / out
 def _systems(a: Any, mp: Any, arr: np.ndarray, size: int) -> dict[str, Callable[[], Any]]:
+    """The calls timed at one size, memcpy and the no-op among them (so that the floor sees the same load)."""
+    dst = np.empty_like(arr)
+    np.copyto(dst, arr)
+    batch = range(_memcpy_batch(size))
+
+    def memcpy() -> None:
+        for _ in batch:
+            np.copyto(dst, arr)
+
     def fp_out() -> None:
         B.touch(a.give(size))
 
     def mp_out() -> None:
         B.touch(mp.call("give", size))
 
-    return {"noop": a.noop, "fastparl_in": lambda: a.touch(arr), "fastparl_out": fp_out,
+    return {"memcpy": memcpy, "noop": a.noop, "fastparl_in": lambda: a.touch(arr), "fastparl_out": fp_out,
             "mp_in": lambda: mp.call("touch", arr), "mp_out": mp_out}
+
+
+def _memcpy_batch(size: int) -> int:
+    """Copies per timed memcpy call: small copies are timed in batches of about 1 MB."""
+    return max(1, MB // max(size, 1))
 
 
 def bench_arrays(cfg: Config) -> dict:
@@ -77,7 +91,7 @@ def _array_row(cfg: Config, a: Any, mp: Any, size: int) -> dict:
             fn()
     gc.collect()
     times = interleaved(systems, reps, max(1, min(50, reps // 10)))
-    memcpy = median(memcpy_seconds(size, max(5, min(reps, 50))))
+    memcpy = median(times.pop("memcpy")) / _memcpy_batch(size)
     noop = median(times.pop("noop"))
     floor = noop + 2 * memcpy
     row: dict[str, Any] = {"bytes": size, "reps": reps, "memcpy_s": memcpy, "memcpy_GBps": size / memcpy / 1e9,
@@ -132,7 +146,7 @@ def md_arrays(arrs: dict) -> list[str]:
     L = ["## 4. Arrays in and out", "",
          f"*in*: the driver passes a float32 array, the actor reads one byte of every page and returns an int. *out*: "
          "the actor returns an array it holds, the driver reads one byte of every page. memcpy: `np.copyto` between two "
-         "pre-faulted arrays of the same size (bytes counted once). **floor** = a no-op call (timed in the same rounds) "
+         "pre-faulted arrays of the same size (bytes counted once), timed in the same rounds. **floor** = a no-op call (timed in the same rounds) "
          f"+ 2 memcpys of the payload. {arrs.get('placement', 'unpinned')[:1].upper()}{arrs.get('placement', 'unpinned')[1:]}; systems interleaved in rounds; medians.",
          ""]
     rows = [[size_name(r["bytes"]), f"{r['floor_s'] * 1e6:.1f}", f"{r['fastparl_in_s'] * 1e6:.1f}",
