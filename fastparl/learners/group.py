@@ -18,7 +18,8 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
-import fastparl
+import fastparl.remote as fastparl
+from fastparl import errors
 from fastparl.learners.learner import Learner
 from fastparl.learners.rendezvous import Rendezvous, plan, wait_listening
 
@@ -147,7 +148,7 @@ class LearnerGroup:
             while pending:
                 done, pending = fastparl.wait(pending, num_returns=1, timeout=timeout)
                 if not done:
-                    raise fastparl.errors.FutureTimeoutError(
+                    raise errors.FutureTimeoutError(
                         f"learner group: {len(pending)} of {len(futures)} learners did not answer within {timeout} s")
                 for f in done:
                     f.result()  # raises the learner's error
@@ -176,7 +177,7 @@ class LearnerGroup:
         """
         k = self.num_learners
         if not self.learners:
-            raise fastparl.errors.FastparlError(f"this learner group is closed (after close() or a learner's failure); "
+            raise errors.FastparlError(f"this learner group is closed (after close() or a learner's failure); "
                                                 f"start a new LearnerGroup to call {method}()")
         if len(shards) != k or len(weights) != k:
             raise ValueError(f"LearnerGroup.call: need one shard and one weight per learner ({k}), got "

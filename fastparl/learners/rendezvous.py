@@ -1,9 +1,9 @@
 """Where a learner group meets: ranks, world size, the rendezvous address, and each rank's device.
 
-This module is the one place that decides them, so that a backend (``fastparl.remote``'s backend
-interface: local, ZeroMQ hosts, Ray) can later supply them instead: :func:`plan` is what moves
-behind that interface.  Today every learner runs on this host, so the rendezvous is a free TCP port
-on 127.0.0.1, and GPUs are those ``CUDA_VISIBLE_DEVICES`` lists (or ``nvidia-smi`` finds).
+The backend in use supplies them (``fastparl.remote``'s backend interface): the rendezvous address
+from :meth:`Backend.rendezvous` (on the local backend a free TCP port on 127.0.0.1) and the GPUs
+from :meth:`Backend.gpus` (those ``CUDA_VISIBLE_DEVICES`` lists, or ``nvidia-smi`` finds); this
+module turns them into one :class:`Rendezvous` per rank.
 
 What paddle needs (found by experiment with paddle 3.3): ``paddle.distributed.init_parallel_env()``
 reads ``PADDLE_TRAINER_ID`` (rank), ``PADDLE_TRAINERS_NUM`` (world size), ``PADDLE_CURRENT_ENDPOINT``
@@ -16,10 +16,7 @@ path that starts a ``multiprocessing.Manager`` server process), ``nccl`` on GPUs
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -82,26 +79,14 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def visible_gpu_count() -> int:
-    """GPUs the runtime may hand out: ``CUDA_VISIBLE_DEVICES`` if set, else those ``nvidia-smi`` lists.
+    """GPUs the current backend may hand out (``n_gpu=``): the runtime's own rule, through its interface."""
+    from fastparl.remote import backend
 
-    The same rule as the runtime's ``n_gpu`` placement; it moves behind the backend with :func:`plan`.
-    """
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        return len([d for d in listed.split(",") if d.strip() and d.strip() != "-1"])
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return 0
-    try:
-        out = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return len([line for line in out.splitlines() if line.strip()])
+    return len(backend().gpus())
 
 
 def plan(num_learners: int, use_gpu: bool | None = None) -> list[Rendezvous]:
-    """Ranks, rendezvous address and devices for a group of ``num_learners`` learners on this host.
+    """Ranks, rendezvous address and devices for a group of ``num_learners`` learners (from the backend).
 
     Args:
         num_learners: the world size k, >= 1.
@@ -123,9 +108,11 @@ def plan(num_learners: int, use_gpu: bool | None = None) -> list[Rendezvous]:
     if use_gpu and gpus < num_learners:
         raise ValueError(f"{num_learners} GPU learners need {num_learners} GPUs (NCCL uses one device per rank), "
                          f"but {gpus} are visible; use fewer learners, or use_gpu=False for CPU learners (gloo)")
-    port = free_port()
+    from fastparl.remote import backend as current_backend
+
+    addr, port = current_backend().rendezvous(num_learners)
     backend, n_gpu = ("nccl", 1) if use_gpu else ("gloo", 0)
-    return [Rendezvous(rank, num_learners, LOOPBACK, port, backend, n_gpu) for rank in range(num_learners)]
+    return [Rendezvous(rank, num_learners, addr, port, backend, n_gpu) for rank in range(num_learners)]
 
 
 def wait_listening(port: int, timeout: float, failed: Callable[[], bool] = lambda: False) -> bool:

@@ -148,6 +148,17 @@ class Backend(ABC):
     def gpus(self) -> list[str]:
         """The GPU ids this backend can hand out (``n_gpu=``)."""
 
+    def rendezvous(self, world_size: int) -> tuple[str, int]:
+        """Where a group of ``world_size`` collective processes (data-parallel learners) meets: the
+        (address, port) rank 0 serves, reachable by every member.  The default: all members on this
+        machine, a free port on loopback.  A backend that places actors on other hosts overrides it
+        or raises a FastparlError saying what is possible."""
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return "127.0.0.1", int(s.getsockname()[1])
+
     # ------------------------------------------------------------------ waiting
     def get_many(self, futures: Sequence["Future"], deadline: float | None) -> None:
         """Resolve ``futures`` (all of this backend) before ``deadline``, for ``fastparl.get(list)``.

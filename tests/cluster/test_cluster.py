@@ -385,3 +385,20 @@ def test_parls_master_address_keyword(cluster, use_token):
         assert fastparl.remote.backend().name == "local"
     finally:
         fastparl.disconnect()
+
+
+def test_learner_groups_are_refused_across_hosts_with_a_clear_error(cluster, use_token):
+    from fastparl.learners.rendezvous import plan
+
+    _connect(cluster[0])
+    try:
+        with pytest.raises(FastparlError, match="cannot be placed across worker hosts"):
+            plan(2, use_gpu=False)
+    finally:
+        fastparl.disconnect()
+    fastparl.connect("local")
+    try:
+        addr, port = fastparl.remote.backend().rendezvous(2)
+        assert addr == "127.0.0.1" and 0 < port < 65536
+    finally:
+        fastparl.disconnect()

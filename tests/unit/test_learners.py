@@ -58,6 +58,9 @@ def test_split_batch_errors_name_the_problem(batch, k, unit, match):
 
 
 def test_plan_ranks_and_paddle_environment(monkeypatch):
+    import fastparl
+
+    fastparl.disconnect()  # the backend reads the GPUs (CUDA_VISIBLE_DEVICES) when it connects
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert visible_gpu_count() == 0
     ranks = plan(3)
@@ -69,11 +72,13 @@ def test_plan_ranks_and_paddle_environment(monkeypatch):
     assert env["PADDLE_CURRENT_ENDPOINT"] == env["PADDLE_TRAINER_ENDPOINTS"].split(",")[2]
     with pytest.raises(ValueError, match="need 2 GPUs"):
         plan(2, use_gpu=True)
+    fastparl.disconnect()
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     gpu = plan(2)
     assert gpu[1].backend == "nccl" and gpu[1].n_gpu == 1 and gpu[1].environ()["FLAGS_selected_gpus"] == "0"
     with pytest.raises(ValueError, match="num_learners >= 1"):
         plan(0)
+    fastparl.disconnect()
 
 
 def test_bad_arguments():

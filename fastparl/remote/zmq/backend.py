@@ -158,6 +158,14 @@ class ZmqBackend(Backend):
     def gpus(self) -> list[str]:
         return [f"{w.address}/{g}" for w in self.workers for g in w.info.get("gpus", [])]
 
+    def rendezvous(self, world_size: int) -> tuple[str, int]:
+        if any(not (w.same_host and self.same_host_shm) for w in self.workers):
+            raise FastparlError(
+                "a group of collective processes (fastparl.learners) cannot be placed across worker hosts yet: its "
+                "members would be placed by free slots and need rank 0's address before they start. Run the learner "
+                "group on one machine (connect('local'), or workers on this host only), and samplers anywhere.")
+        return super().rendezvous(world_size)
+
     def wait(self, futures: Sequence[Any], num_returns: int, deadline: float | None) -> None:
         if sum(1 for f in futures if f.done()) >= num_returns:
             return
