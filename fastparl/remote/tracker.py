@@ -121,15 +121,16 @@ class TrackedActor(ActorHandle):
         seq = self._request(CALL, (name, args, kwargs), name, args, kwargs, plain)
         if not wait:
             return Future(self, seq, name)
-        lock = self._lock
-        lock.acquire()
+        # Locks are taken with `with` only: a Ctrl-C between a bare acquire() and release() would leave
+        # the lock held, and every later call, and exit's disconnect, would wait for it for ever.
+        reading = False
         try:
-            if self._reading or self.error is not None or self._replies:  # not the plain case: the general path
-                lock.release()
+            with self._lock:
+                if not (self._reading or self.error is not None or self._replies):
+                    self._reading = reading = True  # one statement: no interruption between the two
+            if not reading:  # not the plain case: the general path
                 ok, value = self.result(seq, None)
             else:  # the plain case, inlined: nobody else reads, and the next reply is ours
-                self._reading = True
-                lock.release()
                 try:
                     frame = cast(Frame, self.transport.recv(None))  # no timeout: never None
                     if frame[1] == seq:
@@ -146,15 +147,10 @@ class TrackedActor(ActorHandle):
                 except PeerClosed:
                     ok, value = self._read_until(seq, None, None)  # finds the link closed: the backend's reason
                 finally:
-                    lock.acquire()
-                    self._reading = False
-                    if self._sleepers:
-                        self._hand_over()
-                    lock.release()
-                    if self._close_when_idle:
-                        self._close_when_idle = False
-                        self._close_link()
+                    reading = self._stop_reading()
         except BaseException:  # interrupted (Ctrl-C): nobody will read this reply, do not keep it when it comes
+            if reading:  # interrupted before we stopped reading: stop now, or nobody ever reads again
+                self._stop_reading()
             self.drop(seq)
             raise
         if ok:
@@ -223,51 +219,65 @@ class TrackedActor(ActorHandle):
 
     def _drain(self) -> bool:
         """Read replies while a send waits for room (pipelining), unless another thread reads."""
-        with self._cv:
-            if self._reading:
-                return False
-            self._reading = True
+        reading = False
         try:
-            for frame in self.transport.poll():
-                self._store(frame)
-        except PeerClosed:
-            pass  # the send that called us fails next, and reports it
-        finally:
-            self._stop_reading()
+            with self._cv:
+                if self._reading:
+                    return False
+                self._reading = reading = True
+            try:
+                for frame in self.transport.poll():
+                    self._store(frame)
+            except PeerClosed:
+                pass  # the send that called us fails next, and reports it
+            finally:
+                reading = self._stop_reading()
+        except BaseException:
+            if reading:  # interrupted before we stopped reading (see call())
+                self._stop_reading()
+            raise
         return True
 
     # ------------------------------------------------------------------ receiving
     def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
         cv = self._cv
-        with cv:
-            while True:
-                reply = self._replies.pop(seq, None)
-                if reply is not None:
-                    if not self._reading and self._waiting:  # a hand-over may have woken us (it is absorbed when
-                        self._hand_over()  # our reply was in already): pass it on, or nobody reads for the others
-                    return reply
-                if self.error is not None:
-                    return False, self._error()
-                if not self._reading:
-                    self._reading = True
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise timeout_error(self._what(seq), timeout)
-                mine = threading.Condition(self._lock)  # woken for our reply, or to take over the reading
-                self._waiting[seq] = mine
-                self._sleepers += 1
-                try:
-                    mine.wait(remaining)
-                finally:
-                    self._sleepers -= 1
-                    if self._waiting.get(seq) is mine:
-                        del self._waiting[seq]
+        reading = False
         try:
-            return self._read_until(seq, deadline, timeout)
-        finally:
-            self._stop_reading()
+            with cv:
+                while True:
+                    reply = self._replies.pop(seq, None)
+                    if reply is not None:
+                        if not self._reading and self._waiting:  # a hand-over may have woken us (absorbed when our
+                            self._hand_over()  # reply was in already): pass it on, or nobody reads for the others
+                        return reply
+                    if self.error is not None:
+                        return False, self._error()
+                    if not self._reading:
+                        self._reading = reading = True
+                        break
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise timeout_error(self._what(seq), timeout)
+                    mine = threading.Condition(self._lock)  # woken for our reply, or to take over the reading
+                    self._waiting[seq] = mine
+                    self._sleepers += 1
+                    try:
+                        mine.wait(remaining)
+                    finally:
+                        self._sleepers -= 1
+                        if self._waiting.get(seq) is mine:
+                            del self._waiting[seq]
+                        if not self._reading and self._waiting:  # interrupted after a hand-over: pass it on
+                            self._hand_over()
+            try:
+                return self._read_until(seq, deadline, timeout)
+            finally:
+                reading = self._stop_reading()
+        except BaseException:
+            if reading:  # interrupted before we stopped reading (see call())
+                self._stop_reading()
+            raise
 
     def _read_until(self, seq: int, deadline: float | None, timeout: float | None) -> tuple[bool, Any]:
         transport = self.transport
@@ -294,22 +304,28 @@ class TrackedActor(ActorHandle):
             self._store(frame)
 
     def poll(self, seq: int) -> tuple[bool, Any] | None:
-        with self._cv:
-            reply = self._replies.pop(seq, None)
-            if reply is not None:
-                return reply
-            if self.error is not None:
-                return False, self._error()
-            if self._reading:
-                return None  # another thread reads: it stores our reply and never makes us wait
-            self._reading = True
+        reading = False
         try:
-            for frame in self.transport.poll():
-                self._store(frame)
-        except PeerClosed:
-            self._died(self._what(seq))
-        finally:
-            self._stop_reading()
+            with self._cv:
+                reply = self._replies.pop(seq, None)
+                if reply is not None:
+                    return reply
+                if self.error is not None:
+                    return False, self._error()
+                if self._reading:
+                    return None  # another thread reads: it stores our reply and never makes us wait
+                self._reading = reading = True
+            try:
+                for frame in self.transport.poll():
+                    self._store(frame)
+            except PeerClosed:
+                self._died(self._what(seq))
+            finally:
+                reading = self._stop_reading()
+        except BaseException:
+            if reading:  # interrupted before we stopped reading (see call())
+                self._stop_reading()
+            raise
         with self._cv:
             reply = self._replies.pop(seq, None)
             if reply is not None:
@@ -355,16 +371,16 @@ class TrackedActor(ActorHandle):
             return False, build_error(payload, describe_request(self.cls_name, op, name))
         return False, FastparlError(f"unexpected reply op {rop} from actor {self.cls_name} (pid {self.pid})")
 
-    def _stop_reading(self) -> None:
-        lock = self._lock
-        lock.acquire()
-        self._reading = False
-        if self._sleepers:
-            self._hand_over()
-        lock.release()
+    def _stop_reading(self) -> bool:
+        """This thread stops reading; returns False (for the caller's "am I reading" flag)."""
+        with self._lock:
+            self._reading = False
+            if self._sleepers:
+                self._hand_over()
         if self._close_when_idle:
             self._close_when_idle = False
             self._close_link()
+        return False
 
     def _hand_over(self) -> None:
         """We stop reading (the lock is held): wake one waiting thread to read in our place."""

@@ -20,8 +20,10 @@ SEGMENT = 4 << 20  # the arena's smallest segment (Arena.MIN_SEGMENT)
 
 
 def _held(pid: int) -> int:
-    """Bytes of shared memory the driver and the actor keep alive (each segment once)."""
-    return sum(memfd_segments([os.getpid(), pid]).values())
+    """Bytes of shared memory that the link to actor ``pid`` keeps alive: the segments the actor maps
+    or holds (both arenas: the driver's, which it maps, and its own).  Not the driver's own list: other
+    tests of the session may have left it segments (e.g. put() memory kept for reuse)."""
+    return sum(memfd_segments([pid]).values())
 
 
 def _sizes(kind: str, n: int) -> list[int]:

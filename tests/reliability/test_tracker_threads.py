@@ -3,6 +3,7 @@ now and then (tests/reliability/test_faults.py::test_16_threads_on_one_actor) ma
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 import time
@@ -25,12 +26,14 @@ class _Transport:
 
     closed = False
 
-    def __init__(self) -> None:
+    def __init__(self, auto: bool = False) -> None:
         self.frames: list[tuple] = []
         self.cv = threading.Condition()
+        self.auto = auto  # each request is answered at once
 
     def send(self, op, seq, payload, *rest) -> None:
-        pass
+        if self.auto:
+            self.deliver((OK, seq, f"reply {seq}", None))
 
     def deliver(self, *frames: tuple) -> None:
         with self.cv:
@@ -56,9 +59,9 @@ class _Transport:
 
 
 class _Actor(TrackedActor):
-    def __init__(self) -> None:
+    def __init__(self, auto: bool = False) -> None:
         super().__init__(_Backend(), "Scripted")  # type: ignore[arg-type]
-        self.transport = _Transport()
+        self.transport = _Transport(auto)
 
     def _lost(self, what):
         raise AssertionError("the link never closes here")
@@ -104,3 +107,74 @@ def test_a_hand_over_to_a_thread_whose_reply_is_in_is_passed_on():
     finally:
         sys.setswitchinterval(interval)
     assert results == {"reader": (True, "r"), "A": (True, "a"), "B": (True, "b")}, "a thread waits for ever"
+
+
+class _Interrupted(BaseException):
+    """Stands for KeyboardInterrupt."""
+
+
+def _lines(fn) -> list[int]:
+    """The lines of ``fn`` where an interrupt can land: not ``try:`` lines (a no-op instruction, where
+    a signal is never acted on, but where a tracer's exception skips the enclosing handlers)."""
+    source, first = inspect.getsourcelines(fn)
+    return [first + i for i, text in enumerate(source) if i and text.strip() != "try:"]
+
+
+def _interrupt_at(filename: str, line: int):
+    """A trace function that raises _Interrupted the first time ``filename:line`` is about to run."""
+    fired = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename != filename:
+            return None
+        if event == "line" and frame.f_lineno == line and not fired:
+            fired.append(line)
+            raise _Interrupted
+        return tracer
+
+    return tracer, fired
+
+
+def _call_in_thread(actor: _Actor, wait: bool, tracer=None) -> list:
+    """Call (and, for a future, ask done()) on a thread of its own; returns [result] or [] if it hangs."""
+    out: list = []
+
+    def run() -> None:
+        sys.settrace(tracer)
+        try:
+            out.append(actor.call("m", (), None, True) if wait else actor.call("m", (), None, False).done())
+        except _Interrupted:
+            out.append("interrupted")
+        finally:
+            sys.settrace(None)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(2)
+    return out
+
+
+def _stuck_after_interrupt(method: str, line: int) -> bool | None:
+    """Interrupt a call at ``line`` (of the tracker's ``method``), then make another: does it hang?
+    None when the call never ran that line."""
+    import fastparl.remote.tracker as tracker
+
+    actor = _Actor(auto=True)
+    tracer, fired = _interrupt_at(tracker.__file__, line)
+    if not _call_in_thread(actor, method != "poll", tracer):
+        return True  # the interrupted thread itself hangs (e.g. on a lock it holds)
+    if not fired:
+        return None
+    if not actor._lock.acquire(timeout=1):
+        return True
+    actor._lock.release()
+    seq = actor._seq + 1
+    return _call_in_thread(actor, True) != [f"reply {seq}"]
+
+
+@pytest.mark.parametrize("method", ["call", "result", "poll", "_stop_reading", "_read_until", "_store", "_drain"])
+def test_an_interrupt_anywhere_in_a_call_leaves_the_actor_usable(method):
+    """Ctrl-C can land between any two lines of the tracker: whatever line it interrupts, the lock is
+    free afterwards and the next calls work (no hang at the next call, nor at exit's disconnect)."""
+    stuck = [line for line in _lines(getattr(TrackedActor, method)) if _stuck_after_interrupt(method, line)]
+    assert stuck == [], f"interrupted at these lines of TrackedActor.{method}, the actor is stuck: {stuck}"
