@@ -3,7 +3,6 @@ running out of it (a clear ResourceError, never a crashed driver)."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
