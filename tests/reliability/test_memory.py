@@ -27,8 +27,8 @@ def _held(pid: int) -> int:
 
 def _sizes(kind: str, n: int) -> list[int]:
     if kind == "equal":
-        return [65 << 10] * n
-    return list(np.random.default_rng(0).integers(64 << 10, 512 << 10, n))
+        return [130 << 10] * n  # just above the out-of-band threshold (128 KiB): each one in the arena
+    return list(np.random.default_rng(0).integers(128 << 10, 512 << 10, n))
 
 
 @pytest.mark.requires("processes", "zero_copy")
@@ -48,7 +48,7 @@ def test_4_arrays_an_actor_keeps_pin_only_their_regions(clean, sizes, batch):
         peak_in_flight = max(peak_in_flight, (batch + 1) * n)  # and the one whose release is on its way
     kept = k.kept_bytes().result(timeout=10)
     held = _held(pid)
-    assert kept >= 100 * (64 << 10)
+    assert kept >= 100 * (128 << 10)
     assert held <= 2 * (kept + peak_in_flight) + SEGMENT, f"{held / 2**20:.0f} MB held for {kept / 2**20:.1f} MB kept"
 
 
@@ -56,11 +56,11 @@ def test_4_arrays_an_actor_keeps_pin_only_their_regions(clean, sizes, batch):
 def test_4_arrays_the_driver_keeps_pin_only_their_regions(clean):
     k = fastparl.remote_class(Keeper)()
     pid = k.pid()
-    kept = [a for i, a in enumerate(k.make(65 << 8) for _ in range(6000)) if i % 60 == 0]  # 65 KB float32
+    kept = [a for i, a in enumerate(k.make(33 << 10) for _ in range(6000)) if i % 60 == 0]  # 132 KB float32
     nbytes = sum(a.nbytes for a in kept)
     held = _held(pid)
-    assert held <= 2 * (nbytes + 2 * (65 << 10)) + SEGMENT, f"{held / 2**20:.0f} MB held for {nbytes / 2**20:.1f} MB"
-    assert all(a[-1] == (65 << 8) - 1 for a in kept)  # and the kept ones were never overwritten
+    assert held <= 2 * (nbytes + 2 * (132 << 10)) + SEGMENT, f"{held / 2**20:.0f} MB held for {nbytes / 2**20:.1f} MB"
+    assert all(a[-1] == (33 << 10) - 1 for a in kept)  # and the kept ones were never overwritten
 
 
 @pytest.mark.requires("shared_memory")
