@@ -19,19 +19,9 @@ def pytest_configure(config):
 def backend(request):
     """Run the test on each backend; actors of a test are gone after it.  Tests marked
     ``@pytest.mark.requires("shared_memory", ...)`` are skipped where the backend lacks one."""
-    import fastparl
+    from _backends import connected
 
-    fastparl.disconnect()
-    fastparl.connect(request.param)
-    marker = request.node.get_closest_marker("requires")
-    if marker is not None:
-        caps = fastparl.remote.backend().capabilities
-        missing = [c for c in marker.args if not caps.has(c)]
-        if missing:
-            fastparl.disconnect()
-            pytest.skip(f"the {request.param} backend lacks {missing}")
-    yield request.param
-    fastparl.disconnect()
+    yield from connected(request, request.param)
 
 
 @pytest.fixture

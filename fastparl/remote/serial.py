@@ -19,9 +19,8 @@ from fastparl.remote.backend import ActorHandle, Backend, Capabilities
 from fastparl.remote.dispatcher import Dispatcher
 from fastparl.remote.errinfo import CALLABLE_ATTR, build_error
 from fastparl.remote.futures import Future
-from fastparl.remote.local import shm
 from fastparl.remote.local import portable
-from fastparl.remote.local.objref import ShmObjectRef
+from fastparl.remote.local.objref import ThisMachineBackend
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, SETATTR
 from fastparl.remote.resources import GpuPool, visible_gpus
 from fastparl.remote.serialization import describe_unpicklable
@@ -42,7 +41,7 @@ def _roundtrip(value: Any) -> Any:
     return pickle.loads(data, buffers=views)
 
 
-class SerialBackend(Backend):
+class SerialBackend(ThisMachineBackend, Backend):
     name = "serial"
     capabilities = Capabilities(processes=False, shared_memory=True, zero_copy=False, interrupt_timeouts=False)
 
@@ -53,15 +52,6 @@ class SerialBackend(Backend):
 
     def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> "SerialActor":
         return SerialActor(self, cls, args, kwargs, opts)
-
-    def put(self, obj: Any) -> ShmObjectRef:
-        return ShmObjectRef(obj)
-
-    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> shm.SharedArray:
-        return shm.shared_array(shape, dtype, fill)
-
-    def gpus(self) -> list[str]:
-        return list(self.gpu_pool.all)
 
     def shutdown(self) -> None:
         self.close_wake_pipe()

@@ -39,16 +39,6 @@ def cluster(token_file, tmp_path_factory):
 
 @pytest.fixture(params=["zmq"])
 def backend(request, cluster, use_token):
-    import fastparl
+    from _backends import connected
 
-    fastparl.disconnect()
-    fastparl.connect(",".join(w.address for w in cluster))
-    marker = request.node.get_closest_marker("requires")
-    if marker is not None:
-        caps = fastparl.remote.backend().capabilities
-        missing = [c for c in marker.args if not caps.has(c)]
-        if missing:
-            fastparl.disconnect()
-            pytest.skip(f"the zmq backend (other hosts) lacks {missing}")
-    yield request.param
-    fastparl.disconnect()
+    yield from connected(request, ",".join(w.address for w in cluster), "zmq (other hosts)")

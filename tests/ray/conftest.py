@@ -46,16 +46,6 @@ def ray_cluster():
 
 @pytest.fixture(params=["ray"])
 def backend(request, ray_cluster):
-    import fastparl
+    from _backends import connected
 
-    fastparl.disconnect()
-    fastparl.connect("ray")
-    marker = request.node.get_closest_marker("requires")
-    if marker is not None:
-        caps = fastparl.remote.backend().capabilities
-        missing = [c for c in marker.args if not caps.has(c)]
-        if missing:
-            fastparl.disconnect()
-            pytest.skip(f"the ray backend lacks {missing}")
-    yield request.param
-    fastparl.disconnect()
+    yield from connected(request, "ray")

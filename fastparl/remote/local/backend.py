@@ -21,11 +21,10 @@ from fastparl.errors import ActorDiedError, FastparlError
 from fastparl.remote.backend import Backend, Capabilities
 from fastparl.remote.dispatcher import class_spec
 from fastparl.remote.errinfo import build_error
-from fastparl.remote.local import shm
 from fastparl.remote.local.channel import Channel, socket_pairs
 from fastparl.remote.local.forkserver import killpg
 from fastparl.remote.local.monitor import Monitor
-from fastparl.remote.local.objref import ShmObjectRef
+from fastparl.remote.local.objref import ThisMachineBackend
 from fastparl.remote.local.segments import raise_fd_limit
 from fastparl.remote.protocol import ERR, INIT, OK, SPAWN, STATUS, PeerClosed
 from fastparl.remote.resources import GpuPool, visible_gpus
@@ -35,7 +34,7 @@ from fastparl.remote.local import portable
 __all__ = ["LocalBackend", "LocalActor"]
 
 
-class LocalBackend(Backend):
+class LocalBackend(ThisMachineBackend, Backend):
     """Starts the fork server and creates :class:`LocalActor` processes through it."""
 
     name = "local"
@@ -157,15 +156,6 @@ class LocalBackend(Backend):
     # ------------------------------------------------------------------ Backend
     def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> "LocalActor":
         return LocalActor(self, cls, args, kwargs, opts)
-
-    def put(self, obj: Any) -> ShmObjectRef:
-        return ShmObjectRef(obj)
-
-    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> shm.SharedArray:
-        return shm.shared_array(shape, dtype, fill)
-
-    def gpus(self) -> list[str]:
-        return list(self.gpu_pool.all)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         with self._lock:

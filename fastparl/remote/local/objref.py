@@ -11,7 +11,7 @@ from fastparl.remote import serialization
 from fastparl.remote.local.segments import REF, Segment, lookup
 from fastparl.remote.objref import ObjectRef
 
-__all__ = ["ShmObjectRef", "forget"]
+__all__ = ["ShmObjectRef", "ThisMachineBackend", "forget"]
 
 _ALIGN = 64
 # Objects rebuilt from references in this process, by segment id: rebuilt once, then reused.
@@ -82,3 +82,21 @@ def _rebuild(seg_id: int, layout: tuple) -> Any:
 
 def forget(seg_id: int) -> None:
     _cache.pop(seg_id, None)
+
+
+class ThisMachineBackend:
+    """``put()``, ``shared_array()`` and ``gpus()`` of a backend whose actors all run on this machine
+    (local, serial): shared memory in place, and GPUs from its ``gpu_pool``.  A mixin for Backend."""
+
+    gpu_pool: Any  # fastparl.remote.resources.GpuPool
+
+    def put(self, obj: Any) -> ShmObjectRef:
+        return ShmObjectRef(obj)
+
+    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> Any:
+        from fastparl.remote.local.shm import shared_array
+
+        return shared_array(shape, dtype, fill)
+
+    def gpus(self) -> list[str]:
+        return list(self.gpu_pool.all)
