@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import signal
@@ -12,6 +13,10 @@ import time
 import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 class WorkerProc:
@@ -31,8 +36,8 @@ class WorkerProc:
         if gpus is not None:
             cmd += ["--gpus", gpus]
         cmd += list(extra)
-        with open(self.log + ".err", "w") as err:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        with open(self.log + ".err", "w") as err:  # a test's worker dies with the test process, however it ends
+            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_die_with_parent)
         self.port = self._wait_port()
         self.address = f"127.0.0.1:{self.port}"
 

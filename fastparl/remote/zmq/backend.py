@@ -69,7 +69,7 @@ class ZmqBackend(Backend):
         except BaseException:
             for w in self.workers:
                 w.sock.close()
-            self.ctx.term()
+            self.ctx.destroy(linger=0)
             raise
         remote = [w for w in self.workers if not (w.same_host and self.same_host_shm)]
         self.capabilities = Capabilities(processes=True, shared_memory=not remote, zero_copy=not remote,
@@ -189,7 +189,7 @@ class ZmqBackend(Backend):
         for w in self.workers:
             w.sock.close(linger=200)
         self.monitor.stop(0.2)
-        self.ctx.term()
+        self.ctx.destroy(linger=0)  # closes whatever is still open: term() would wait for it for ever
         self.close_wake_pipe()
 
     def _distribute(self, patterns: Sequence[str], workers: list[WorkerLink]) -> None:

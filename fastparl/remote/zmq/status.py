@@ -18,6 +18,7 @@ __all__ = ["query", "format_table"]
 def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict[str, Any]:
     """The status of the worker at ``address``, or ``{"address": ..., "error": ...}``."""
     ctx = zmq.Context()
+    sock = None
     try:
         if curve is None:
             curve = os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
@@ -26,14 +27,15 @@ def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict
         sock.send_multipart(encode_control("status", req=1))
         msg, _ = decode_control(sock.recv_multipart())
         sock.send_multipart(encode_control("bye"))
-        sock.close(linger=200)
         msg.pop("kind", None)
         msg.pop("req", None)
         return {"address": address, **msg}
     except (FastparlError, zmq.ZMQError) as e:
         return {"address": address, "error": str(e)}
-    finally:
-        ctx.term()
+    finally:  # never block here: term() would wait for a socket left open by an error
+        if sock is not None:
+            sock.close(linger=200)
+        ctx.destroy(linger=0)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
