@@ -148,14 +148,17 @@ def _group_policy(obs, g, k):
     return ((obs[:, 2] > 0).astype(np.int64) + g + k) % 2
 
 
-@pytest.mark.parametrize("num_actors,groups", [(2, 2), (2, 4), (3, 1), (4, 2)])
-def test_groups_give_the_same_transitions_as_lockstep(local, num_actors, groups):
+@pytest.mark.parametrize("num_actors,groups,futex", [(2, 2, True), (2, 4, True), (3, 1, True), (4, 2, True),
+                                                     (2, 2, False), (2, 4, False)])
+def test_groups_give_the_same_transitions_as_lockstep(local, num_actors, groups, futex):
     """Groups stepped out of phase (double-buffered) give exactly the transitions of stepping every env in
-    lockstep with the same actions: observations, rewards, flags, final observations and episode stats."""
+    lockstep with the same actions: observations, rewards, flags, final observations and episode stats;
+    with steps signalled through futexes or through remote calls."""
     n, steps = 12, 60
     fns = [lambda: gym.make("CartPole-v1", max_episode_steps=25)] * n  # terminations and truncations both
     ref = LocalVectorEnv(fns)
-    env = RemoteVectorEnv(fns, num_actors=num_actors, groups=groups)
+    env = RemoteVectorEnv(fns, num_actors=num_actors, groups=groups, futex=futex)
+    assert (env.ctl is not None) == futex
     try:
         assert len(env.group_slices) == groups and sum(s.stop - s.start for s in env.group_slices) == n
         obs_ref, _ = ref.reset(seed=4)
@@ -230,6 +233,62 @@ def test_group_layout_and_errors(local):
         RemoteVectorEnv(fns, num_actors=1, groups=9)
     with pytest.raises(ValueError, match="num_actors"):
         make_vector_env("CartPole-v1", 4, groups=2)
+
+
+@pytest.mark.parametrize("how,error", [("raise", fastparl.errors.RemoteError),
+                                       ("kill", fastparl.errors.ActorDiedError)])
+def test_futex_steps_report_env_errors_and_dead_actors(local, how, error):
+    import time
+
+    class Exploding(gym.Env):  # defined here, so that cloudpickle ships it to the actors by value
+        """Raises on its 5th step, or kills its own process (the actor) there."""
+
+        observation_space = gym.spaces.Box(-1, 1, (4,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def __init__(self):
+            self.t = 0
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(4, np.float32), {}
+
+        def step(self, action):
+            self.t += 1
+            if self.t == 5:
+                if how == "kill":
+                    import os
+                    import signal
+
+                    os.kill(os.getpid(), signal.SIGKILL)
+                raise ValueError("boom at step 5")
+            return np.zeros(4, np.float32), 1.0, False, False, {}
+
+    env = RemoteVectorEnv([Exploding] * 4, num_actors=2, groups=2, futex=True)
+    try:
+        env.reset()
+        t0 = time.perf_counter()
+        with pytest.raises(error, match="boom at step 5" if how == "raise" else "SIGKILL|signal 9|died"):
+            for _ in range(10):
+                env.step(np.zeros(4, np.int64))
+        assert time.perf_counter() - t0 < 5  # noticed within the driver's poll, not hung
+    finally:
+        env.close()
+
+
+def test_futex_needs_actors_in_other_processes():
+    fastparl.disconnect()
+    fastparl.connect("serial")
+    try:
+        with pytest.raises(ValueError, match="futex=True"):
+            RemoteVectorEnv([lambda: gym.make("CartPole-v1")] * 2, num_actors=1, futex=True)
+        env = RemoteVectorEnv([lambda: gym.make("CartPole-v1")] * 2, num_actors=1, groups=2)  # falls back to calls
+        assert env.ctl is None
+        env.reset(seed=0)
+        env.step_async(np.zeros(1, np.int64), group=1)
+        assert env.step_wait(group=1)[0].shape == (1, 4)
+        env.close()
+    finally:
+        fastparl.disconnect()
 
 
 # ---------------------------------------------------------------- PARL's parl.env on gymnasium
