@@ -14,9 +14,12 @@ Sections:
   another (sample-factory's design).  Rows for N = 1 .. ``--max-actors`` actors of 64 envs each
   give the scaling plot ``envs_scaling.png``.
 
-Each system runs blocks of ``--steps`` batch steps in turn, ``--rounds`` times (so that load drift
-hits all alike); a double-buffered block includes priming and draining its pipeline.  Rates are
-env steps/s (batch steps x envs), medians over rounds.  Remote envs run zero-copy (``copy=False``).
+Each system runs blocks of ``--steps`` batch steps in turn, in rounds (so that load drift hits all
+alike); a double-buffered block includes priming and draining its pipeline.  Rates are env steps/s
+(batch steps x envs).  The machine may be shared: a block during which other processes used more
+than 0.15 of a core (/proc/stat less this process tree) is not *quiet*; tables show medians over
+quiet blocks, and rounds continue (``--min-quiet``, ``--max-seconds``) until each system has enough.
+Remote envs run zero-copy (``copy=False``).
 """
 
 from __future__ import annotations
@@ -44,23 +47,32 @@ class Config:
         self.env, self.n, self.steps = a.env, a.envs_per_actor, a.steps
         self.rounds = a.rounds or (3 if a.quick else 25)
         self.async_envs, self.out = a.async_envs, a.out
+        self.min_quiet: int = 0 if a.quick else a.min_quiet
+        self.max_seconds: float = 0.0 if a.quick else a.max_seconds
         self.max_actors = a.max_actors or min(os.cpu_count() or 1, 16)
         self.actors = [k for k in (1, 2, 4, 8, 16) if k <= self.max_actors] or [1]
 
 
 class MLP:
-    """The driver's policy: obs -> 64 -> 64 -> logits (tanh), argmax for discrete actions, tanh for boxes."""
+    """The driver's policy: obs -> 64 -> 64 -> logits (tanh), argmax for discrete actions, tanh for boxes.
 
-    def __init__(self, obs_dim: int, act_space: gym.Space, seed: int = 0):
+    ``repeat`` > 1 evaluates it that many times per call: a costlier policy that stays on one thread
+    (wider layers would switch OpenBLAS to two threads, which then compete with the env actors).
+    """
+
+    def __init__(self, obs_dim: int, act_space: gym.Space, seed: int = 0, repeat: int = 1):
         rng = np.random.default_rng(seed)
         out = int(act_space.n) if isinstance(act_space, gym.spaces.Discrete) else int(np.prod(act_space.shape or ()))
         self.discrete, self.shape = isinstance(act_space, gym.spaces.Discrete), tuple(act_space.shape or ())
         self.w = [(rng.standard_normal((i, o)) / np.sqrt(i)).astype(np.float32) for i, o in
                   ((obs_dim, 64), (64, 64), (64, out))]
+        self.repeat = repeat
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        h = np.tanh(np.asarray(obs, np.float32) @ self.w[0])
-        h = np.tanh(h @ self.w[1]) @ self.w[2]
+        x = np.asarray(obs, np.float32)
+        for _ in range(self.repeat):
+            h = np.tanh(x @ self.w[0])
+            h = np.tanh(h @ self.w[1]) @ self.w[2]
         return h.argmax(1) if self.discrete else np.tanh(h).reshape(len(h), *self.shape)
 
 
@@ -139,11 +151,17 @@ QUIET = 0.15  # cores: rounds in which other processes used more are dropped (if
 
 def _run(cfg: Config, envs: dict[str, Any], blocks: dict[str, Callable[[], None]]) -> dict[str, Any]:
     """Warm up, then time every system's blocks in interleaved rounds; env steps/s per system, the median
-    over quiet rounds (others' CPU < QUIET cores) when at least 3 are quiet, else over all rounds."""
+    over quiet rounds (others' CPU < QUIET cores) when at least 3 are quiet, else over all rounds.
+    After ``cfg.rounds`` rounds, more follow (for up to ``cfg.max_seconds``) until every system has
+    ``cfg.min_quiet`` quiet ones."""
     for fn in blocks.values():
         fn()
     samples: dict[str, list[tuple[float, float | None]]] = {name: [] for name in blocks}
-    for _ in range(cfg.rounds):
+    t_end = time.perf_counter() + cfg.max_seconds
+    r = 0
+    while r < cfg.rounds or (time.perf_counter() < t_end and min(
+            sum(o is not None and o < QUIET for _, o in ss) for ss in samples.values()) < cfg.min_quiet):
+        r += 1
         for name, fn in blocks.items():
             with _OtherCPU() as other:
                 t = time.perf_counter()
@@ -200,9 +218,29 @@ def bench_policy(cfg: Config) -> dict:
             name = f"fastparl RemoteVectorEnv({k} actors x {cfg.n}), double-buffered, {groups} groups"
             envs[name] = make_vector_env(cfg.env, cfg.n * k, num_actors=k, copy=False, groups=groups)
             kinds[name] = (f"{groups // k} group{'s' if groups > k else ''} per actor", k)
+    k = min(2, cfg.max_actors)  # what futexes buy: the same envs, steps signalled by remote calls
+    for groups in (1, max(2, k)):
+        envs[f"fastparl RemoteVectorEnv({k} actors x {cfg.n}), {'lockstep' if groups == 1 else 'double-buffered, 2 groups'}"
+             f", remote calls (futex=False)"] = make_vector_env(cfg.env, cfg.n * k, num_actors=k, copy=False,
+                                                               groups=groups, futex=False)
+    return _policy_rows(cfg, envs, kinds, repeat=1)
+
+
+def bench_big_policy(cfg: Config) -> dict:
+    """A policy 8x costlier (the MLP 8 times per call): where double-buffering hides what lockstep waits for."""
+    envs = _gym_envs(cfg, False)
+    k = min(2, cfg.max_actors)
+    kinds = {f"fastparl RemoteVectorEnv({k} actors x {cfg.n}), lockstep": ("lockstep", k),
+             f"fastparl RemoteVectorEnv({k} actors x {cfg.n}), double-buffered, 2 groups": ("1 group per actor", k)}
+    for name, (mode, _) in kinds.items():
+        envs[name] = make_vector_env(cfg.env, cfg.n * k, num_actors=k, copy=False, groups=1 if mode == "lockstep" else 2)
+    return _policy_rows(cfg, envs, kinds, repeat=8)
+
+
+def _policy_rows(cfg: Config, envs: dict[str, Any], kinds: dict[str, tuple[str, int]], repeat: int) -> dict:
     try:
         probe = next(iter(envs.values()))
-        policy = MLP(int(np.prod(probe.single_observation_space.shape)), probe.single_action_space)
+        policy = MLP(int(np.prod(probe.single_observation_space.shape)), probe.single_action_space, repeat=repeat)
         blocks = {name: (_double_buffered_block(env, cfg.steps, policy) if getattr(env, "groups", 1) > 1
                          else _lockstep_block(env, cfg.steps, policy, None)) for name, env in envs.items()}
         rows = _run(cfg, envs, blocks)
@@ -211,10 +249,11 @@ def bench_policy(cfg: Config) -> dict:
             env.close()
     for name, (mode, k) in kinds.items():
         rows[name].update(mode=mode, actors=k)
-    return {"rows": rows, "steps": cfg.steps}
+    return {"rows": rows, "steps": cfg.steps, "policy_repeat": repeat}
 
 
-SECTIONS: list[tuple[str, Callable[[Any], dict]]] = [("random", bench_random), ("policy", bench_policy)]
+SECTIONS: list[tuple[str, Callable[[Any], dict]]] = [("random", bench_random), ("policy", bench_policy),
+                                                     ("big-policy", bench_big_policy)]
 
 
 def _baseline(rows: dict) -> tuple[str, float]:
@@ -246,6 +285,7 @@ def render(R: dict) -> str:
                   + ("." if quiet >= 3 else " (fewer than 3 quiet rounds: measured under other load, not meaningful)."),
                   ""]
     for sec, title in (("policy", "The driver computes every action (NumPy MLP 4 → 64 → 64 → 2)"),
+                       ("big-policy", "An 8× costlier policy (the same MLP, 8 times per step)"),
                        ("random", "Random actions (stepping only)")):
         rows = R.get(sec, {}).get("rows")
         if not rows:
@@ -307,6 +347,8 @@ def _add_args(p: Any) -> None:
     p.add_argument("--max-actors", type=int, default=0, help="largest N (default: the usable cores, at most 16)")
     p.add_argument("--steps", type=int, default=150, help="batch steps per block")
     p.add_argument("--rounds", type=int, default=0, help="rounds; the systems take turns in each (default 25)")
+    p.add_argument("--min-quiet", type=int, default=7, help="add rounds until every system has this many quiet ones")
+    p.add_argument("--max-seconds", type=float, default=200.0, help="... for at most this long per section")
     p.add_argument("--async-envs", type=int, default=8, help="gymnasium AsyncVectorEnv size (0: skip)")
 
 

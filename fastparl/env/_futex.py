@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import platform
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -37,19 +37,25 @@ class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
 
-_libc: ctypes.CDLL | None = None
+_syscall: Any = None
+_POLL = _Timespec(0, int(_POLL_S * 1e9))  # the driver's wait: then it checks the actor
+_IDLE = _Timespec(1, 0)  # the actor's wait between commands
 
 
 def available() -> bool:
     """Whether futex signals work here (Linux on x86-64, with a loadable libc)."""
-    global _libc
+    global _syscall
     if not (sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")):
         return False
-    if _libc is None:
+    if _syscall is None:
         try:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        except OSError:
+            fn = ctypes.CDLL(None, use_errno=True).syscall
+        except (OSError, AttributeError):
             return False
+        fn.restype = ctypes.c_long
+        fn.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p,
+                       ctypes.c_void_p, ctypes.c_int]  # fixed: converting arguments costs less than guessing
+        _syscall = fn
     return True
 
 
@@ -58,15 +64,13 @@ def words(num_actors: int, alloc: Callable[..., np.ndarray]) -> np.ndarray:
     return alloc((num_actors * STRIDE,), np.uint32)
 
 
-def _wait(addr: int, expected: int, timeout_s: float) -> None:
-    """Sleep while the word at ``addr`` equals ``expected`` (at most ``timeout_s``; may return early)."""
-    ts = _Timespec(int(timeout_s), int((timeout_s % 1) * 1e9))
-    _libc.syscall(_SYS_FUTEX, ctypes.c_void_p(addr), _FUTEX_WAIT, ctypes.c_uint32(expected),  # type: ignore[union-attr]
-                  ctypes.byref(ts), None, 0)
+def _wait(addr: int, expected: int, timeout: _Timespec) -> None:
+    """Sleep while the word at ``addr`` equals ``expected`` (at most ``timeout``; may return early)."""
+    _syscall(_SYS_FUTEX, addr, _FUTEX_WAIT, expected, ctypes.addressof(timeout), None, 0)
 
 
 def _wake(addr: int) -> None:
-    _libc.syscall(_SYS_FUTEX, ctypes.c_void_p(addr), _FUTEX_WAKE, ctypes.c_int(1 << 30), None, None, 0)  # type: ignore[union-attr]
+    _syscall(_SYS_FUTEX, addr, _FUTEX_WAKE, 1 << 30, None, None, 0)
 
 
 def _reached(done: int, ticket: int) -> bool:
@@ -105,7 +109,7 @@ class DriverSide:
             if ctl[b + 2]:
                 check(True)
                 raise RuntimeError("an env actor stopped serving steps")  # check() normally raises its error
-            _wait(self.addr + 4, done, _POLL_S)
+            _wait(self.addr + 4, done, _POLL)
             if not _reached(int(ctl[b + 1]), ticket):
                 check(False)
 
@@ -122,7 +126,7 @@ def serve(ctl: np.ndarray, actor: int, step: Callable[[int], int]) -> None:
         while True:
             posted = int(ctl[b])
             if posted == done:
-                _wait(addr, done, 1.0)
+                _wait(addr, done, _IDLE)
                 continue
             t = (done + 1) & _MASK
             cmd = int(ctl[b + 4 + t % RING])

@@ -185,7 +185,8 @@ class RemoteVectorEnv(_BatchEnv):
                              f"in {groups} group(s)): every actor needs at least one env of each of its groups")
         self._setup(env_fns[0](), len(env_fns), lambda shape, dtype: shared_array(shape, dtype))
         self.copy, self.groups = copy, groups
-        self._group_bufs = [{k: v[s] for k, v in self.bufs.items()} for s in self.group_slices]
+        # plain views: SharedArray's Python hooks cost a few µs per step on this hot path
+        self._group_bufs = [{k: v[s].view(np.ndarray) for k, v in self.bufs.items()} for s in self.group_slices]
         blocks: list[list[tuple[list[EnvFn], int]]] = [[] for _ in range(num_actors)]
         self._group_actors: list[list[tuple[int, int]]] = []  # per group: (actor, index of its block there)
         for g, s in enumerate(self.group_slices):
@@ -258,8 +259,10 @@ class RemoteVectorEnv(_BatchEnv):
         """Episodes ended in the steps ``started`` by :meth:`_post`, once they are done."""
         if self.ctl is None:
             return sum(get(started))
-        return sum(self._lines[a].wait(ticket, functools.partial(_raise_if_done, self._serving[a]))
-                   for a, ticket in started)
+        n = 0
+        for a, ticket in started:
+            n += self._lines[a].wait(ticket, functools.partial(_raise_if_done, self._serving[a]))
+        return n
 
     def _stop_serving(self) -> None:
         if not self._serving:
@@ -308,7 +311,7 @@ def _actors_of(group: int, groups: int, num_actors: int) -> list[int]:
 
 
 def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: bool = True, groups: int = 1,
-                    **make_kwargs: Any) -> LocalVectorEnv | RemoteVectorEnv:
+                    futex: bool | None = None, **make_kwargs: Any) -> LocalVectorEnv | RemoteVectorEnv:
     """Make ``num_envs`` copies of an environment, in-process (``num_actors=0``) or over actors.
 
     Args:
@@ -317,6 +320,7 @@ def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: 
         num_actors: 0 steps them in this process; N > 0 spreads them over N actor processes.
         copy: see :class:`RemoteVectorEnv`.
         groups: see :class:`RemoteVectorEnv` (double-buffered sampling; needs ``num_actors`` > 0).
+        futex: see :class:`RemoteVectorEnv` (how steps are signalled to actors).
         **make_kwargs: passed to ``gymnasium.make`` when ``env`` is an id.
     """
     if num_envs < 1:
@@ -328,7 +332,7 @@ def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: 
         raise ValueError(f"groups={groups} needs actors to step one group while the driver acts on another: "
                          "pass num_actors >= 1 (or groups=1)")
     fns = [fn] * num_envs
-    return RemoteVectorEnv(fns, num_actors, copy, groups) if num_actors > 0 else LocalVectorEnv(fns, copy)
+    return RemoteVectorEnv(fns, num_actors, copy, groups, futex) if num_actors > 0 else LocalVectorEnv(fns, copy)
 
 
 class _EnvMaker:
