@@ -45,7 +45,7 @@ TARGET = 1.8  # RemoteVectorEnv(2 actors x 64), double-buffered, with the MLP / 
 class Config:
     def __init__(self, a: Any):
         self.env, self.n, self.steps = a.env, a.envs_per_actor, a.steps
-        self.rounds = a.rounds or (3 if a.quick else 25)
+        self.rounds = a.rounds or (3 if a.quick else 30)
         self.async_envs, self.out = a.async_envs, a.out
         self.min_quiet: int = 0 if a.quick else a.min_quiet
         self.max_seconds: float = 0.0 if a.quick else a.max_seconds
@@ -150,33 +150,32 @@ QUIET = 0.15  # cores: rounds in which other processes used more are dropped (if
 
 
 def _run(cfg: Config, envs: dict[str, Any], blocks: dict[str, Callable[[], None]]) -> dict[str, Any]:
-    """Warm up, then time every system's blocks in interleaved rounds; env steps/s per system, the median
-    over quiet rounds (others' CPU < QUIET cores) when at least 3 are quiet, else over all rounds.
-    After ``cfg.rounds`` rounds, more follow (for up to ``cfg.max_seconds``) until every system has
-    ``cfg.min_quiet`` quiet ones."""
+    """Warm up, then time every system's block in turn, round after round.  Per system: env steps/s and
+    its ratio to the first system (the baseline) *within each round* (so that the machine's speed,
+    which drifts on a shared VM, cancels), medians over the quiet rounds (others' CPU < QUIET cores)
+    when at least 5 are quiet, else over all.  After ``cfg.rounds`` rounds, more follow (for up to
+    ``cfg.max_seconds``) until ``cfg.min_quiet`` are quiet."""
     for fn in blocks.values():
         fn()
-    samples: dict[str, list[tuple[float, float | None]]] = {name: [] for name in blocks}
+    rounds: list[tuple[dict[str, float], float | None]] = []
     t_end = time.perf_counter() + cfg.max_seconds
-    r = 0
-    while r < cfg.rounds or (time.perf_counter() < t_end and min(
-            sum(o is not None and o < QUIET for _, o in ss) for ss in samples.values()) < cfg.min_quiet):
-        r += 1
-        for name, fn in blocks.items():
-            with _OtherCPU() as other:
+    while len(rounds) < cfg.rounds or (time.perf_counter() < t_end and sum(
+            o is not None and o < QUIET for _, o in rounds) < cfg.min_quiet):
+        rates = {}
+        with _OtherCPU() as other:
+            for name, fn in blocks.items():
                 t = time.perf_counter()
                 fn()
-                dt = time.perf_counter() - t
-            samples[name].append((cfg.steps * envs[name].num_envs / dt, other.cores))
-    rows = {}
-    for name, ss in samples.items():
-        quiet = [r for r, o in ss if o is not None and o < QUIET]
-        use = quiet if len(quiet) >= 3 else [r for r, _ in ss]
-        rows[name] = {"steps_per_s": median(use), "quiet_rounds": len(quiet), "rounds": len(ss),
-                      "all_rounds": [round(r) for r, _ in ss],
-                      "other_cores": [None if o is None else round(o, 2) for _, o in ss],
-                      "num_envs": envs[name].num_envs}
-    return rows
+                rates[name] = cfg.steps * envs[name].num_envs / (time.perf_counter() - t)
+        rounds.append((rates, other.cores))
+    quiet = [r for r, o in rounds if o is not None and o < QUIET]
+    use = quiet if len(quiet) >= 5 else [r for r, _ in rounds]
+    base = next(iter(blocks))
+    rows = {name: {"steps_per_s": median([r[name] for r in use]), "ratio": median([r[name] / r[base] for r in use]),
+                   "all_rounds": [round(r[name]) for r, _ in rounds], "num_envs": envs[name].num_envs}
+            for name in blocks}
+    return {"rows": rows, "quiet_rounds": len(quiet), "rounds": len(rounds), "steps": cfg.steps,
+            "other_cores": [None if o is None else round(o, 2) for _, o in rounds]}
 
 
 def _gym_envs(cfg: Config, with_async: bool) -> dict[str, Any]:
@@ -201,14 +200,14 @@ def bench_random(cfg: Config) -> dict:
             env.action_space.seed(0)
             acts = np.stack([env.action_space.sample() for _ in range(cfg.steps)])
             blocks[name] = _lockstep_block(env, cfg.steps, None, acts)
-        return {"rows": _run(cfg, envs, blocks), "steps": cfg.steps}
+        return _run(cfg, envs, blocks)
     finally:
         for env in envs.values():
             env.close()
 
 
 def bench_policy(cfg: Config) -> dict:
-    envs = _gym_envs(cfg, True)
+    envs = _gym_envs(cfg, False)  # AsyncVectorEnv: in the random-action section (0.1x there)
     kinds: dict[str, tuple[str, int]] = {}  # remote system -> (mode, actors)
     for k in cfg.actors:
         envs[f"fastparl RemoteVectorEnv({k} actors x {cfg.n}), lockstep"] = make_vector_env(
@@ -243,13 +242,13 @@ def _policy_rows(cfg: Config, envs: dict[str, Any], kinds: dict[str, tuple[str, 
         policy = MLP(int(np.prod(probe.single_observation_space.shape)), probe.single_action_space, repeat=repeat)
         blocks = {name: (_double_buffered_block(env, cfg.steps, policy) if getattr(env, "groups", 1) > 1
                          else _lockstep_block(env, cfg.steps, policy, None)) for name, env in envs.items()}
-        rows = _run(cfg, envs, blocks)
+        out = _run(cfg, envs, blocks)
     finally:
         for env in envs.values():
             env.close()
     for name, (mode, k) in kinds.items():
-        rows[name].update(mode=mode, actors=k)
-    return {"rows": rows, "steps": cfg.steps, "policy_repeat": repeat}
+        out["rows"][name].update(mode=mode, actors=k)
+    return out | {"policy_repeat": repeat}
 
 
 SECTIONS: list[tuple[str, Callable[[Any], dict]]] = [("random", bench_random), ("policy", bench_policy),
@@ -257,7 +256,7 @@ SECTIONS: list[tuple[str, Callable[[Any], dict]]] = [("random", bench_random), (
 
 
 def _baseline(rows: dict) -> tuple[str, float]:
-    name = next(k for k in rows if k.startswith("gymnasium SyncVectorEnv"))
+    name = next(iter(rows))  # the first system: gymnasium's SyncVectorEnv
     return name, rows[name]["steps_per_s"]
 
 
@@ -275,14 +274,13 @@ def render(R: dict) -> str:
          f"Python {m['python']}, gymnasium {gym.__version__}{' — quick run' if R['quick'] else ''}.", ""]
     pol = R.get("policy", {}).get("rows")
     if pol:
-        base_name, base = _baseline(pol)
         name = target_row(pol, 2)
         if name:
-            ratio = pol[name]["steps_per_s"] / base
-            quiet = min(pol[name]["quiet_rounds"], pol[base_name]["quiet_rounds"])
+            ratio = pol[name]["ratio"]
+            quiet = R["policy"]["quiet_rounds"]
             L += [f"**Target** (2 actors × {pol[name]['num_envs'] // 2} envs, driver computing actions, ≥ {TARGET}× "
                   f"SyncVectorEnv): **{ratio:.2f}×** ({name}) — {status(ratio >= TARGET)}"
-                  + ("." if quiet >= 3 else " (fewer than 3 quiet rounds: measured under other load, not meaningful)."),
+                  + ("." if quiet >= 5 else " (fewer than 5 quiet rounds: measured under other load, not meaningful)."),
                   ""]
     for sec, title in (("policy", "The driver computes every action (NumPy MLP 4 → 64 → 64 → 2)"),
                        ("big-policy", "An 8× costlier policy (the same MLP, 8 times per step)"),
@@ -292,16 +290,16 @@ def render(R: dict) -> str:
             if isinstance(R.get(sec), dict) and "error" in R[sec]:
                 L += [f"{sec}: error: {R[sec]['error']}", ""]
             continue
-        _, base = _baseline(rows)
-        L += [f"## {title}", ""]
-        L += md_table(["vector env", "env steps/s", "× SyncVectorEnv", "quiet rounds"],
-                      [[name, f"{v['steps_per_s']:,.0f}", f"{v['steps_per_s'] / base:.2f}",
-                        f"{v['quiet_rounds']}/{v['rounds']}"] for name, v in rows.items()])
+        L += [f"## {title}", "", f"{R[sec]['quiet_rounds']} of {R[sec]['rounds']} rounds quiet.", ""]
+        L += md_table(["vector env", "env steps/s", "× SyncVectorEnv"],
+                      [[name, f"{v['steps_per_s']:,.0f}", f"{v['ratio']:.2f}"] for name, v in rows.items()])
         L.append("")
     steps = next((R[k]["steps"] for k in ("policy", "random") if isinstance(R.get(k), dict) and "steps" in R[k]), "?")
-    L += [f"Each system runs a block of {steps} batch steps in turn, in rounds; the median is over the "
-          f"*quiet* rounds (other processes used < {QUIET} of a core during the block, from /proc/stat less this "
-          "process tree) when at least 3 are quiet, else over all rounds.  Remote envs run zero-copy.",
+    L += [f"Each system runs a block of {steps} batch steps in turn, in rounds.  env steps/s: median over the "
+          f"*quiet* rounds (other processes used < {QUIET} of a core, from /proc/stat less this process tree) when "
+          "at least 5 are quiet, else over all; × SyncVectorEnv: median of the ratio within each such round (this "
+          "VM's speed drifts by tens of percent between minutes, which within-round ratios cancel).  Remote envs "
+          "run zero-copy.",
           "Double-buffered: `RemoteVectorEnv(groups=G)`, the driver acts on one group while the actors step "
           "the others; a block includes filling and draining that pipeline.",
           f"Took {R['elapsed_s']:.0f} s."]
@@ -320,19 +318,18 @@ def make_plot(R: dict, out_dir: str) -> None:
     except ImportError:
         print("matplotlib not installed: no plot")
         return
-    _, base = _baseline(rows)
-    local = next(v["steps_per_s"] for k, v in rows.items() if k.startswith("fastparl LocalVectorEnv"))
+    local = next(v["ratio"] for k, v in rows.items() if k.startswith("fastparl LocalVectorEnv"))
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     modes = sorted({v["mode"] for v in rows.values() if "mode" in v})
     ns = sorted({v["actors"] for v in rows.values() if "actors" in v})
     for i, mode in enumerate(modes):
-        pts = [(v["actors"], v["steps_per_s"] / 1e3) for v in rows.values() if v.get("mode") == mode]
+        pts = [(v["actors"], v["ratio"]) for v in rows.values() if v.get("mode") == mode]
         ax.plot(*zip(*sorted(pts)), f"C{i}-o", label=f"RemoteVectorEnv, {mode}")
-    ax.plot(ns, [n * local / 1e3 for n in ns], "k:", label="N × LocalVectorEnv (in-process)")
-    ax.axhline(base / 1e3, color="gray", ls="--", label="gymnasium SyncVectorEnv")
-    ax.axhline(TARGET * base / 1e3, color="r", ls="--", lw=0.8, label=f"target {TARGET}× Sync at N = 2")
+    ax.plot(ns, [n * local for n in ns], "k:", label="N × LocalVectorEnv (in-process)")
+    ax.axhline(1.0, color="gray", ls="--", label="gymnasium SyncVectorEnv(64)")
+    ax.axhline(TARGET, color="r", ls="--", lw=0.8, label=f"target {TARGET}× at N = 2")
     ax.set_xlabel("N actors (64 envs each)")
-    ax.set_ylabel("env steps/s (thousands)")
+    ax.set_ylabel("env steps/s ÷ SyncVectorEnv(64)'s (same round)")
     ax.set_xticks(ns)
     ax.set_title("CartPole, driver computing actions (NumPy MLP)")
     ax.legend(fontsize=8)
@@ -345,9 +342,9 @@ def _add_args(p: Any) -> None:
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--envs-per-actor", type=int, default=64)
     p.add_argument("--max-actors", type=int, default=0, help="largest N (default: the usable cores, at most 16)")
-    p.add_argument("--steps", type=int, default=150, help="batch steps per block")
-    p.add_argument("--rounds", type=int, default=0, help="rounds; the systems take turns in each (default 25)")
-    p.add_argument("--min-quiet", type=int, default=7, help="add rounds until every system has this many quiet ones")
+    p.add_argument("--steps", type=int, default=150, help="batch steps per block (long: steady state, warm caches)")
+    p.add_argument("--rounds", type=int, default=0, help="rounds; the systems take turns in each (default 30)")
+    p.add_argument("--min-quiet", type=int, default=15, help="add rounds until every system has this many quiet ones")
     p.add_argument("--max-seconds", type=float, default=200.0, help="... for at most this long per section")
     p.add_argument("--async-envs", type=int, default=8, help="gymnasium AsyncVectorEnv size (0: skip)")
 

@@ -233,6 +233,8 @@ def test_group_layout_and_errors(local):
         RemoteVectorEnv(fns, num_actors=1, groups=9)
     with pytest.raises(ValueError, match="num_actors"):
         make_vector_env("CartPole-v1", 4, groups=2)
+    with pytest.raises(ValueError, match="num_actors"):
+        make_vector_env("CartPole-v1", 4, pin=True)
 
 
 @pytest.mark.parametrize("how,error", [("raise", fastparl.errors.RemoteError),
@@ -273,6 +275,23 @@ def test_futex_steps_report_env_errors_and_dead_actors(local, how, error):
         assert time.perf_counter() - t0 < 5  # noticed within the driver's poll, not hung
     finally:
         env.close()
+
+
+def test_pinned_actors_each_get_one_cpu(local):
+    import os
+
+    cpus = sorted(os.sched_getaffinity(0))
+    env = make_vector_env("CartPole-v1", 6, num_actors=3, pin=True)
+    try:
+        got = [os.sched_getaffinity(w._fp_actor.pid) for w in env.workers]
+        assert got == [{cpus[a % len(cpus)]} for a in range(3)]
+        env.reset(seed=0)
+        env.step(np.zeros(6, np.int64))
+    finally:
+        env.close()
+    free = make_vector_env("CartPole-v1", 2, num_actors=1)
+    assert len(os.sched_getaffinity(free.workers[0]._fp_actor.pid)) == len(cpus)
+    free.close()
 
 
 def test_futex_needs_actors_in_other_processes():
