@@ -292,7 +292,12 @@ class _Batch:
         self.thread: threading.Thread | None = None
 
     def send(self, op: int, seq: int, payload: Any) -> None:
-        data, fds = self.ch.encode(op, seq, payload)
+        ch = self.ch
+        with self.cond:
+            if not self.kept and not ch.has_frame():  # the common case: nothing kept, nothing waiting
+                ch.send(op, seq, payload)
+                return
+        data, fds = ch.encode(op, seq, payload)
         with self.cond:
             if not fds and self.ch.has_frame():  # the next request is here already: keep this reply
                 self.kept.append(data)
