@@ -45,7 +45,7 @@ TARGET = 1.8  # RemoteVectorEnv(2 actors x 64), double-buffered, with the MLP / 
 class Config:
     def __init__(self, a: Any):
         self.env, self.n, self.steps = a.env, a.envs_per_actor, a.steps
-        self.rounds = a.rounds or (3 if a.quick else 30)
+        self.rounds = a.rounds or (3 if a.quick else 60)
         self.async_envs, self.out = a.async_envs, a.out
         self.min_quiet: int = 0 if a.quick else a.min_quiet
         self.max_seconds: float = 0.0 if a.quick else a.max_seconds
@@ -353,9 +353,9 @@ def _add_args(p: Any) -> None:
     p.add_argument("--envs-per-actor", type=int, default=64)
     p.add_argument("--max-actors", type=int, default=0, help="largest N (default: the usable cores, at most 16)")
     p.add_argument("--steps", type=int, default=150, help="batch steps per block (long: steady state, warm caches)")
-    p.add_argument("--rounds", type=int, default=0, help="rounds; the systems take turns in each (default 30)")
-    p.add_argument("--min-quiet", type=int, default=15, help="add rounds until every system has this many quiet ones")
-    p.add_argument("--max-seconds", type=float, default=200.0, help="... for at most this long per section")
+    p.add_argument("--rounds", type=int, default=0, help="rounds; the systems take turns in each (default 60)")
+    p.add_argument("--min-quiet", type=int, default=20, help="add rounds until every system has this many quiet ones")
+    p.add_argument("--max-seconds", type=float, default=150.0, help="... for at most this long per section")
     p.add_argument("--async-envs", type=int, default=8, help="gymnasium AsyncVectorEnv size (0: skip)")
 
 
