@@ -100,7 +100,7 @@ class Parl(Serial):
         xparl = os.path.join(os.path.dirname(sys.executable), "xparl")
         self.log = open(os.path.join(os.getcwd(), "xparl.log"), "w")
         proc = subprocess.Popen([xparl, "start", "--port", str(port), "--cpu_num", str(cpus)], stdout=self.log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, process_group=0)
         self.pgid = proc.pid  # the cluster's processes stay in this group (PARL starts them without setsid)
         proc.wait(timeout=120)
         import parl

@@ -75,7 +75,7 @@ def _turn(cfg: Config, system: str, rnd: int) -> dict:
     cmd = [cfg.python[system], os.path.join(HERE, "_rl_run.py"), "--system", system, "--tasks", ",".join(cfg.tasks),
            "--actors", actors, "--seconds", str(cfg.seconds), "--out", out]
     with open(os.path.join(work, "log.txt"), "w") as logf:
-        proc = subprocess.run(cmd, cwd=work, env=env, stdout=logf, stderr=subprocess.STDOUT, timeout=280)
+        proc = subprocess.run(cmd, cwd=work, env=env, stdout=logf, stderr=subprocess.STDOUT, timeout=285)
     if not os.path.exists(out):
         with open(os.path.join(work, "log.txt")) as f:
             tail = f.read()[-1500:]
