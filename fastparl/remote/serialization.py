@@ -226,9 +226,8 @@ class Encoder:
         self._on_retry = on_retry
 
     def dumps(self, obj: Any) -> bytes:
-        f, p = self._file, self._pickler
-        if is_plain_or_arrays(obj):
-            p = self._fast
+        f = self._file
+        p: pickle.Pickler = self._fast if is_plain_or_arrays(obj) else self._pickler
         try:
             p.dump(obj)
             return f.getvalue()
