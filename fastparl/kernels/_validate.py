@@ -20,16 +20,18 @@ __all__ = [
 
 # One 2-D bool array standing in for an absent ``truncated`` (same numba type, so no recompile).
 NO_FLAGS: np.ndarray = np.zeros((1, 1), dtype=np.bool_)
+_REAL_KINDS = frozenset("biuf")  # bool, signed and unsigned integers, floats
 
 
 def _asarray(name: str, x: Any) -> np.ndarray:
     if x is None:
         raise TypeError(f"{name} is None; pass a NumPy array (time-major, shape (T,) or (T, N))")
-    arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+    arr = x if type(x) is np.ndarray else np.asarray(x)
+    kind = arr.dtype.kind  # a character test: np.issubdtype costs ~1 us, which small rollouts notice
+    if kind not in _REAL_KINDS:
+        if kind == "c":
+            raise TypeError(f"{name} has complex dtype {arr.dtype}; pass float32 or float64")
         raise TypeError(f"{name} has dtype {arr.dtype}; pass a real numeric or bool array")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name} has complex dtype {arr.dtype}; pass float32 or float64")
     return arr
 
 
@@ -91,9 +93,12 @@ def per_env(name: str, x: Any, shape: tuple[int, ...], dtype: np.dtype, default:
 
 def check_discount(name: str, value: Any) -> float:
     """Check that a discount-like scalar is a real number in [0, 1]."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if type(value) is float:  # the common case, without the ABC check below
+        v = value
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1], got {value!r} of type {type(value).__name__}")
-    v = float(value)
+    else:
+        v = float(value)
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {v}")
     return v

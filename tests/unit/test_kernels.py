@@ -213,6 +213,12 @@ def test_bad_inputs_raise_clear_errors():
         discounted_returns(r, f, "0.9")
     with pytest.raises(TypeError, match="dtype"):
         discounted_returns(np.array(["a"] * 5), np.zeros(5), 0.9)
+    with pytest.raises(TypeError, match="dtype object"):
+        discounted_returns(np.array([1.0, None]), np.zeros(2), 0.9)
+    with pytest.raises(TypeError, match="complex dtype"):
+        discounted_returns(np.zeros(5, np.complex64), np.zeros(5), 0.9)
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\], got nan"):
+        discounted_returns(np.zeros(5), np.zeros(5), float("nan"))
     with pytest.raises(ValueError, match="bootstrap_values"):
         discounted_returns(r, f, 0.9, truncated=np.ones((5, 2), bool))
     with pytest.raises(ValueError, match="n must be >= 1"):
