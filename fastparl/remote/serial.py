@@ -22,6 +22,7 @@ from fastparl.remote.futures import Future
 from fastparl.remote.local import portable
 from fastparl.remote.local.objref import ThisMachineBackend
 from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, SETATTR
+from fastparl.remote.local.channel import OOB_THRESHOLD
 from fastparl.remote.resources import GpuPool, visible_gpus
 from fastparl.remote.serialization import describe_unpicklable
 from fastparl.remote.tracker import describe_request
@@ -33,6 +34,8 @@ def _roundtrip(value: Any) -> Any:
     bufs: list[Any] = []
 
     def out_of_band(buf: Any) -> bool:
+        if buf.raw().nbytes < OOB_THRESHOLD:  # as the local backend: small arrays are the receiver's own
+            return True
         bufs.append(buf)
         return False
 

@@ -47,6 +47,9 @@ class _ByValue(Exception):
 
 
 _FAST_KINDS = frozenset("biufc")
+# pickle writes in-band data of at least this size (its frame size target) straight to its file
+# object: a buffer handed over that way is never copied into the pickle
+_DIRECT_BYTES = 64 << 10
 
 
 _DTYPE_STR: dict[Any, str] = {}  # dtype -> its ``str`` (a NumPy attribute that builds a new string each time)
@@ -63,14 +66,16 @@ def _reduce_array(arr: np.ndarray, inband_below: int) -> Any:
     s = _DTYPE_STR.get(dtype)
     if s is None:
         s = _DTYPE_STR[dtype] = dtype.str
-    if arr.nbytes < inband_below:
+    if arr.nbytes < inband_below and arr.nbytes < _DIRECT_BYTES:
         return _rebuild_array, (bytearray(arr), s, arr.shape)
+    # Out of band, or large and in band: the pickler hands the buffer itself to its writer (no copy)
     return _rebuild_array, (pickle.PickleBuffer(arr), s, arr.shape)  # type: ignore[arg-type]
 
 
 def _rebuild_array(buf: Any, dtype: str, shape: tuple) -> np.ndarray:
-    # in band: a private bytearray, so the array is writable; out of band: a read-only view
-    return np.ndarray(shape, dtype, buf)
+    # in band: a private bytearray, so the array is writable (bytes come from a read-only source array:
+    # copied, so that every in-band array is the receiver's own); out of band: a read-only view
+    return np.ndarray(shape, dtype, bytearray(buf) if type(buf) is bytes else buf)
 
 
 # The rebuild function travels as a two-byte extension code instead of its module and name: the
@@ -217,32 +222,51 @@ class Encoder:
 
     def __init__(self, buffer_callback: Any, on_shared: Callable[[Any], bool], on_retry: Callable[[], None],
                  inband_below: int = 0):
-        self._file = io.BytesIO()
-        self._pickler = _Pickler(self._file, buffer_callback, on_shared, inband_below)
+        # The picklers write to a list: pickle's own output buffers and large in-band buffers (array
+        # memory, as PickleBuffers) are kept as they are, for the transport to send without joining them.
+        self._parts: list[Any] = []
+        sink = _Sink(self._parts.append)
+        self._pickler = _Pickler(sink, buffer_callback, on_shared, inband_below)  # type: ignore[arg-type]
         # plain values and arrays only (see is_plain_or_arrays): no reducer_override, arrays by dispatch table
-        self._fast = pickle.Pickler(self._file, PROTOCOL, buffer_callback=buffer_callback)
+        self._fast = pickle.Pickler(sink, PROTOCOL, buffer_callback=buffer_callback)  # type: ignore[arg-type]
         self._fast.dispatch_table = {np.ndarray: _array_reducer(inband_below)}
         self._args = (buffer_callback, on_shared, inband_below)
         self._on_retry = on_retry
 
     def dumps(self, obj: Any) -> bytes:
-        f = self._file
+        """Pickle ``obj`` into one bytes object."""
+        parts = self.dumps_parts(obj)
+        return parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+
+    def dumps_parts(self, obj: Any) -> list[Any]:
+        """Pickle ``obj`` into a list of buffers to be sent in order (bytes, and large in-band buffers
+        such as PickleBuffers of array memory: valid only until that memory changes)."""
+        parts = self._parts
         p: pickle.Pickler = self._fast if is_plain_or_arrays(obj) else self._pickler
         try:
             p.dump(obj)
-            return f.getvalue()
+            out = parts[:]
+            return out
         except FastparlError:  # e.g. shared memory refused by the transport: not a pickling problem
             raise
         except Exception:  # noqa: BLE001 - _ByValue, or anything the C pickler refuses: use cloudpickle
             pass
         finally:
             p.clear_memo()  # hold no reference to the message's objects
-            f.seek(0)
-            f.truncate()
+            parts.clear()
         self._on_retry()
         f = io.BytesIO()
         _CloudPickler(f, *self._args).dump(obj)
-        return f.getvalue()
+        return [f.getvalue()]
+
+
+class _Sink:
+    """A file object for the pickler whose ``write`` keeps each buffer it is given, uncopied."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[Any], Any]):
+        self.write = write
 
 
 def cloud_dumps(obj: Any) -> bytes:

@@ -195,6 +195,28 @@ def test_numpy_roundtrip_and_read_only_views(backend):
     assert nested["w"][0].shape == (300, 300) and nested["s"] == "x"
 
 
+def test_mid_size_arrays_pipelined_arrive_intact_and_writable(backend):
+    """64-127 KB arrays travel in band on the local backend, as several buffers sent without being
+    joined; many in flight fill the socket, so some frames go out in parts.  Each must arrive whole and
+    in order, and where it travelled in band (local, serial: below 128 KB) as the receiver's own
+    writable array, also from a read-only source array."""
+    from fastparl.remote.api import backend as current
+
+    in_band = current().name in ("local", "serial")
+    p = fastparl.remote_class(wait=False)(Plain)()
+    rng = np.random.default_rng(0)
+    sent = [rng.standard_normal(rng.integers(8_000, 16_000)) for _ in range(200)]  # 64-128 KB of float64
+    sent[7].flags.writeable = False
+    futures = [p.identity(a) for a in sent]
+    for k in range(0, 200, 50):  # the driver changes the arrays after sending: the actor's copies must not
+        sent[k] = sent[k] + 0
+    back = fastparl.get(futures)
+    for a, b in zip(sent, back):
+        assert np.array_equal(a, b) and (b.flags.writeable or not in_band)
+    got = fastparl.get(p.identity(sent[7]))
+    assert np.array_equal(got, sent[7]) and (got.flags.writeable or not in_band)
+
+
 @pytest.mark.requires("shared_memory")
 def test_shared_array_is_written_in_place(backend):
     p = RemotePlain()

@@ -130,26 +130,37 @@ class Channel:
 
     def encode(self, op: int, seq: int, payload: Any) -> tuple[bytes, list[int]]:
         """Pickle ``payload`` into one frame; returns (frame bytes, descriptors to attach)."""
+        parts, fds = self._frame_parts(op, seq, payload)
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), fds
+
+    def _frame_parts(self, op: int, seq: int, payload: Any) -> tuple[list[Any], list[int]]:
+        """Pickle ``payload`` into one frame, as buffers to be sent in order (large in-band arrays are
+        not copied into it: send them before their memory changes); returns (buffers, descriptors)."""
         if serialization.is_plain(payload):  # no arrays, no shared memory: the C pickler alone
             body = pickle.dumps(payload, 5)
             if len(body) < BODY_OOB_THRESHOLD:
-                return self._plain_frame(op, seq, body), []
+                return [self._plain_frame(op, seq, body)], []
         bufs = self._bufs = []
         segs = self._segs = []
         try:
-            body = self._encoder.dumps(payload)
+            parts = self._encoder.dumps_parts(payload)
         finally:
             self._bufs, self._segs = [], []  # hold no segment or buffer past this message
+        single = len(parts) == 1
+        body_len = len(parts[0]) if single else sum(memoryview(p).nbytes for p in parts)
         flags = 0
-        if not bufs and not segs and len(body) < BODY_OOB_THRESHOLD:  # the fast path
-            return self._plain_frame(op, seq, body), []
+        if not bufs and not segs and body_len < BODY_OOB_THRESHOLD:  # the fast path
+            if single:
+                return [self._plain_frame(op, seq, parts[0])], []
+            return [self._header(op, seq, body_len), *parts], []
+        body = parts[0] if single else b"".join(parts)
         fd_ents: list[bytes] = []
         fds: list[int] = []
         for seg in segs:
             if seg.id not in self.peer_has:
                 self._attach(seg, fd_ents, fds)
         oob: list[bytes] = []
-        if len(body) >= BODY_OOB_THRESHOLD:
+        if body_len >= BODY_OOB_THRESHOLD:
             bufs.insert(0, body)
             flags |= FLAG_BODY_OOB
         for pb in bufs:
@@ -166,14 +177,20 @@ class Channel:
         parts = [HDR.pack(len(body), len(fds), len(oob), len(ctrl), flags, op, seq), *fd_ents, *oob]
         parts.extend(CTRL.pack(k, s, o) for k, s, o in ctrl)
         parts.append(body)
-        return b"".join(parts), fds
+        return [b"".join(parts)], fds
+
+    def _header(self, op: int, seq: int, body_len: int) -> bytes:
+        """The header of a frame without descriptors or out-of-band buffers, with the peer's releases."""
+        if not self._ctrl:
+            return _hdr_pack(body_len, 0, 0, 0, 0, op, seq)
+        ctrl, self._ctrl = self._ctrl, []
+        return b"".join([_hdr_pack(body_len, 0, 0, len(ctrl), 0, op, seq), *(CTRL.pack(*c) for c in ctrl)])
 
     def _plain_frame(self, op: int, seq: int, body: bytes) -> bytes:
         """A frame without descriptors or out-of-band buffers (releases and forgets for the peer ride on it)."""
         if not self._ctrl:
             return _hdr_pack(len(body), 0, 0, 0, 0, op, seq) + body
-        ctrl, self._ctrl = self._ctrl, []
-        return b"".join([_hdr_pack(len(body), 0, 0, len(ctrl), 0, op, seq), *(CTRL.pack(*c) for c in ctrl), body])
+        return self._header(op, seq, len(body)) + body
 
     def _attach(self, seg: Segment, fd_ents: list[bytes], fds: list[int]) -> None:
         if seg.kind == REF:
@@ -213,8 +230,34 @@ class Channel:
                 if sent != len(data):  # rare: the socket buffer is full
                     self._send_rest(data, sent, on_blocked)
                 return
-        data, fds = self.encode(op, seq, payload)
-        self.send_raw(data, fds, on_blocked)
+        parts, fds = self._frame_parts(op, seq, payload)
+        if len(parts) == 1:
+            self.send_raw(parts[0], fds, on_blocked)
+            return
+        if fds:  # not so far: frames with descriptors are one buffer
+            self.send_raw(b"".join(parts), fds, on_blocked)
+            return
+        self._send_parts(parts, on_blocked)
+
+    def _send_parts(self, parts: list[Any], on_blocked: Callable[[], bool] | None) -> None:
+        """Send a frame given as several buffers with one gathering system call; when the socket takes
+        only part of it, the rest is joined and sent as usual (the buffers may not outlive this call)."""
+        sent, total = 0, -1
+        try:
+            try:
+                sent = self.sock.sendmsg(parts, (), _MSG_DONTWAIT)
+            except BlockingIOError:
+                pass
+            total = sum(memoryview(p).nbytes for p in parts)
+            if sent != total:
+                self._send_rest(b"".join(parts), sent, on_blocked)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            self.closed = True
+            raise PeerClosed(str(e)) from None
+        except BaseException:
+            if sent and sent != total:  # interrupted with part of the frame sent: the stream is unusable
+                self.closed = True
+            raise
 
     def send_raw(self, data: bytes, fds: list[int], on_blocked: Callable[[], bool] | None = None) -> None:
         if fds:
