@@ -68,7 +68,7 @@ class Config:
         self.sizes = ([1 * KB, 64 * KB, 1 * MB, 16 * MB, 128 * MB] if quick else
                       [1 * KB, 4 * KB, 16 * KB, 64 * KB, 256 * KB, 1 * MB, 4 * MB, 16 * MB, 64 * MB, 128 * MB])
         self.spin_seconds = 0.05 if quick else 0.3  # perf._rt_procs.bench_scaling reads these three
-        self.spin_reps = 2 if quick else 5
+        self.spin_reps = 2 if quick else 9
         self.start_n = 5 if quick else 20
         self.kills = 1 if quick else 3
         self.tmp = tempfile.mkdtemp(prefix="fastparl-perf-cluster-")
