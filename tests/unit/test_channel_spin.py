@@ -1,0 +1,62 @@
+"""A channel polls briefly for the next frame before blocking, and stops polling when it finds nothing."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from fastparl.remote.local import channel as C
+
+
+@pytest.fixture
+def pair():
+    (a, fa), (b, fb) = C.socket_pairs()
+    x, y = C.Channel(a, fa), C.Channel(b, fb)
+    yield x, y
+    x.close()
+    y.close()
+
+
+def test_a_poll_that_finds_a_frame_reads_it_and_forgets_earlier_misses(pair, monkeypatch):
+    monkeypatch.setattr(C, "SPIN_NS", 50_000_000)
+    x, y = pair
+    y._spin_misses = 2
+    x.send(0, 7, "hello")
+    t = time.perf_counter()
+    n = y._spin_recv()
+    assert n > 0 and y._spin_misses == 0 and time.perf_counter() - t < 0.04  # at once, not at the poll's end
+    y._rstart, y._rend = 0, n
+    assert y.next_buffered()[1:3] == (7, "hello")
+
+
+def test_fruitless_polls_turn_polling_off_for_a_while(pair, monkeypatch):
+    monkeypatch.setattr(C, "SPIN_NS", 200_000)
+    x, y = pair
+    for _ in range(C._SPIN_MISSES):
+        assert y._spin_skip == 0
+        assert y._spin_recv() == -1  # nothing came: the caller blocks
+    assert y._spin_skip == C._SPIN_SKIP and y._spin_misses == 0
+    # while polling is off, recv blocks at once and counts the skipped polls down
+    for i in range(3):
+        x.send(0, i, None)
+        assert y.recv()[1] == i
+    assert y._spin_skip == C._SPIN_SKIP - 3
+
+
+def test_polling_can_be_switched_off(pair, monkeypatch):
+    monkeypatch.setattr(C, "SPIN_NS", 0)
+    x, y = pair
+    x.send(0, 1, None)
+    assert y.recv()[1] == 1
+    assert y._spin_skip == -1  # never polls again
+    x.send(0, 2, None)
+    assert y.recv()[1] == 2 and y._spin_skip == -1
+
+
+def test_a_closed_peer_is_seen_while_polling(pair, monkeypatch):
+    monkeypatch.setattr(C, "SPIN_NS", 50_000_000)
+    x, y = pair
+    threading.Timer(0.005, lambda: x.sock.shutdown(socket.SHUT_RDWR)).start()
+    with pytest.raises(C.PeerClosed):
+        y.recv()
