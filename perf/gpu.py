@@ -22,6 +22,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fastparl  # noqa: E402
+from fastparl.errors import ResourceError  # noqa: E402
 from fastparl.remote.resources import visible_gpus  # noqa: E402
 
 
@@ -59,12 +60,12 @@ class Probe:
         return 2 * n**3 * reps / (time.perf_counter() - t) / 1e12
 
 
-def check() -> list[tuple[str, bool, str]]:
-    rows: list[tuple[str, bool, str]] = []
+def check(rows: list[tuple[str, bool, str]]) -> None:
+    """Append a row per check (name, passed, detail)."""
     gpus = visible_gpus()
     rows.append(("driver may hand out", bool(gpus), ", ".join(gpus) or "none"))
     if not gpus:
-        return rows
+        return
     On = fastparl.remote_class(n_gpu=1)(Probe)
     Off = fastparl.remote_class(n_gpu=0)(Probe)
     a = On()
@@ -80,7 +81,7 @@ def check() -> list[tuple[str, bool, str]]:
     try:
         extra = [On() for _ in range(len(gpus))]  # one more than are free
         rows.append(("over-asking raises ResourceError", False, f"{len(extra)} more actors started"))
-    except fastparl.ResourceError as e:
+    except ResourceError as e:
         rows.append(("over-asking raises ResourceError", True, str(e).split(". ")[0]))
     fastparl.kill(a)
     t = time.perf_counter()
@@ -88,11 +89,10 @@ def check() -> list[tuple[str, bool, str]]:
     while again is None and time.perf_counter() - t < 15:
         try:
             again = On()
-        except fastparl.ResourceError:
+        except ResourceError:
             time.sleep(0.2)
     ok = again is not None and again.seen()["count"] == 1
     rows.append(("a killed actor's GPU is handed out again", ok, f"after {time.perf_counter() - t:.2f} s"))
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="perf/results")
     a = ap.parse_args(argv)
     fastparl.connect()
+    rows: list[tuple[str, bool, str]] = []
     try:
-        rows = check()
-    except ImportError as e:
-        rows = [("framework in the actors", False, f"neither torch nor paddle imports: {e}")]
+        check(rows)
+    except Exception as e:  # noqa: BLE001 - report what failed beside what passed
+        rows.append(("(the next check)", False, f"{type(e).__name__}: {e}"))
     finally:
         fastparl.disconnect()
     lines = ["# GPU placement check (`python -m perf.gpu`)", "", "| check | ok | detail |", "|---|---|---|"]

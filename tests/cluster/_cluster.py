@@ -24,7 +24,8 @@ class WorkerProc:
 
     def __init__(self, token_file: str, cpus: int = 16, host_id: str | None = "test-host", gpus: str | None = None,
                  port: int = 0, log_dir: str = "/tmp", extra: tuple[str, ...] = ()):
-        env = dict(os.environ, FASTPARL_TOKEN_FILE=token_file, PYTHONPATH=ROOT)
+        path = os.environ.get("PYTHONPATH")  # kept behind the repo: it may hold the interpreter's packages
+        env = dict(os.environ, FASTPARL_TOKEN_FILE=token_file, PYTHONPATH=ROOT + (os.pathsep + path if path else ""))
         env.pop("FASTPARL_TOKEN", None)
         if host_id:
             env["FASTPARL_HOST_ID"] = host_id
