@@ -141,10 +141,14 @@ def targets(R: dict) -> list[list[str]]:
         for r in sc["rows"]:
             if r["n"] not in (2, 16, last) or r["n"] == 1:
                 continue
-            got, base = f"{r['fastparl_speedup']:.2f} ({r['fastparl_eff']:.2f} N)", f"Pool {r['pool_speedup']:.2f} ({r['pool_eff']:.2f} N)"
+            # against Pool: the same work at the same N, so loops/s (each system's own T1 varies by tens of
+            # percent between processes on these VMs, which would make speedup ratios compare T1s, not scaling)
+            vs_pool = r["fastparl_loops_s"] / r["pool_loops_s"]
+            got = (f"{r['fastparl_speedup']:.2f} ({r['fastparl_eff']:.2f} N); loops/s {vs_pool:.2f}× Pool's")
+            base = f"Pool {r['pool_speedup']:.2f} ({r['pool_eff']:.2f} N)"
             if r["n"] == 2:
                 rows.append(target_row("CPU-bound speedup, N = 2", got, base, f"≥ {T['scaling_eff_2']:g} N and ≥ Pool",
-                                       r["fastparl_eff"] >= T["scaling_eff_2"] and r["fastparl_speedup"] >= r["pool_speedup"]))
+                                       r["fastparl_eff"] >= T["scaling_eff_2"] and vs_pool >= 1.0))
             elif r["n"] == 16:
                 rows.append(target_row("CPU-bound speedup, N = 16", got, base, f"≥ {T['scaling_eff_16']:g} N",
                                        r["fastparl_eff"] >= T["scaling_eff_16"]))
