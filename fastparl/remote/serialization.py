@@ -67,7 +67,7 @@ def _reduce_array(arr: np.ndarray, inband_below: int) -> Any:
     if s is None:
         s = _DTYPE_STR[dtype] = dtype.str
     if arr.nbytes < inband_below and arr.nbytes < _DIRECT_BYTES:
-        return _rebuild_array, (bytearray(arr), s, arr.shape)
+        return _rebuild_array, (bytearray(arr.data), s, arr.shape)  # not bytearray(arr): 0-d ints are sizes
     # Out of band, or large and in band: the pickler hands the buffer itself to its writer (no copy)
     return _rebuild_array, (pickle.PickleBuffer(arr), s, arr.shape)  # type: ignore[arg-type]
 

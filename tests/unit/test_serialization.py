@@ -31,7 +31,8 @@ def test_plain_or_arrays_walks_calls_and_replies_only():
 
 
 @pytest.mark.parametrize("arr", [
-    np.arange(12, dtype=np.float32).reshape(3, 4), np.array(7.5), np.zeros(0, np.int64), np.array([True, False]),
+    np.arange(12, dtype=np.float32).reshape(3, 4), np.array(7.5), np.array(800), np.array(True), np.array(7, np.uint8),
+    np.zeros(0, np.int64), np.array([True, False]),
     np.arange(4, dtype=np.complex64), np.arange(6, dtype=">i4"), np.arange(10)[::3],  # strided: NumPy's reduce
     np.array(["ab", "c"]), np.zeros(2, [("a", "f4"), ("b", "i2")]), np.array(["2020-01-01"], "datetime64[D]"),
 ], ids=lambda a: f"{a.dtype}-{a.shape}-{'c' if a.flags.c_contiguous else 's'}")
