@@ -128,11 +128,22 @@ def render(R: dict) -> str:
         L += [f"**Target** (env steps/s ≥ {TARGET}× PARL's at the same N): {met} of {len(ratios)} task/N cells, "
               f"fastparl/PARL from {worst[1]:.2f}× ({worst[0]}) to {max(r for _, r in ratios):.2f}× — "
               f"{status(met == len(ratios))}.", ""]
+        ceilings = [(k, int(k.split("/")[1]) * ser / p) for k in _keys(agg)
+                    if (ser := _cell(agg, "serial", f"{k.split('/')[0]}/1", "steps_per_s"))
+                    and (p := _cell(agg, "parl", k, "steps_per_s"))]
+        if ceilings:
+            reachable = [k for k, c in ceilings if c >= TARGET]
+            L += [f"*Ceiling*: a system that added nothing to the env work would reach N × the serial loop; "
+                  f"that is {min(c for _, c in ceilings):.2f}–{max(c for _, c in ceilings):.2f}× PARL's rate here, "
+                  f"so {TARGET}× PARL is within reach in {len(reachable)} of {len(ceilings)} cells "
+                  f"({', '.join(reachable) or 'none'}): elsewhere PARL already runs the env work at more than "
+                  f"{1 / TARGET:.0%} of the machine's serial speed per actor (IMPALA's serial loop also runs the "
+                  "learner's share, so an asynchronous system can pass its ceiling).", ""]
     elif cfg.get("missing"):
         L += [f"PARL not measured ({', '.join(cfg['missing'])} not importable): see shared/BASELINES.md.", ""]
     systems = [s for s in ("serial", "fastparl", "parl", "ray") if s in agg]
     head = ["task", "N"] + [f"{s} steps/s" for s in systems] + ["fastparl / PARL", "fastparl / Ray",
-                                                                  "fastparl / (N × serial)"]
+                                                                  "fastparl / (N × serial)", "ceiling: N × serial / PARL"]
     rows = []
     for k in _keys(agg):
         task, n = k.split("/")
@@ -142,6 +153,7 @@ def render(R: dict) -> str:
         row: list[Any] = [task, n] + [f"{v:,.0f}" if v else "–" for v in vals.values()]
         row += [f"{fp / v:.2f}" if fp and (v := vals.get(s)) else "–" for s in ("parl", "ray")]
         row.append(f"{fp / (int(n) * ser):.2f}" if fp and ser else "–")  # type: ignore[operator]
+        row.append(f"{int(n) * ser / p:.2f}" if ser and (p := vals.get("parl")) else "–")
         rows.append(row)
     L += ["## Env steps/s (median over rounds)", ""] + md_table(head, rows) + [""]
     head = ["task", "N"] + [f"{s} first batch (s)" for s in systems if s != "serial"]
