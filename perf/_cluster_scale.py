@@ -18,6 +18,7 @@ from perf import _plots
 from perf._cluster_raw import RawZmq
 from perf._harness import interleaved, log, md_table, median, scaling_ns, size_name
 from perf._rt_common import FpAsyncBench
+from perf._rt_procs import draw_scaling
 
 __all__ = ["bench_calls_n", "md_scaling", "plot_scaling", "plot_arrays", "CALLS_PER_ACTOR"]
 
@@ -88,13 +89,7 @@ def plot_scaling(sc: dict | None, calls: dict | None, out_dir: str) -> list[str]
         return []
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
     if sc_rows:
-        n = [r["n"] for r in sc_rows]
-        _plots.line_plot(a1, n, {"ideal (N)": (n, "k--"), "0.95 N": ([0.95 * v for v in n], "k:"),
-                                 "fastparl zmq actors": ([r["fastparl_speedup"] for r in sc_rows], "C0-o"),
-                                 "multiprocessing.Pool": ([r["pool_speedup"] for r in sc_rows], "C2-x")},
-                         xlabel="N (actors / processes)", ylabel="throughput relative to N = 1 (N·T1/TN)",
-                         title=f"CPU-bound loop, {os.cpu_count()} cores")
-        a1.set_xticks(n)
+        draw_scaling(a1, sc_rows, "fastparl zmq actors", f"CPU-bound loop, {os.cpu_count()} cores")
     if call_rows:
         n = [r["n"] for r in call_rows]
         _plots.line_plot(a2, n, {"fastparl zmq": ([r["fastparl_calls_s"] for r in call_rows], "C0-o"),

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from perf import _plots
 from perf._harness import MB, md_table, median, scaling_ns, time_once
 from perf._rt_common import REPO, Config, FpAsyncBench, FpBench
 
-__all__ = ["bench_start", "bench_fresh", "bench_scaling", "md_start", "md_fresh", "md_scaling", "plot_scaling"]
+__all__ = ["bench_start", "bench_fresh", "bench_scaling", "md_start", "md_fresh", "md_scaling", "plot_scaling",
+           "draw_scaling"]
 
 
 # ============================================================================ start -> first call
@@ -272,17 +274,21 @@ def md_scaling(sc: dict) -> list[str]:
             + [""])
 
 
+def draw_scaling(ax: Any, rows: list[dict], label: str, title: str) -> None:
+    """Speedup against N for fastparl (``label``) beside ``multiprocessing.Pool``, with N and 0.95 N."""
+    n = [r["n"] for r in rows]
+    _plots.line_plot(ax, n, {"ideal (N)": (n, "k--"), "0.95 N": ([0.95 * v for v in n], "k:"),
+                             label: ([r["fastparl_speedup"] for r in rows], "C0-o"),
+                             "multiprocessing.Pool": ([r["pool_speedup"] for r in rows], "C2-x")},
+                     xlabel="N (actors / processes)", ylabel="throughput relative to N = 1 (N·T1/TN)", title=title)
+    ax.set_xticks(n)
+
+
 def plot_scaling(sc: dict, out_dir: str, prefix: str = "runtime") -> list[str]:
     plt = _plots.pyplot()
     rows = sc.get("rows") or []
     if plt is None or not rows:
         return []
-    n = [r["n"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    _plots.line_plot(ax, n, {"ideal (N)": (n, "k--"), "0.95 N": ([0.95 * v for v in n], "k:"),
-                             "fastparl": ([r["fastparl_speedup"] for r in rows], "C0-o"),
-                             "multiprocessing.Pool": ([r["pool_speedup"] for r in rows], "C2-x")},
-                     xlabel="N (actors / processes)", ylabel="throughput relative to N = 1 (N·T1/TN)",
-                     title=f"pure-Python CPU-bound scaling, {os.cpu_count()} cores")
-    ax.set_xticks(n)
+    draw_scaling(ax, rows, "fastparl", f"pure-Python CPU-bound scaling, {os.cpu_count()} cores")
     return [_plots.save(fig, out_dir, f"{prefix}_scaling.png")]

@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # python perf/envs.py
 
 import fastparl  # noqa: E402
 from fastparl.env import make_vector_env  # noqa: E402
+from perf import _plots  # noqa: E402
 from perf._harness import log, md_table, median, run_report, status  # noqa: E402
 
 TARGET = 1.8  # RemoteVectorEnv(2 actors x 64), double-buffered, with the MLP / SyncVectorEnv(64) with the MLP
@@ -320,13 +321,8 @@ def make_plot(R: dict, out_dir: str) -> None:
     rows = R.get("policy", {}).get("rows")
     if not rows:
         return
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
+    plt = _plots.pyplot()
+    if plt is None:
         return
     local = next(v["ratio"] for k, v in rows.items() if k.startswith("fastparl LocalVectorEnv"))
     fig, ax = plt.subplots(figsize=(6.5, 4.5))

@@ -32,6 +32,7 @@ from typing import Any, Callable
 if __package__ in (None, ""):  # python perf/rl.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from perf import _plots  # noqa: E402
 from perf._harness import log, md_table, median, run_report, status  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -187,13 +188,8 @@ def make_plot(R: dict, out_dir: str) -> None:
     agg = aggregate(R)
     if not agg:
         return
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
+    plt = _plots.pyplot()
+    if plt is None:
         return
     tasks = [t for t in TASKS if any(k.startswith(t + "/") for k in _keys(agg))]
     fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(4 * (len(tasks) + 1), 4))
