@@ -242,11 +242,8 @@ class Channel:
         parts, fds = self._frame_parts(op, seq, payload)
         if len(parts) == 1:
             self.send_raw(parts[0], fds, on_blocked)
-            return
-        if fds:  # not so far: frames with descriptors are one buffer
-            self.send_raw(b"".join(parts), fds, on_blocked)
-            return
-        self._send_parts(parts, on_blocked)
+        else:  # a frame of several buffers has no descriptors (see _frame_parts)
+            self._send_parts(parts, on_blocked)
 
     def _send_parts(self, parts: list[Any], on_blocked: Callable[[], bool] | None) -> None:
         """Send a frame given as several buffers with one gathering system call; when the socket takes
