@@ -245,8 +245,7 @@ class Encoder:
         p: pickle.Pickler = self._fast if is_plain_or_arrays(obj) else self._pickler
         try:
             p.dump(obj)
-            out = parts[:]
-            return out
+            return parts[:]
         except FastparlError:  # e.g. shared memory refused by the transport: not a pickling problem
             raise
         except Exception:  # noqa: BLE001 - _ByValue, or anything the C pickler refuses: use cloudpickle
