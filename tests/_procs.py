@@ -34,6 +34,19 @@ def still_alive(pids, timeout: float = 10.0) -> list:
         time.sleep(0.01)
 
 
+def session_pids(sid: int) -> list[int]:
+    """Running processes of session ``sid``: whatever a driver started (drivers lead their session), unless it
+    left the session."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except (OSError, psutil.Error):
+            pass
+    return out
+
+
 def descendants(pid: int | None = None) -> set[int]:
     """Pids of the running (not zombie) processes below ``pid`` (default: this process)."""
     try:

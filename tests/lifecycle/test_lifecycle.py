@@ -10,9 +10,8 @@ import sys
 import time
 
 import numpy as np
-import psutil
 import pytest
-from _procs import descendants, memfd_fds, memfd_segments, own_memfds, pooled_memfds, still_alive
+from _procs import descendants, memfd_fds, memfd_segments, own_memfds, pooled_memfds, session_pids, still_alive
 
 import fastparl
 from _actors import AsyncFaulty, RemoteFaulty, RemotePlain
@@ -36,23 +35,11 @@ def _finish(proc):
     return proc.wait(timeout=60), out, err
 
 
-def _session(sid):
-    """Running processes of session ``sid``: whatever a driver started (drivers lead their session)."""
-    out = []
-    for p in psutil.process_iter():
-        try:
-            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p.pid)
-        except (OSError, psutil.Error):
-            pass
-    return out
-
-
 def _nothing_left(proc, info):
     """Every process the driver made has ended (memfds die with the last process that maps them)."""
     pids = [info["server"], *info["actors"]]
     assert still_alive(pids, 10) == []
-    assert still_alive(_session(proc.pid), 5) == [], "processes of the driver's session still run"
+    assert still_alive(session_pids(proc.pid), 5) == [], "processes of the driver's session still run"
     assert memfd_segments(pids) == {}
 
 

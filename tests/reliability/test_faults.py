@@ -18,7 +18,7 @@ from _drive import read_json_line, run_driver
 
 import fastparl
 from _actors import AsyncFaulty, FailsInit, Faulty, RemoteFaulty
-from _procs import descendants, memfd_segments, still_alive
+from _procs import descendants, memfd_segments, session_pids, still_alive
 from fastparl.errors import ActorDiedError, RemoteError, ResourceError, SerializationError
 
 pytestmark = pytest.mark.timeout(60)
@@ -143,21 +143,7 @@ def test_driver_dies_with_8_busy_actors_and_shared_memory(signame, record_proper
     record_property("time_to_end_s", round(time.monotonic() - t0, 3))
     assert time.monotonic() - t0 < 6
     assert memfd_segments(pids) == {}
-    assert _session(proc.pid) == [], "processes of the driver's session still run"
-
-
-def _session(sid: int) -> list[int]:
-    """Running processes of session ``sid`` (every process a driver started, unless it left the session)."""
-    import psutil
-
-    out = []
-    for p in psutil.process_iter():
-        try:
-            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p.pid)
-        except (OSError, psutil.Error):
-            pass
-    return out
+    assert session_pids(proc.pid) == [], "processes of the driver's session still run"
 
 
 # ------------------------------------------------------------------ scale and concurrency
