@@ -222,6 +222,8 @@ def run_report(name: str, sections: list[tuple[str, Callable[[Any], dict]]], ren
     if add_args is not None:
         add_args(ap)
     args = ap.parse_args(argv)
+    if args.out.endswith(".md"):  # the older form, --out path/<name>.md: its folder
+        args.out = os.path.dirname(args.out) or "."
     cfg = make_config(args)
     os.makedirs(args.out, exist_ok=True)
     only = {s.strip() for s in args.only.split(",") if s.strip()}

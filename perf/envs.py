@@ -339,9 +339,7 @@ def make_plot(R: dict, out_dir: str) -> None:
     ax.set_xticks(ns)
     ax.set_title("CartPole, driver computing actions (NumPy MLP)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "envs_scaling.png"), dpi=110)
-    plt.close(fig)
+    _plots.save(fig, out_dir, "envs_scaling.png")
 
 
 def _add_args(p: Any) -> None:
@@ -356,9 +354,6 @@ def _add_args(p: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--out" in argv and argv[argv.index("--out") + 1].endswith(".md"):  # older form: --out path/envs.md
-        argv[argv.index("--out") + 1] = os.path.dirname(argv[argv.index("--out") + 1]) or "."
 
     def setup(cfg: Config) -> Callable[[], None]:
         fastparl.connect()

@@ -197,9 +197,6 @@ def _add_args(p: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--out" in argv and argv[argv.index("--out") + 1].endswith(".md"):  # older form: --out path/learners.md
-        argv[argv.index("--out") + 1] = os.path.dirname(argv[argv.index("--out") + 1]) or "."
     cfgs: list[Config] = []
 
     def make_config(a: Any) -> Config:

@@ -220,9 +220,7 @@ def make_plot(R: dict, out_dir: str) -> None:
     ax.set_ylabel("seconds")
     ax.set_title("time to the first learner batch")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "rl.png"), dpi=100)
-    plt.close(fig)
+    _plots.save(fig, out_dir, "rl.png")
 
 
 def _add_args(p: Any) -> None:
