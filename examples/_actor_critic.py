@@ -12,8 +12,7 @@ import paddle.nn as nn
 
 import fastparl as parl
 from fastparl.utils import LinearDecayScheduler
-
-from _numpy_mlp import mlp_forward
+from fastparl.utils.numpy_mlp import mlp_forward
 
 __all__ = ["CartpoleModel", "DecayAgent", "evaluate"]
 

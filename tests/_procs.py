@@ -137,3 +137,13 @@ def in_shared_memory(arr) -> bool:
                 if lo <= addr < hi:
                     return True
     return False
+
+
+_pinned_fds: list[int] = []
+
+
+def segment_inode(ref) -> int:
+    """The identity of a ``put()`` object's segment memory (its descriptor is duplicated, so that the
+    inode number cannot be handed to a new file while the tests run)."""
+    _pinned_fds.append(os.dup(ref._seg.fd))
+    return os.fstat(ref._seg.fd).st_ino

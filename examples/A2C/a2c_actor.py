@@ -9,9 +9,6 @@ the forward pass of the two small MLPs is a few numpy matmuls for all its envs a
 
 from __future__ import annotations
 
-import os
-import sys
-
 from typing import Any
 
 import numpy as np
@@ -19,9 +16,7 @@ import numpy as np
 import fastparl as parl
 from fastparl.env import make_vector_env
 from fastparl.kernels import gae
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # examples/
-from _numpy_mlp import mlp_forward  # noqa: E402
+from fastparl.utils.numpy_mlp import mlp_forward
 
 __all__ = ["RolloutWorker", "Actor", "mlp_forward"]
 

@@ -11,18 +11,13 @@ env 1's ...), which is what ``IMPALA.learn`` splits into ``[T, B]``.  It never i
 
 from __future__ import annotations
 
-import os
-import sys
-
 from collections.abc import Mapping
 
 import numpy as np
 
 import fastparl as parl
 from fastparl.env import make_vector_env
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # examples/
-from _numpy_mlp import mlp_forward  # noqa: E402
+from fastparl.utils.numpy_mlp import mlp_forward
 
 __all__ = ["ImpalaWorker", "Actor", "mlp_forward"]
 

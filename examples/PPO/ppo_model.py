@@ -21,7 +21,7 @@ from fastparl.core import NumpyMLP
 from fastparl.data import RolloutStorage
 from fastparl.utils import LinearDecayScheduler
 
-__all__ = ["PPOModel", "PPOAgent", "RunningMeanStd"]
+__all__ = ["PPOModel", "PPOAgent"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -62,23 +62,6 @@ class PPOModel(parl.Model):
         if self.continuous:
             return out, paddle.exp(self.fc_pi_std)
         return out
-
-
-class RunningMeanStd:
-    """Running mean and variance of batches (Chan's parallel algorithm), as in gymnasium's wrappers."""
-
-    def __init__(self, shape: tuple[int, ...] = ()) -> None:
-        self.mean = np.zeros(shape, np.float64)
-        self.var = np.ones(shape, np.float64)
-        self.count = 1e-4
-
-    def update(self, x: np.ndarray) -> None:
-        """Add a batch ``(B, *shape)``."""
-        b_mean, b_var, n = x.mean(axis=0), x.var(axis=0), x.shape[0]
-        delta, tot = b_mean - self.mean, self.count + n
-        self.mean = self.mean + delta * n / tot
-        self.var = (self.var * self.count + b_var * n + delta**2 * self.count * n / tot) / tot
-        self.count = tot
 
 
 class PPOAgent(parl.Agent):

@@ -41,12 +41,13 @@ import numpy as np
 import fastparl as parl
 from fastparl.data import RolloutStorage
 from fastparl.env import make_vector_env
+from fastparl.env.mujoco_wrappers import RunningMeanStd  # gymnasium's, as PARL's wrap_rms uses
 from fastparl.learners import LearnerGroup
 from fastparl.utils.arguments import parse_args as fastparl_parse_args
 from fastparl.utils import TrainLogger, logger, set_seed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ppo_model import PPOAgent, PPOModel, RunningMeanStd  # noqa: E402
+from ppo_model import PPOAgent, PPOModel  # noqa: E402
 
 # Hyper-parameters by action type: discrete = rl-baselines3-zoo's CartPole-v1 PPO, continuous =
 # CleanRL's ppo_continuous_action.py / PARL's mujoco_config (with normalised observations and rewards).
@@ -108,7 +109,7 @@ class ObsNorm:
 
     def __init__(self, shape: tuple[int, ...], enabled: bool) -> None:
         self.enabled = enabled
-        self.rms = RunningMeanStd(shape)
+        self.rms = RunningMeanStd(shape=shape)
 
     def __call__(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
         if not self.enabled:

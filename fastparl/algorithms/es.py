@@ -107,9 +107,9 @@ class SharedNoiseTable:
 
     def _create_noise(self) -> np.ndarray:
         if self.shared:
-            import fastparl
+            from fastparl.remote import shared_array
 
-            noise: np.ndarray = fastparl.shared_array(self.noise_size, np.float32)
+            noise: np.ndarray = shared_array(self.noise_size, np.float32)
         else:
             noise = np.empty(self.noise_size, np.float32)
         rs = np.random.RandomState(self.seed)

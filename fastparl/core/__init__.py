@@ -12,7 +12,7 @@ from fastparl.core.agent import Agent
 from fastparl.core.algorithm import Algorithm
 from fastparl.core.checks import ModelMethodError, check_model_method
 from fastparl.core.model import Model
-from fastparl.core.numpy_mlp import NumpyMLP
+from fastparl.utils.numpy_mlp import NumpyMLP  # paddle-free, also used by actors without paddle
 from fastparl.core import paddle  # PARL's ``parl.core.paddle`` module path (imported after Model)
 
 __all__ = [

@@ -71,7 +71,7 @@ class Agent:
             model = getattr(self.alg, "model", None)
         if not isinstance(model, paddle.nn.Layer):
             raise TypeError(f"expected a parl.Model (or paddle.nn.Layer), got {type(model).__name__}")
-        return model  # type: ignore[no-any-return]
+        return model
 
     def save(self, save_path: str, model: Model | None = None) -> None:
         """Save the parameters of ``model`` (default ``self.alg.model``) to ``save_path``.

@@ -15,7 +15,7 @@ paddle = import_paddle()
 __all__ = ["Model"]
 
 
-class Model(paddle.nn.Layer):  # type: ignore[name-defined,misc]
+class Model(paddle.nn.Layer):  # type: ignore[name-defined]
     """Base class of fastparl's neural networks (a ``paddle.nn.Layer``), as ``parl.Model``.
 
     A ``Model`` is usually a policy or a Q function.  Subclasses call ``super().__init__()``
@@ -175,7 +175,7 @@ def _sync_pairs(source: Model, target: Model) -> list[tuple[np.ndarray, np.ndarr
                 for (sp, tp), (sv, tv) in zip(params, views, strict=True)
             )
         ):
-            return views  # type: ignore[no-any-return]
+            return views
     params = _check_pairs(source, target)
     views = []
     for sp, tp in params:

@@ -176,7 +176,7 @@ class EpisodicLifeEnv(OldApiWrapper):
     def step(self, action: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
         obs, reward, done, info = self.env.step(action)
         self.was_real_done = done
-        lives = self.env.unwrapped.ale.lives()  # type: ignore[attr-defined]
+        lives = self.env.unwrapped.ale.lives()
         if 0 < lives < self.lives:  # lives > 0: some games sit at 0 lives for a few frames before game over
             done = True
         self.lives = lives
@@ -187,7 +187,7 @@ class EpisodicLifeEnv(OldApiWrapper):
             obs = self.env.reset(**kwargs)
         else:  # a no-op step moves on from the lost-life state
             obs, _, _, _ = self.env.step(0)
-        self.lives = self.env.unwrapped.ale.lives()  # type: ignore[attr-defined]
+        self.lives = self.env.unwrapped.ale.lives()
         return obs
 
 
@@ -336,7 +336,7 @@ def wrap_deepmind(env: AnyEnv, dim: int = 84, framestack: bool = True, obs_forma
     if spec is not None and "NoFrameskip" in spec.id:
         wrapped = MaxAndSkipEnv(wrapped, skip=4)
     wrapped = EpisodicLifeEnv(wrapped)
-    if "FIRE" in wrapped.unwrapped.get_action_meanings():  # type: ignore[attr-defined]
+    if "FIRE" in wrapped.unwrapped.get_action_meanings():
         wrapped = FireResetEnv(wrapped)
     wrapped = WarpFrame(wrapped, dim)
     wrapped = ClipRewardEnv(wrapped)

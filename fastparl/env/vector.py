@@ -26,7 +26,7 @@ from fastparl.env import _futex
 from fastparl.env._block import Block, EnvFn, buffers
 from fastparl.env.spaces import check_spaces
 from fastparl.errors import FastparlError
-from fastparl.remote import backend, get, kill, remote_class, shared_array
+from fastparl.remote import current_backend, get, kill, remote_class, shared_array
 
 __all__ = ["LocalVectorEnv", "RemoteVectorEnv", "make_vector_env", "EnvFn"]
 
@@ -174,11 +174,11 @@ class RemoteVectorEnv(_BatchEnv):
     def __init__(self, env_fns: Sequence[EnvFn], num_actors: int = 2, copy: bool = True, groups: int = 1,
                  futex: bool | None = None, pin: bool = False):
         env_fns = list(env_fns)
-        caps = backend().capabilities
+        caps = current_backend().capabilities
         can_futex = _futex.available() and caps.processes and caps.shared_memory
         if futex and not can_futex:
             raise ValueError("futex=True needs Linux on x86-64 and a backend whose actors share this host's memory "
-                             f"(this one: {type(backend()).__name__}); pass futex=None to fall back to remote calls")
+                             f"(this one: {type(current_backend()).__name__}); pass futex=None to fall back to remote calls")
         if not 1 <= groups <= len(env_fns):
             raise ValueError(f"groups={groups} must be between 1 and the number of envs ({len(env_fns)})")
         if groups > num_actors >= 1 and groups % num_actors:

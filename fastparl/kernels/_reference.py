@@ -1,7 +1,7 @@
 """Plain Python reference loops for every kernel (float64 maths, one step at a time).
 
 Slow on purpose: written to be read and checked against the papers, used by
-``tests/unit/test_kernels.py`` for equivalence tests and by ``perf/kernels.py`` as the
+``tests/unit/kernels/test_kernels.py`` for equivalence tests and by ``perf/kernels/`` as the
 pure-Python baseline.  Inputs follow the kernels' conventions (time-major ``(T, N)`` or ``(T,)``).
 """
 

@@ -3,6 +3,11 @@
 Matches ``parl/algorithms/paddle/impala/vtrace.py::from_importance_weights`` and deepmind's
 ``scalable_agent/vtrace.py`` with ``discounts = gamma * (1 - terminated)`` and
 ``bootstrap_value = last_values``; ``clip_c`` is the c-bar threshold (fixed at 1.0 there).
+
+Written twice on purpose, on different types: this kernel (numpy in, numpy out, ``terminated`` and
+``truncated`` flags, what :class:`fastparl.algorithms.IMPALA` uses) and PARL's
+:func:`fastparl.algorithms.impala.vtrace.from_importance_weights` (paddle tensors in and out, any
+per-step ``discounts``, for PARL code that calls it).  The tests check that both give the same targets.
 """
 
 from __future__ import annotations

@@ -80,9 +80,9 @@ def free_port(host: str = LOOPBACK) -> int:
 
 def visible_gpu_count() -> int:
     """GPUs the current backend may hand out (``n_gpu=``): the runtime's own rule, through its interface."""
-    from fastparl.remote import backend
+    from fastparl.remote import current_backend
 
-    return len(backend().gpus())
+    return len(current_backend().gpus())
 
 
 def plan(num_learners: int, use_gpu: bool | None = None) -> list[Rendezvous]:
@@ -108,7 +108,7 @@ def plan(num_learners: int, use_gpu: bool | None = None) -> list[Rendezvous]:
     if use_gpu and gpus < num_learners:
         raise ValueError(f"{num_learners} GPU learners need {num_learners} GPUs (NCCL uses one device per rank), "
                          f"but {gpus} are visible; use fewer learners, or use_gpu=False for CPU learners (gloo)")
-    from fastparl.remote import backend as current_backend
+    from fastparl.remote import current_backend
 
     addr, port = current_backend().rendezvous(num_learners)
     backend, n_gpu = ("nccl", 1) if use_gpu else ("gloo", 0)

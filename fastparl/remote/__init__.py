@@ -1,16 +1,24 @@
 """The parallel interface: remote classes, futures, shared arrays.  Needs no deep-learning framework.
 
-Layers: :mod:`.proxy` (``@remote_class``) and :mod:`.futures` sit on the declared backend
-interface of :mod:`.backend`; :mod:`.tracker` (request tracking over a transport) and
-:mod:`.dispatcher` (the actor side) are shared by the backends; :mod:`.local` holds the local
-backend's machinery, :mod:`.serial` the in-process backend.
+Layers, top down: :mod:`.api` (``connect``, ``put``, ``shared_array``, ...), :mod:`.proxy`
+(``@remote_class``) and :mod:`.futures` sit on the declared backend interface, the *seam*
+(:mod:`.backend`).  Below it each backend is a package with the same roles: ``backend.py`` (the
+:class:`Backend`), ``handle.py`` (the driver's :class:`ActorHandle`), ``host.py`` (what runs in the
+actor's process): :mod:`.local`, :mod:`.serial`, :mod:`.zmq`, :mod:`.ray`.  Shared by the backends:
+:mod:`.tracker` (request tracking over a :mod:`.transport`), :mod:`.dispatcher` (the actor side),
+:mod:`.class_transfer`, :mod:`.protocol`, :mod:`.serialization`, :mod:`.error_messages`,
+:mod:`.hosts`, :mod:`.resources` and :mod:`.system` (the operating system).
 """
 
-from fastparl.remote.api import backend, connect, disconnect, is_connected, kill, shared_array
+import sys as _sys
+import types as _types
+import warnings as _warnings
+
+from fastparl.remote.api import connect, current_backend, disconnect, is_connected, kill, put, shared_array
 from fastparl.remote.backend import ActorHandle, Backend, Capabilities, register_backend
 from fastparl.remote.futures import Future, get, wait
 from fastparl.remote.local.shm import SharedArray
-from fastparl.remote.objref import ObjectRef, put
+from fastparl.remote.objref import ObjectRef
 from fastparl.remote.proxy import RemoteProxy, remote_class
 
 __all__ = [
@@ -21,8 +29,8 @@ __all__ = [
     "ObjectRef",
     "RemoteProxy",
     "SharedArray",
-    "backend",
     "connect",
+    "current_backend",
     "disconnect",
     "get",
     "is_connected",
@@ -33,3 +41,17 @@ __all__ = [
     "shared_array",
     "wait",
 ]
+
+
+class _SeamModule(_types.ModuleType):
+    """The class of the module :mod:`fastparl.remote.backend`, which may also be called, for one release,
+    as the function ``fastparl.remote.backend()`` it used to shadow (now :func:`current_backend`)."""
+
+    def __call__(self) -> Backend:
+        _warnings.warn("fastparl.remote.backend() is deprecated and will be removed in the next release: use "
+                       "fastparl.remote.current_backend() (fastparl.remote.backend is the backend interface module)",
+                       DeprecationWarning, stacklevel=2)
+        return current_backend()
+
+
+_sys.modules["fastparl.remote.backend"].__class__ = _SeamModule

@@ -1,10 +1,10 @@
-"""``connect`` / ``disconnect`` / ``kill`` / ``put`` / ``shared_array``: the calls that go to the backend."""
+"""The public calls that go to the backend: ``connect`` / ``disconnect`` / ``current_backend`` / ``kill`` /
+``put`` / ``shared_array``."""
 
 from __future__ import annotations
 
 import atexit
 import os
-import socket
 import threading
 import warnings
 from typing import Any
@@ -13,8 +13,10 @@ import numpy as np
 
 from fastparl.errors import ConnectionError, FastparlError
 from fastparl.remote.backend import Backend, backend_for_target, create_backend
+from fastparl.remote.hosts import all_loopback, anyone_listens, check_hosts, is_host_list
+from fastparl.remote.objref import ObjectRef
 
-__all__ = ["connect", "disconnect", "backend", "kill", "is_connected", "shared_array"]
+__all__ = ["connect", "disconnect", "current_backend", "kill", "is_connected", "put", "shared_array"]
 
 _lock = threading.RLock()
 _backend: Backend | None = None
@@ -48,9 +50,9 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
         # read here, never at import; FASTPARL_BACKEND names any target (e.g. "ray"), FASTPARL_HOSTS worker daemons
         address = os.environ.get("FASTPARL_BACKEND") or os.environ.get("FASTPARL_HOSTS") or "local"
     target = str(address).strip()
-    if ":" in target and "://" not in target:
-        _check_hosts(target)
-        if _all_loopback(target) and not _anyone_listens(target):  # PARL's connect("localhost:8010")
+    if is_host_list(target):
+        check_hosts(target)
+        if all_loopback(target) and not anyone_listens(target):  # PARL's connect("localhost:8010")
             warnings.warn(f"fastparl.connect({target!r}): no fastparl worker listens there, so actors run as "
                           "local processes on this machine (the local backend). Start workers with "
                           "`fastparl worker --port PORT` to use them.", stacklevel=2)
@@ -58,7 +60,7 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
     try:
         name = backend_for_target(target)
     except FastparlError as e:
-        _check_hosts(target)  # names the malformed entry, if that is what it is
+        check_hosts(target)  # names the malformed entry, if that is what it is
         raise ConnectionError(str(e)) from None
     with _lock:
         if _backend is not None:
@@ -71,32 +73,7 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
         _target = target
 
 
-def _anyone_listens(target: str, timeout: float = 0.5) -> bool:
-    for part in target.split(","):
-        host, _, port = part.strip().rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-            return True
-        except OSError:
-            continue
-    return False
-
-
-def _all_loopback(target: str) -> bool:
-    hosts = [part.strip().rpartition(":")[0].strip("[]") for part in target.split(",")]
-    return all(h == "localhost" or h.startswith("127.") or h == "::1" for h in hosts)
-
-
-def _check_hosts(target: str) -> None:
-    for part in target.split(","):
-        host, sep, port = part.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConnectionError(
-                f"bad host address {part.strip()!r} in {target!r}: expected 'host:port' entries separated by "
-                "commas, e.g. FASTPARL_HOSTS='10.0.0.2:8037,10.0.0.3:8037'")
-
-
-def backend() -> Backend:
+def current_backend() -> Backend:
     """The current backend, connecting locally first if nobody called :func:`connect`."""
     b = _backend
     if b is None:
@@ -130,6 +107,15 @@ def kill(proxy: Any) -> None:
     actor.kill()
 
 
+def put(obj: Any) -> ObjectRef:
+    """Store ``obj`` once and return a reference to pass to actors.
+
+    Use it to broadcast the same large data (weights, a dataset) to many actors: one write,
+    then each actor reads it in place instead of receiving its own copy.
+    """
+    return current_backend().put(obj)
+
+
 def shared_array(shape: int | tuple[int, ...], dtype: Any = np.float32, fill: Any = None) -> np.ndarray:
     """Allocate an array that lives in shared memory.
 
@@ -147,8 +133,16 @@ def shared_array(shape: int | tuple[int, ...], dtype: Any = np.float32, fill: An
     Raises:
         FastparlError: the backend cannot share memory with its actors in place.
     """
-    b = backend()
+    b = current_backend()
     b.require("shared_memory", "fastparl.shared_array()",
               "Its actors cannot see this machine's memory: pass ordinary NumPy arrays (they travel as "
               "zero-copy frames) and return results from the actor's methods instead.")
     return b.shared_array(shape, dtype, fill)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "backend":  # the old name of current_backend (deprecated; removed in the next release)
+        warnings.warn("fastparl.remote.api.backend() is deprecated: use fastparl.remote.current_backend()",
+                      DeprecationWarning, stacklevel=2)
+        return current_backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

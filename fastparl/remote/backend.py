@@ -19,17 +19,15 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Protocol, Sequence
 
 from fastparl.errors import FastparlError
-from fastparl.remote.local import portable
+from fastparl.remote.hosts import is_host_list
+from fastparl.remote.objref import ObjectRef
+from fastparl.remote.system import portable
 
-if TYPE_CHECKING:  # pragma: no cover
-    from fastparl.remote.futures import Future
-    from fastparl.remote.objref import ObjectRef
-
-__all__ = ["ActorHandle", "Backend", "Capabilities", "register_backend", "backend_for_target", "create_backend",
-           "registered_backends"]
+__all__ = ["ActorHandle", "Backend", "Capabilities", "PendingResult", "register_backend", "backend_for_target",
+           "create_backend", "registered_backends"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,26 @@ class Capabilities:
         return bool(getattr(self, name))
 
 
+class PendingResult(Protocol):
+    """What a backend's waiting (:meth:`Backend.wait`, :meth:`Backend.get_many`) sees of a call's
+    pending result: the handle that made the call and the id it gave the call.  A
+    :class:`fastparl.Future` is one; the backend never needs to know more of it."""
+
+    @property
+    def actor(self) -> "ActorHandle":
+        """The handle of the actor running the call."""
+
+    @property
+    def call_id(self) -> Any:
+        """The id the handle gave the call (the ``seq`` of :meth:`ActorHandle.result`)."""
+
+    def done(self) -> bool:
+        """Whether the outcome is in (never blocks)."""
+
+    def resolve(self, ok: bool, value: Any) -> None:
+        """Set the outcome, fetched by the backend for many results at once (``get_many``)."""
+
+
 class ActorHandle(ABC):
     """The driver's handle on one actor: what a proxy and its futures call.
 
@@ -68,7 +86,8 @@ class ActorHandle(ABC):
 
     @abstractmethod
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
-        """Run ``name(*args, **kwargs)`` in the actor; a :class:`Future` at once if not ``wait``."""
+        """Run ``name(*args, **kwargs)`` in the actor; a pending result at once if not ``wait`` (a
+        :class:`fastparl.Future` holding this handle and the call's id)."""
 
     @abstractmethod
     def getattr(self, name: str) -> Any:
@@ -78,7 +97,7 @@ class ActorHandle(ABC):
     def setattr(self, name: str, value: Any) -> None:
         """Set the actor's attribute ``name``."""
 
-    # ``seq`` below is the call id the handle gave its Future: a sequence number, or any token of its own.
+    # ``seq`` below is the call id the handle gave its future: a sequence number, or any token of its own.
     @abstractmethod
     def result(self, seq: Any, timeout: float | None) -> tuple[bool, Any]:
         """(ok, value or exception) of call ``seq``, waiting up to ``timeout`` s (FutureTimeoutError)."""
@@ -129,7 +148,7 @@ class Backend(ABC):
 
     # ------------------------------------------------------------------ data
     @abstractmethod
-    def put(self, obj: Any) -> "ObjectRef":
+    def put(self, obj: Any) -> ObjectRef:
         """Store ``obj`` once for many actors to read (see :func:`fastparl.put`)."""
 
     @abstractmethod
@@ -160,7 +179,7 @@ class Backend(ABC):
             return "127.0.0.1", int(s.getsockname()[1])
 
     # ------------------------------------------------------------------ waiting
-    def get_many(self, futures: Sequence["Future"], deadline: float | None) -> None:
+    def get_many(self, futures: Sequence[PendingResult], deadline: float | None) -> None:
         """Resolve ``futures`` (all of this backend) before ``deadline``, for ``fastparl.get(list)``.
 
         The default asks each in turn; a backend that can fetch many replies at once overrides it.
@@ -168,8 +187,7 @@ class Backend(ABC):
         """
         return None
 
-    def wait(self, futures: Sequence["Future"], num_returns: int, deadline: float | None
-             ) -> None:
+    def wait(self, futures: Sequence[PendingResult], num_returns: int, deadline: float | None) -> None:
         """Block until at least ``num_returns`` of ``futures`` may be done, or ``deadline`` passes.
 
         The default waits on each pending actor's :meth:`ActorHandle.waitable` plus this backend's
@@ -178,7 +196,7 @@ class Backend(ABC):
         pending = [f for f in futures if not f.done()]
         if len(futures) - len(pending) >= num_returns:
             return
-        fds = {fd for fd in (f._actor.waitable() for f in pending) if fd is not None}
+        fds = {fd for fd in (f.actor.waitable() for f in pending) if fd is not None}
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not fds:
             time.sleep(0.001 if remaining is None else min(0.001, remaining))
@@ -274,14 +292,10 @@ def backend_for_target(target: str) -> str:
 def create_backend(name: str, target: str, **options: Any) -> Backend:
     module, _, cls_name = _REGISTRY[name].partition(":")
     cls = getattr(importlib.import_module(module), cls_name)
-    return cls(target=target, **options)  # type: ignore[no-any-return]
-
-
-def _is_host_list(target: str) -> bool:
-    return ":" in target and "://" not in target
+    return cls(target=target, **options)
 
 
 register_backend("local", "fastparl.remote.local.backend:LocalBackend")
-register_backend("serial", "fastparl.remote.serial:SerialBackend")
-register_backend("zmq", "fastparl.remote.zmq.backend:ZmqBackend", _is_host_list)
-register_backend("ray", "fastparl.remote.ray_backend.backend:RayBackend", lambda t: t.startswith("ray://"))
+register_backend("serial", "fastparl.remote.serial.backend:SerialBackend")
+register_backend("zmq", "fastparl.remote.zmq.backend:ZmqBackend", is_host_list)
+register_backend("ray", "fastparl.remote.ray.backend:RayBackend", lambda t: t.startswith("ray://"))

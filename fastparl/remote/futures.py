@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from fastparl.errors import SerializationError
 from fastparl.remote.backend import ActorHandle
+from fastparl.remote.objref import ObjectRef
 
 __all__ = ["Future", "get", "wait"]
 
@@ -46,7 +47,18 @@ class Future:
         """PARL's name for :meth:`result`."""
         return self.result(timeout)
 
-    def _resolve(self, ok: bool, value: Any) -> None:
+    # ------------------------------------------------------------------ what a backend sees (backend.PendingResult)
+    @property
+    def actor(self) -> ActorHandle:
+        """The handle of the actor running the call."""
+        return self._actor
+
+    @property
+    def call_id(self) -> Any:
+        """The id the handle gave the call."""
+        return self._seq
+
+    def resolve(self, ok: bool, value: Any) -> None:
         """Set the outcome (a backend's get_many fetched it)."""
         if self._value is _PENDING:
             self._ok, self._value = ok, value
@@ -81,8 +93,6 @@ def get(objects: Any, timeout: float | None = None) -> Any:
 
     Other values pass through unchanged, so ``fastparl.get([f1, 3, f2])`` works.
     """
-    from fastparl.remote.objref import ObjectRef
-
     deadline = None if timeout is None else time.monotonic() + timeout
     if isinstance(objects, (list, tuple)):  # let each backend fetch its replies together where it can
         groups: dict[int, tuple[Any, list[Future]]] = {}

@@ -1,14 +1,14 @@
-"""``fastparl.put``: store an object once, let many actors read it without a copy each."""
+"""The reference :func:`fastparl.put` returns: an object stored once, read by many actors without a copy each."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ObjectRef", "put"]
+__all__ = ["ObjectRef"]
 
 
 class ObjectRef:
-    """A handle to an object stored once by :func:`put`.
+    """A handle to an object stored once by :func:`fastparl.put` (a backend's ``put``).
 
     Pass it as an argument to any number of actor calls: each actor receives the object itself.
     On this machine the object lives once in shared memory and each actor process rebuilds it
@@ -30,14 +30,3 @@ class ObjectRef:
 
 def _identity(value: Any) -> Any:
     return value
-
-
-def put(obj: Any) -> ObjectRef:
-    """Store ``obj`` once and return a reference to pass to actors.
-
-    Use it to broadcast the same large data (weights, a dataset) to many actors: one write,
-    then each actor reads it in place instead of receiving its own copy.
-    """
-    from fastparl.remote.api import backend
-
-    return backend().put(obj)

@@ -1,17 +1,63 @@
-"""Operation codes of the frames exchanged by drivers, actors and the fork server."""
+"""The requests and replies exchanged by drivers, actors and the fork server, field by field.
+
+Every message is a *frame* ``(op, seq, payload)``: an operation code below, the sequence number
+the requester gave it (a reply carries the number of its request), and a pickled payload.  How a
+frame is laid out in bytes is the transport's: :mod:`.local.channel` (Unix sockets and shared
+memory) and :mod:`.zmq.wire` (ZeroMQ frames) each open with their layout.  A receiver gets
+``(op, seq, payload, error)`` where ``error`` is the exception that unpickling the payload raised
+(then ``payload`` is None), so that a bad payload fails one request, not the link.
+
+Driver -> actor (answered by :class:`~fastparl.remote.dispatcher.Dispatcher`):
+
+========  ==================================================================================
+op        payload
+========  ==================================================================================
+INIT      ``(class spec, args, kwargs, sys.path or None, cwd or None)``: build the object; the
+          spec is :func:`fastparl.remote.class_transfer.class_spec`'s; ``None`` path and cwd
+          (an actor on another host) keep the actor's own.
+CALL      ``(method name, args tuple, kwargs dict or None)``
+GETATTR   ``name``
+SETATTR   ``(name, value)``
+========  ==================================================================================
+
+Actor -> driver, one reply per request:
+
+========  ==================================================================================
+OK        the result (``None`` for INIT and SETATTR)
+ERR       the error report ``(type name, message, traceback text, pickled exception or None,
+          kind, pid)`` of :func:`fastparl.remote.error_messages.error_info`; ``kind`` is
+          ``"remote"`` (the user's code raised), ``"attr"`` (no such attribute) or
+          ``"serialization"`` (a payload did not pickle or unpickle)
+CALLABLE  ``None``: the reply to GETATTR of a method; the driver returns a callable that calls
+          it by name (:data:`CALLABLE_ATTR` stands for it between handle and proxy)
+========  ==================================================================================
+
+Driver <-> fork server (:mod:`.local.forkserver`), over the same channel format:
+
+========  ==================================================================================
+SPAWN     ``{"env": dict, "overrides": {name: value or None}, "name": class name, "nfds": n}``
+          and ``n`` descriptors sent just before the frame (the actor's two sockets); a worker
+          daemon's actor has ``"nfds": 0``, ``"zmq": {endpoint, identity, nonce, token, curve}``
+          (see :mod:`.zmq.host`) and ``"cwd"``; reply OK with the actor's pid, or ERR
+STATUS    an actor's pid; reply OK with its exit code (negative: the signal) or ``None``
+OK        sent once by the fork server when it is ready (``seq`` 0, payload its pid)
+========  ==================================================================================
+"""
 
 # driver -> actor
-INIT = 1  # payload: (class spec, args, kwargs, sys.path, cwd)
-CALL = 2  # payload: (method name, args, kwargs)
-GETATTR = 3  # payload: name
-SETATTR = 4  # payload: (name, value)
+INIT = 1
+CALL = 2
+GETATTR = 3
+SETATTR = 4
 # actor -> driver
-OK = 10  # payload: result
-ERR = 11  # payload: ErrorInfo tuple, see actor.error_info
-CALLABLE = 12  # reply to GETATTR: the attribute is callable; call it by name
+OK = 10
+ERR = 11
+CALLABLE = 12
 # driver <-> fork server
-SPAWN = 20  # payload: dict(env=..., name=...); descriptors: actor socket, stdout, stderr
-STATUS = 21  # payload: pid -> exit code or None
+SPAWN = 20
+STATUS = 21
+
+CALLABLE_ATTR = object()  # what a handle's getattr returns for a CALLABLE reply: call the attribute by name
 
 
 class PeerClosed(Exception):

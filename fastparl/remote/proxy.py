@@ -12,8 +12,10 @@ import inspect
 import types
 from typing import Any, Callable
 
+from fastparl.remote import api
 from fastparl.remote.backend import ActorHandle
-from fastparl.remote.errinfo import CALLABLE_ATTR, no_pickle
+from fastparl.remote.error_messages import no_pickle
+from fastparl.remote.protocol import CALLABLE_ATTR
 
 __all__ = ["remote_class", "RemoteProxy", "method_names"]
 
@@ -35,8 +37,6 @@ class RemoteProxy:
             _adopt_subclass(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from fastparl.remote import api
-
         cls = type(self)
         real = cls._fp_cls
         try:
@@ -47,7 +47,7 @@ class RemoteProxy:
             pass
         object.__setattr__(self, "_fp_wait", bool(cls._fp_opts.get("wait", True)))
         object.__setattr__(self, "_fp_actor", None)
-        object.__setattr__(self, "_fp_actor", api.backend().create_actor(real, args, kwargs, cls._fp_opts))
+        object.__setattr__(self, "_fp_actor", api.current_backend().create_actor(real, args, kwargs, cls._fp_opts))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_fp_") or (name.startswith("__") and name.endswith("__")):
@@ -135,7 +135,10 @@ def _make(cls: Any, opts: dict[str, Any]) -> type:
 
 
 def method_names(cls: type) -> list[str]:
-    """The methods of ``cls`` (and its bases) that a proxy forwards: public or single-underscore, not dunder."""
+    """The methods of ``cls`` (and its bases) that a proxy forwards: public or single-underscore, not dunder.
+
+    The one rule for every backend: the Ray backend makes one Ray method of each (see
+    :mod:`fastparl.remote.ray.host`)."""
     names = []
     for klass in reversed(cls.__mro__[:-1]):
         for name, attr in vars(klass).items():

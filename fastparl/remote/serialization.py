@@ -25,9 +25,9 @@ from typing import Any, Callable
 import cloudpickle
 import numpy as np
 
-from fastparl.errors import FastparlError, SerializationError
+from fastparl.errors import FastparlError
 
-__all__ = ["Encoder", "PLAIN_TYPES", "cloud_dumps", "dumps", "is_plain", "is_plain_or_arrays", "loads", "describe_unpicklable", "register_shared_type", "PROTOCOL"]
+__all__ = ["Encoder", "PLAIN_TYPES", "cloud_dumps", "dumps", "is_plain", "is_plain_or_arrays", "loads", "register_shared_type", "PROTOCOL"]
 
 PROTOCOL = 5
 _MAIN = b"__main__"
@@ -228,7 +228,7 @@ class Encoder:
         sink = _Sink(self._parts.append)
         self._pickler = _Pickler(sink, buffer_callback, on_shared, inband_below)  # type: ignore[arg-type]
         # plain values and arrays only (see is_plain_or_arrays): no reducer_override, arrays by dispatch table
-        self._fast = pickle.Pickler(sink, PROTOCOL, buffer_callback=buffer_callback)  # type: ignore[arg-type]
+        self._fast = pickle.Pickler(sink, PROTOCOL, buffer_callback=buffer_callback)
         self._fast.dispatch_table = {np.ndarray: _array_reducer(inband_below)}
         self._args = (buffer_callback, on_shared, inband_below)
         self._on_retry = on_retry
@@ -298,34 +298,3 @@ def dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None
 
 def loads(data: Any, buffers: Any = None) -> Any:
     return pickle.loads(data, buffers=buffers)
-
-
-def describe_unpicklable(what: str, args: tuple = (), kwargs: dict | None = None, exc: BaseException | None = None,
-                         value: Any = None) -> SerializationError:
-    """Build a :class:`SerializationError` that names the culprit (which argument) and the fix."""
-    culprit = ""
-    for i, a in enumerate(args):
-        if _fails(a):
-            culprit = f"positional argument {i} ({type(a).__name__})"
-            break
-    else:
-        for k, v in (kwargs or {}).items():
-            if _fails(v):
-                culprit = f"keyword argument {k!r} ({type(v).__name__})"
-                break
-    if not culprit and value is not None:
-        culprit = f"value of type {type(value).__name__}"
-    where = f"{what}: {culprit}" if culprit else what
-    return SerializationError(
-        f"could not pickle {where}: {type(exc).__name__ if exc else 'error'}: {exc}. "
-        "Arguments and results of remote calls must be picklable (by pickle or cloudpickle): pass plain data "
-        "(NumPy arrays, numbers, lists, dicts) instead of open files, locks, sockets, generators or live "
-        "paddle tensors, or create such objects inside the actor.")
-
-
-def _fails(obj: Any) -> bool:
-    try:
-        cloudpickle.dumps(obj, PROTOCOL, buffer_callback=lambda b: False)
-        return False
-    except Exception:  # noqa: BLE001
-        return True

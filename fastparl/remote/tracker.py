@@ -1,6 +1,7 @@
 """Request tracking, written once for every backend that sends messages (local, zmq).
 
-A :class:`TrackedActor` numbers its requests, sends them over a :class:`Transport`, and matches
+A :class:`TrackedActor` numbers its requests, sends them over a
+:class:`~fastparl.remote.transport.Transport`, and matches
 replies to requests by sequence number.  It knows nothing of sockets or shared memory.
 
 Threads: sending is serialised by a lock that covers only the send.  Receiving follows a
@@ -20,60 +21,18 @@ from __future__ import annotations
 import threading
 import time
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, Protocol, cast
+from typing import Any, cast
 
 from fastparl.errors import ActorDiedError, FastparlError
-from fastparl.remote.backend import ActorHandle
-from fastparl.remote.errinfo import CALLABLE_ATTR, build_error, unpicklable_reply
+from fastparl.remote.backend import ActorHandle, Backend
+from fastparl.remote.error_messages import build_error, describe_request, describe_unpicklable, timeout_error, \
+    unpicklable_reply
 from fastparl.remote.futures import Future
-from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, OK, SETATTR, PeerClosed
-from fastparl.remote.serialization import PLAIN_TYPES, describe_unpicklable
+from fastparl.remote.protocol import CALL, CALLABLE, CALLABLE_ATTR, ERR, GETATTR, OK, SETATTR, PeerClosed
+from fastparl.remote.serialization import PLAIN_TYPES
+from fastparl.remote.transport import Frame, Transport
 
-if TYPE_CHECKING:  # pragma: no cover
-    from fastparl.remote.backend import Backend
-
-__all__ = ["Frame", "PeerClosed", "Transport", "TrackedActor", "describe_request", "timeout_error"]
-
-Frame = tuple[int, int, Any, "BaseException | None"]  # (op, seq, payload, unpickling error or None)
-
-
-class Transport(Protocol):
-    """What request tracking needs from a link to one actor."""
-
-    closed: bool  # set when the link became unusable (peer gone, or a frame was cut half-way)
-
-    def send(self, op: int, seq: int, payload: Any, on_blocked: Callable[[], bool] | None = None,
-             plain: bool = False) -> None:
-        """Send one request.  Raises PeerClosed, or the pickling error for an unpicklable payload.
-        ``on_blocked`` is called while the link is full; it returns whether it made room (read replies).
-        ``plain``: the caller knows the payload is made of plain values (see serialization.is_plain)."""
-
-    def recv(self, timeout: float | None = None) -> Frame | None:
-        """The next reply, or None after ``timeout`` s.  Raises PeerClosed."""
-
-    def poll(self) -> list[Frame]:
-        """The replies that have arrived, without blocking.  Raises PeerClosed."""
-
-    def fileno(self) -> int:
-        """A descriptor that is readable when a reply may be waiting (-1 if there is none)."""
-
-    def close(self) -> None: ...
-
-
-def describe_request(cls_name: str, op: int, name: str) -> str:
-    """Text naming a request in error messages."""
-    if op == GETATTR:
-        return f"{cls_name}.{name}"
-    if op == SETATTR:
-        return f"setting {cls_name}.{name}"
-    return f"{cls_name}.{name}()"
-
-
-def timeout_error(what: str, timeout: float | None) -> FastparlError:
-    from fastparl.errors import FutureTimeoutError
-
-    return FutureTimeoutError(f"{what} did not finish within {timeout} s; it is still running: call .result() "
-                              "again later, or fastparl.kill() the actor to stop it")
+__all__ = ["TrackedActor"]
 
 
 class TrackedActor(ActorHandle):
@@ -83,7 +42,7 @@ class TrackedActor(ActorHandle):
 
     transport: Transport
 
-    def __init__(self, backend: "Backend", cls_name: str):
+    def __init__(self, backend: Backend, cls_name: str):
         self.backend = backend
         self.cls_name = cls_name
         self.pid = -1
@@ -240,6 +199,34 @@ class TrackedActor(ActorHandle):
 
     # ------------------------------------------------------------------ receiving
     def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
+        """The reply of request ``seq``, waiting up to ``timeout`` s: the leader/follower protocol.
+
+        At most one thread at a time reads the transport: the *leader* (``_reading`` is set).  A
+        thread that wants a reply, under ``_lock``:
+
+        1. takes its reply if another thread has already read and stored it (``_replies``);
+        2. else returns the actor's error if it is gone;
+        3. else, if nobody reads, becomes the leader: it releases the lock and reads frames
+           (:meth:`_read_until`) until its own arrives, storing every other reply for its owner
+           (:meth:`_store`, which wakes that owner only).  Done, or timed out, or interrupted, it
+           stops reading (:meth:`_stop_reading`) and *hands over*: it wakes one waiting thread,
+           which goes back to step 1 and, its reply not being in, becomes the next leader;
+        4. else it is a *follower*: it sleeps on a condition of its own (``_waiting[seq]``), so
+           that a stored reply wakes only its thread, with its own deadline, and is woken by its
+           reply, a hand-over or the actor's death (:meth:`_fail` wakes all); then back to step 1.
+
+        A follower woken by a hand-over may find its reply already stored: it then returns at step
+        1, so it passes the hand-over on to another waiter, or nobody would read for them.  The lock
+        is never held across a blocking read, so a follower's timeout fires while the leader waits
+        on a slow call, and :meth:`poll` never waits.  Any interruption (Ctrl-C) of a leader stops
+        its reading, so the others are never left without a reader.
+
+        Returns:
+            ``(True, value)`` or ``(False, exception to raise)``.
+
+        Raises:
+            FutureTimeoutError: no reply within ``timeout`` (the request stays pending: ask again).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         cv = self._cv
         reading = False
@@ -248,8 +235,10 @@ class TrackedActor(ActorHandle):
                 while True:
                     reply = self._replies.pop(seq, None)
                     if reply is not None:
-                        if not self._reading and self._waiting:  # a hand-over may have woken us (absorbed when our
-                            self._hand_over()  # reply was in already): pass it on, or nobody reads for the others
+                        # A hand-over may have woken us (and been absorbed, our reply being in already):
+                        # pass it on, or nobody reads for the others.
+                        if not self._reading and self._waiting:
+                            self._hand_over()
                         return reply
                     if self.error is not None:
                         return False, self._error()

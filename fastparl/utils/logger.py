@@ -74,7 +74,7 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler):
     """Writes to the *current* ``sys.stdout`` (so redirection and capture work)."""
 
     def __init__(self) -> None:

@@ -25,8 +25,8 @@ with open(os.path.join(HERE, "parl_signatures.json"), encoding="utf-8") as _f:
 # PARL names fastparl does not match yet, and why.  Each is an expected failure (not strict: it may be fixed
 # by the code's owner before this list is updated); the README's compatibility table lists them.
 KNOWN: dict[str, str] = {
-    "parl.remote.client.connect": "fastparl's first parameter is named 'address' (DESIGN.md); PARL's keyword "
-                                  "connect(master_address=...) is accepted too (tests/contract: test_connect_rules)",
+    "parl.remote.client.connect": "fastparl's first parameter is named 'address' (the DESIGN contract: connect(address=None, ...)); PARL's keyword "
+                                  "connect(master_address=...) is accepted too (tests/unit/remote/test_api_checks.py: test_connect_rules)",
 }
 # PARL names whose recorded signature is a generic (*args, **kwargs) wrapper: what they actually accept.
 EFFECTIVE: dict[str, list[str]] = {

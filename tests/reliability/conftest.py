@@ -1,6 +1,7 @@
 """Fixtures of the fault and soak suite: every case runs under a deadline and must leave nothing behind.
 
-``clean`` checks a case and records what it measured as test properties (``time_to_error_s``,
+The cases run on the backends their module names (``pytestmark = pytest.mark.backends(...)``, see
+tests/_backends.py).  ``clean`` checks a case and records what it measured as test properties (``time_to_error_s``,
 ``leaked_*``), which ``python -m perf.reliability`` collects into perf/results/reliability.md.
 """
 

@@ -42,7 +42,7 @@ class Counter:
 
 
 def _server() -> int:
-    return fastparl.remote.backend().server.pid
+    return fastparl.remote.current_backend().server.pid
 
 
 def _say(**info) -> None:

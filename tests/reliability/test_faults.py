@@ -1,7 +1,7 @@
 """The fault suite: each case breaks something and checks the error (type, message, how fast), that
 live actors lose no result, and (fixture ``clean``) that no process, descriptor or segment leaks.
 
-Runs on every backend of tests/conftest.py's CONTRACT_BACKENDS where the case applies.
+Runs on the local and serial backends (tests/_backends.py) where the case applies.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from _actors import AsyncFaulty, FailsInit, Faulty, RemoteFaulty
 from _procs import descendants, memfd_segments, session_pids, still_alive
 from fastparl.errors import ActorDiedError, RemoteError, ResourceError, SerializationError
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.backends("local", "serial"), pytest.mark.timeout(60)]
 
 
 # ------------------------------------------------------------------ user errors
@@ -203,7 +203,7 @@ def test_dropped_futures(clean):
         a.add(0).result(timeout=30)
         held.append(sum(memfd_segments([os.getpid(), pid]).values()))
     assert a.add(0).result(timeout=30) == 900  # every call ran, in order
-    if fastparl.remote.backend().capabilities.processes:
+    if fastparl.remote.current_backend().capabilities.processes:
         assert held[2] <= held[0] + (8 << 20), f"replies nobody reads are kept: {[h >> 20 for h in held]} MB"
         b = AsyncFaulty()
         b.sleep(0.2)

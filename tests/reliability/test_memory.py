@@ -13,7 +13,7 @@ from _actors import Keeper
 from _procs import memfd_segments
 from fastparl.errors import ResourceError
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.backends("local", "serial"), pytest.mark.timeout(60)]
 
 SEGMENT = 4 << 20  # the arena's smallest segment (Arena.MIN_SEGMENT)
 
@@ -33,7 +33,7 @@ def _sizes(kind: str, n: int) -> list[int]:
 
 @pytest.mark.requires("processes", "zero_copy")
 @pytest.mark.parametrize("sizes,batch", [("equal", 1), ("mixed", 30)])
-def test_4_arrays_an_actor_keeps_pin_only_their_regions(clean, sizes, batch):
+def test_arrays_an_actor_keeps_pin_only_their_regions(clean, sizes, batch):
     """The arena's bound: held <= 2 x (kept + peak in flight) + one segment.  The old runtime
     held 384 MB here for 6.3 MB kept (one live view pinned a whole block)."""
     k = fastparl.remote_class(wait=False)(Keeper)()
@@ -53,7 +53,7 @@ def test_4_arrays_an_actor_keeps_pin_only_their_regions(clean, sizes, batch):
 
 
 @pytest.mark.requires("processes", "zero_copy")
-def test_4_arrays_the_driver_keeps_pin_only_their_regions(clean):
+def test_arrays_the_driver_keeps_pin_only_their_regions(clean):
     k = fastparl.remote_class(Keeper)()
     pid = k.pid()
     kept = [a for i, a in enumerate(k.make(33 << 10) for _ in range(6000)) if i % 60 == 0]  # 132 KB float32

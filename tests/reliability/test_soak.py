@@ -16,6 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from perf.reliability import BOUNDS, growth, over_bounds, soak  # noqa: E402
 
+pytestmark = pytest.mark.backends("local", "serial")
+
 
 def test_short_soak(clean):
     result = soak(calls=20_000, trips=200, samples=20)

@@ -4,7 +4,8 @@
 that calls it directly.  It takes a discount per step (so any discounting scheme works) and loops
 over time in paddle, vectorised over the batch; fastparl's own :class:`~fastparl.algorithms.IMPALA`
 computes the same targets with the numba kernel :func:`fastparl.kernels.vtrace` instead, which is
-much faster for the usual ``discounts = gamma * (1 - done)``.
+much faster for the usual ``discounts = gamma * (1 - done)``.  Both stay: they compute on different
+types (paddle tensors here, numpy arrays there) for different callers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ The driver holds two descriptors per actor (the frame socket and the descriptor 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,25 +15,44 @@ import time
 import weakref
 from typing import Any, Sequence
 
-import fastparl.remote
-from fastparl.errors import ActorDiedError, FastparlError
-from fastparl.remote.backend import Backend, Capabilities
-from fastparl.remote.dispatcher import class_spec
-from fastparl.remote.errinfo import build_error
+from fastparl.errors import FastparlError
+from fastparl.remote.backend import Capabilities
+from fastparl.remote.error_messages import build_error
 from fastparl.remote.local.channel import Channel, socket_pairs
-from fastparl.remote.local.forkserver import killpg
+from fastparl.remote.local.handle import ActorSpawner, LocalActor
 from fastparl.remote.local.monitor import Monitor
-from fastparl.remote.local.objref import ThisMachineBackend
-from fastparl.remote.local.segments import raise_fd_limit
-from fastparl.remote.protocol import ERR, INIT, OK, SPAWN, STATUS, PeerClosed
+from fastparl.remote.local.objref import ShmObjectRef
+from fastparl.remote.protocol import ERR, OK, SPAWN, STATUS, PeerClosed
 from fastparl.remote.resources import GpuPool, visible_gpus
-from fastparl.remote.tracker import TrackedActor
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
+from fastparl.remote.system.processes import killpg, raise_fd_limit
 
-__all__ = ["LocalBackend", "LocalActor"]
+__all__ = ["LocalBackend", "ThisMachineBackend"]
+
+# Put first on the fork server's PYTHONPATH.  As before this refactor: the directory two levels above
+# fastparl/remote/__init__.py, i.e. the fastparl package directory itself (not its parent).
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class LocalBackend(ThisMachineBackend, Backend):
+class ThisMachineBackend:
+    """``put()``, ``shared_array()`` and ``gpus()`` of a backend whose actors all run on this machine
+    (local, serial): shared memory in place, and GPUs from its ``gpu_pool``.  A mixin for Backend."""
+
+    gpu_pool: GpuPool
+
+    def put(self, obj: Any) -> ShmObjectRef:
+        return ShmObjectRef(obj)
+
+    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> Any:
+        from fastparl.remote.local.shm import shared_array
+
+        return shared_array(shape, dtype, fill)
+
+    def gpus(self) -> list[str]:
+        return list(self.gpu_pool.all)
+
+
+class LocalBackend(ThisMachineBackend, ActorSpawner):
     """Starts the fork server and creates :class:`LocalActor` processes through it."""
 
     name = "local"
@@ -55,9 +73,8 @@ class LocalBackend(ThisMachineBackend, Backend):
         self._closed = False
         ours, theirs = socket_pairs()
         out_r, out_w = portable.pipe() if log_to_driver else (-1, -1)
-        pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fastparl.remote.__file__)))
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([pkg_root, *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONPATH"] = os.pathsep.join([_PKG_ROOT, *filter(None, [env.get("PYTHONPATH")])])
         fds = [*(s.fileno() for s in theirs), out_w]
         try:
             # Its own process group: a signal to the driver's group (Ctrl-C, `kill -9 -PGID`) must not take
@@ -154,7 +171,7 @@ class LocalBackend(ThisMachineBackend, Backend):
             time.sleep(0.005)
 
     # ------------------------------------------------------------------ Backend
-    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> "LocalActor":
+    def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> LocalActor:
         return LocalActor(self, cls, args, kwargs, opts)
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -173,79 +190,3 @@ class LocalBackend(ThisMachineBackend, Backend):
             self._server_lost()
         self.monitor.stop()
         self.close_wake_pipe()
-
-
-class LocalActor(TrackedActor):
-    """Driver-side handle of one actor process."""
-
-    def __init__(self, backend: LocalBackend, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]):
-        super().__init__(backend, cls.__name__)
-        self.backend: LocalBackend = backend
-        self.gpus = self._acquire_gpus(int(opts.get("n_gpu") or 0))
-        try:
-            ours, theirs = socket_pairs()
-            try:
-                self.pid = backend.spawn(self.cls_name, {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)},
-                                         [s.fileno() for s in theirs])
-            except BaseException:
-                for sock in ours:
-                    sock.close()
-                raise
-            finally:
-                for sock in theirs:
-                    sock.close()
-            self.transport = Channel(*ours)
-            backend.monitor.add_actor(self, self.pid, f"({self.cls_name} pid={self.pid}) ", opts.get("max_memory"))
-            backend.actors.add(self)
-            spec = class_spec(cls)
-            self.request(INIT, (spec, args, kwargs, list(sys.path), os.getcwd()), "__init__", args, kwargs)
-        except BaseException:
-            self.close()
-            raise
-
-    def _lost(self, what: str) -> FastparlError:
-        code = self.backend.exit_code(self.pid)
-        tail = self.backend.monitor.stderr_tail(self.pid, wait=0.5)
-        return ActorDiedError(
-            f"actor {self.cls_name} (pid {self.pid}) died {describe_exit(code)} during {what}."
-            + (f" Last lines of its stderr:\n{tail}" if tail else " It wrote nothing to stderr.")
-            + "\nCalls on this actor will fail from now on: create a new one.", code, tail)
-
-    def _terminate(self) -> None:
-        if self.pid > 0:
-            killpg(self.pid)  # the actor and everything it started
-
-    def _cleanup(self) -> None:
-        backend = self.backend
-        backend.actors.discard(self)
-        if self.pid > 0:
-            backend.monitor.forget(self.pid)
-        gpus, self.gpus = self.gpus, []
-        self._release_gpus(gpus)
-
-    def _acquire_gpus(self, n_gpu: int) -> list[str]:
-        """The GPUs this actor gets (a subclass may take them from elsewhere, e.g. a worker's slots)."""
-        return self.backend.gpu_pool.acquire(n_gpu, self.cls_name)
-
-    def _release_gpus(self, gpus: list[str]) -> None:
-        backend, pid = self.backend, self.pid
-        if gpus:  # handed out again only once the process is gone
-            backend.gpu_pool.release_when(gpus, lambda: pid <= 0 or backend._closed
-                                          or backend.exit_code(pid, wait=0) is not None)
-
-    def __repr__(self) -> str:
-        return f"<LocalActor {self.cls_name} pid={self.pid}>"
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "(exit status unknown)"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = {"SIGKILL": " (killed: out of memory, or by a user)", "SIGSEGV": " (segmentation fault in native code)",
-                "SIGABRT": " (aborted by native code)"}.get(name, "")
-        return f"from {name}{hint}"
-    return f"with exit code {code}"

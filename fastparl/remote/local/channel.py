@@ -14,7 +14,7 @@ cost ~0.7 us less per message than ``sendmsg``/``recvmsg`` with room for ancilla
 
 Both ends are symmetric.  A call costs one ``send`` and one ``recv`` per side; a large array
 costs one copy into the sender's persistent arena (:mod:`.arena`), and the receiver gets a
-read-only view.  A :class:`Channel` is the local backend's :class:`~fastparl.remote.tracker.Transport`.
+read-only view.  A :class:`Channel` is the local backend's :class:`~fastparl.remote.transport.Transport`.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from typing import Any, Callable
 from fastparl.remote import serialization
 from fastparl.remote.local import objref
 from fastparl.remote.local.arena import Arena
-from fastparl.remote.local.segments import ARENA, REF, SHARED, Segment, close_fd, fd_error, forwarded, lookup, recycler
+from fastparl.remote.error_messages import fd_error
+from fastparl.remote.local.segments import ARENA, REF, SHARED, Segment, close_fd, forwarded, lookup, recycler
 from fastparl.remote.protocol import PeerClosed
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
 
 __all__ = ["Channel", "PeerClosed", "OOB_THRESHOLD", "socket_pairs"]
 
@@ -576,4 +577,3 @@ def _view_dead_callback(views: dict[int, tuple[Any, int, int]], weak_channel: "w
         if entry is not None and ch is not None and not ch.closed:
             ch._ctrl.append((CTRL_RELEASE, entry[1], entry[2]))
     return dead
-

@@ -14,6 +14,20 @@ What it does for the driver:
   records on one pipe (``OUT_FD``), so the driver holds no descriptor per actor for them.
 * ``STATUS``: an actor's exit code (after forwarding the last of its output).
 
+The requests and replies are frames of :mod:`fastparl.remote.protocol` over a
+:class:`~.channel.Channel`.  An output record on ``OUT_FD`` (read by :mod:`.monitor`) is, little-endian:
+
+=========  =====  ===========================================================================
+field      type   meaning
+=========  =====  ===========================================================================
+pid        u32    the actor that wrote it
+stream     u8     ``STDOUT`` 1, ``STDERR`` 2; ``STDOUT_EOF`` 3, ``STDERR_EOF`` 4: that pipe closed
+length     u32    the number of bytes that follow (0 for an EOF record)
+data       bytes  what the actor wrote, as read from its pipe (at most 64 KiB a record)
+=========  =====  ===========================================================================
+
+What runs in the forked actor is :mod:`.host`'s; this module keeps the server.
+
 Lifetime: every actor leads its own process group, and this server is a *child subreaper*, so
 whatever an actor starts (``multiprocessing``, ``subprocess``, double forks) stays below it.  When
 an actor exits, its whole group and any orphan it left are killed at once: a child that inherited
@@ -24,7 +38,6 @@ Each actor also has ``PR_SET_PDEATHSIG`` set to SIGKILL on the server.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import selectors
 import signal
@@ -35,39 +48,18 @@ import time
 
 import numpy  # noqa: F401  - preloaded for the actors
 
-from fastparl.remote import dispatcher
-from fastparl.remote.errinfo import error_info
+from fastparl.remote.error_messages import error_info
+from fastparl.remote.local import host
 from fastparl.remote.local.channel import Channel
-from fastparl.remote.local.segments import raise_fd_limit
 from fastparl.remote.protocol import ERR, OK, SPAWN, STATUS, PeerClosed
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
+from fastparl.remote.system.processes import PR_SET_CHILD_SUBREAPER, killpg, prctl, raise_fd_limit
 
 __all__ = ["OUT_RECORD", "STDOUT", "STDERR", "STDOUT_EOF", "STDERR_EOF"]
 
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
-OUT_RECORD = struct.Struct("<IBI")  # pid, stream, length; then the bytes
+OUT_RECORD = struct.Struct("<IBI")  # pid u32, stream u8, length u32 (little-endian); then `length` bytes
 STDOUT, STDERR, STDOUT_EOF, STDERR_EOF = 1, 2, 3, 4
 _CHUNK = 1 << 16
-
-
-def _prctl(option: int, arg: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
-    """Ask the kernel to send ``sig`` to this process when its parent thread exits (Linux)."""
-    _prctl(_PR_SET_PDEATHSIG, int(sig))
-
-
-def killpg(pgid: int, sig: int = signal.SIGKILL) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class ForkServer:
@@ -131,32 +123,9 @@ class ForkServer:
             stream.flush()
         pipes = [portable.pipe(), portable.pipe()] if self.out_fd >= 0 else []
         pid = os.fork()
-        if pid == 0:  # the actor
-            code = 1
-            try:
-                os.setpgid(0, 0)
-                self._become_actor(req, [w for _, w in pipes], [r for r, _ in pipes])
-                if "zmq" in req:
-                    from fastparl.remote.zmq.actor import serve_zmq
-
-                    code = serve_zmq(req["zmq"])
-                else:
-                    code = dispatcher.serve(Channel(socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1])),
-                                            PeerClosed)
-            except PeerClosed:
-                code = 0
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else 1
-            except BaseException:  # noqa: BLE001
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code)
+        if pid == 0:  # the actor: never returns
+            host.run_actor(lambda: self._leave_server([r for r, _ in pipes]), req, fds, [w for _, w in pipes],
+                           self.pid)
         try:
             os.setpgid(pid, pid)  # also here, so that killpg works even before the child ran
         except OSError:
@@ -171,7 +140,8 @@ class ForkServer:
             self.actors[pid].append(r)
         return pid
 
-    def _become_actor(self, req: dict, out_fds: list[int], close_fds: list[int]) -> None:
+    def _leave_server(self, close_fds: list[int]) -> None:
+        """In a new actor: drop what is the fork server's (its wake-up, selector, links and other actors' pipes)."""
         signal.set_wakeup_fd(-1)
         self.sel.close()
         for fd in [self.wake_r, self.wake_w, self.ch.fd, self.ch.fd_sock.fileno(), *close_fds,
@@ -182,31 +152,6 @@ class ForkServer:
                 pass
         if self.out_fd >= 0:
             os.close(self.out_fd)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-        set_pdeathsig(signal.SIGKILL)
-        if os.getppid() != self.pid:
-            os._exit(1)
-        for target, fd in zip((1, 2), out_fds):
-            os.dup2(fd, target)
-            os.close(fd)
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-            except (AttributeError, ValueError):
-                pass
-        env = req.get("env")
-        if env is not None:  # the driver's environment as it is now, not as it was when we started
-            os.environ.clear()
-            os.environ.update(env)
-        for key, value in req.get("overrides", {}).items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if req.get("cwd"):
-            os.chdir(req["cwd"])
 
     # ------------------------------------------------------------------ output
     def forward(self, fd: int, pid: int, stream: int) -> None:
@@ -327,7 +272,7 @@ def main() -> None:
     # (even SIGKILL) closes the control socket instead, and we then kill every actor.
     if os.getppid() != driver_pid:  # the driver died before we got here
         sys.exit(0)
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     raise_fd_limit()
     portable.configure()  # the driver's FASTPARL_SHM, inherited with its environment
     for module in filter(None, os.environ.get("FASTPARL_FORKSERVER_PRELOAD", "").split(",")):

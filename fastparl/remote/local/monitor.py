@@ -23,7 +23,7 @@ import psutil
 
 from fastparl.errors import ResourceError
 from fastparl.remote.local.forkserver import OUT_RECORD, STDERR, STDERR_EOF, STDOUT, STDOUT_EOF
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
 
 __all__ = ["Monitor"]
 

@@ -11,9 +11,11 @@ from fastparl.remote import serialization
 from fastparl.remote.local.segments import REF, Segment, lookup
 from fastparl.remote.objref import ObjectRef
 
-__all__ = ["ShmObjectRef", "ThisMachineBackend", "forget"]
+__all__ = ["ShmObjectRef", "forget"]
 
 _ALIGN = 64
+# Where a put() object lies in its segment: (length of the pickled body at offset 0, ((offset, nbytes) per buffer)).
+Layout = tuple[int, tuple[tuple[int, int], ...]]
 # Objects rebuilt from references in this process, by segment id: rebuilt once, then reused.
 _cache: dict[int, Any] = {}
 
@@ -22,6 +24,8 @@ class ShmObjectRef(ObjectRef):
     """An :class:`ObjectRef` whose pickled body and buffers live in one ``REF`` segment."""
 
     __slots__ = ("_seg", "_layout")
+    _seg: Segment
+    _layout: Layout
 
     def __init__(self, obj: Any):
         super().__init__(obj)
@@ -32,7 +36,7 @@ class ShmObjectRef(ObjectRef):
             return False  # every buffer out of band: each goes to its own aligned place in the segment
 
         body = serialization.dumps(obj, out_of_band, bufs.clear)
-        offsets = []
+        offsets: list[tuple[int, int]] = []
         pos = _round(len(body))
         for b in bufs:
             offsets.append((pos, b.raw().nbytes))
@@ -48,7 +52,7 @@ class ShmObjectRef(ObjectRef):
         return f"<fastparl.ObjectRef {type(self.value).__name__}, {self._seg.size} bytes shared>"
 
 
-def _share(ref: ShmObjectRef, on_shared: Callable[[Segment], bool]) -> tuple | None:
+def _share(ref: ShmObjectRef, on_shared: Callable[[Segment], bool]) -> tuple[Callable[..., Any], tuple] | None:
     if not on_shared(ref._seg):
         return None  # the peer cannot map it: the object itself travels (ObjectRef.__reduce__)
     return _rebuild, (ref._seg.id, ref._layout)
@@ -61,7 +65,7 @@ def _round(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def _rebuild(seg_id: int, layout: tuple) -> Any:
+def _rebuild(seg_id: int, layout: Layout) -> Any:
     cached = _cache.get(seg_id, _cache)
     if cached is not _cache:
         return cached
@@ -82,21 +86,3 @@ def _rebuild(seg_id: int, layout: tuple) -> Any:
 
 def forget(seg_id: int) -> None:
     _cache.pop(seg_id, None)
-
-
-class ThisMachineBackend:
-    """``put()``, ``shared_array()`` and ``gpus()`` of a backend whose actors all run on this machine
-    (local, serial): shared memory in place, and GPUs from its ``gpu_pool``.  A mixin for Backend."""
-
-    gpu_pool: Any  # fastparl.remote.resources.GpuPool
-
-    def put(self, obj: Any) -> ShmObjectRef:
-        return ShmObjectRef(obj)
-
-    def shared_array(self, shape: int | tuple[int, ...], dtype: Any, fill: Any) -> Any:
-        from fastparl.remote.local.shm import shared_array
-
-        return shared_array(shape, dtype, fill)
-
-    def gpus(self) -> list[str]:
-        return list(self.gpu_pool.all)

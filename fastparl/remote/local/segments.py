@@ -22,7 +22,6 @@ import functools
 import itertools
 import mmap
 import os
-import resource
 import threading
 import weakref
 from typing import Any
@@ -31,10 +30,11 @@ import numpy as np
 import psutil
 
 from fastparl.errors import ResourceError
-from fastparl.remote.local import portable
+from fastparl.remote.error_messages import fd_error
+from fastparl.remote.system import portable
 
 __all__ = ["Segment", "ARENA", "SHARED", "REF", "PAGE", "lookup", "recycler", "forwarded", "close_fd",
-           "raise_fd_limit", "fd_error", "map_memory"]
+           "map_memory"]
 
 ARENA, SHARED, REF = 0, 1, 2
 PAGE = mmap.PAGESIZE
@@ -57,38 +57,6 @@ def _new_id() -> int:
 
 def round_up(n: int, to: int) -> int:
     return (n + to - 1) // to * to
-
-
-def raise_fd_limit() -> tuple[int, int]:
-    """Raise this process's soft limit on open descriptors to the hard limit (as Ray does).
-
-    Each actor costs the driver two descriptors and each shared array one; the common default
-    soft limit of 1024 would stop a many-core machine at a few hundred actors.  Returns the
-    (soft, hard) limits now in force.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft, hard
-
-
-def fd_error(what: str, err: OSError) -> ResourceError:
-    """The error for running out of descriptors (EMFILE/ENFILE) while doing ``what``."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        used = f"has {len(os.listdir('/proc/self/fd'))} open"
-    except OSError:  # listing them needs one more
-        used = "has them all open"
-    return ResourceError(
-        f"out of file descriptors while {what} ({os.strerror(err.errno or 0)}): this process (pid {os.getpid()}) "
-        f"{used} and may open {soft} (hard limit {hard}). Each actor holds 2 in the driver and each "
-        "shared array or put() reference 1. Raise the limit (`ulimit -n 65536` in the shell, or in "
-        "/etc/security/limits.conf), or use fewer, larger shared arrays and release actors you no longer need.")
 
 
 @functools.lru_cache(maxsize=1)

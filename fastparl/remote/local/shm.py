@@ -34,7 +34,7 @@ class SharedArray(np.ndarray):
         arr = arr.view(np.ndarray)
         return arr[()] if return_scalar else arr
 
-    def __reduce_ex__(self, protocol):  # type: ignore[override]
+    def __reduce_ex__(self, protocol):
         return np.asarray(self).__reduce_ex__(protocol)  # outside a channel: an ordinary array
 
 

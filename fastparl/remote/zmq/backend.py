@@ -2,7 +2,7 @@
 
 ``fastparl.connect("h1:8037,h2:8037")`` (or ``FASTPARL_HOSTS``) authenticates to each worker
 (:mod:`.control`), then places each new actor on the worker with the most free CPU slots (and
-enough free GPUs for ``n_gpu``).  An actor on another host is a :class:`ZmqActor`: a process
+enough free GPUs for ``n_gpu``).  An actor on another host is a :class:`~.handle.ZmqActor`: a process
 forked by that worker, linked straight to this driver's hub (:mod:`.hub`), with array buffers as
 zero-copy ZeroMQ frames.  An actor placed on a worker that runs on *this* machine takes a slot
 there but runs as a local actor, on the shared-memory path (``FASTPARL_SAME_HOST_SHM=0`` sends it
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import os
-import secrets
 import threading
 import time
 import weakref
@@ -21,31 +20,23 @@ from typing import Any, Sequence
 
 import zmq
 
-from fastparl.errors import ActorDiedError, ConnectionError, FastparlError, ResourceError
-from fastparl.remote.backend import Backend, Capabilities
-from fastparl.remote.dispatcher import class_spec
-from fastparl.remote.local.backend import LocalActor, LocalBackend, describe_exit
+from fastparl.errors import FastparlError, ResourceError
+from fastparl.remote.backend import Capabilities
+from fastparl.remote.hosts import parse_hosts
+from fastparl.remote.local.backend import LocalBackend
 from fastparl.remote.local.monitor import Monitor
-from fastparl.remote.local.segments import raise_fd_limit
 from fastparl.remote.objref import ObjectRef
-from fastparl.remote.protocol import INIT
-from fastparl.remote.tracker import TrackedActor
+from fastparl.remote.system.processes import raise_fd_limit
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.control import Control, WorkerLink, handshake, local_ip_for
+from fastparl.remote.zmq.handle import ActorPlacer, ZmqActor, _SlotActor
 from fastparl.remote.zmq.hub import Hub
-from fastparl.remote.zmq.wire import DataCodec
 from fastparl.remote.zmq.worker import host_id
 
-__all__ = ["ZmqBackend", "ZmqActor", "parse_hosts"]
-
-START_TIMEOUT = 30.0
+__all__ = ["ZmqBackend"]
 
 
-def parse_hosts(target: str) -> list[str]:
-    return [part.strip() for part in target.split(",") if part.strip()]
-
-
-class ZmqBackend(Backend):
+class ZmqBackend(ActorPlacer):
     name = "zmq"
 
     def __init__(self, target: str, log_to_driver: bool = True, distributed_files: Sequence[str] = (),
@@ -212,132 +203,3 @@ def _is_hex(value: Any) -> bool:
         return isinstance(value, str) and len(bytes.fromhex(value)) == 16
     except ValueError:
         return False
-
-
-class ZmqTransport:
-    """One actor's link through the hub (the :class:`~fastparl.remote.tracker.Transport` for zmq)."""
-
-    closed = False
-
-    def __init__(self, hub: Hub, identity: bytes, where: str):
-        self.hub, self.identity = hub, identity
-        self.codec = DataCodec(where=where)
-
-    def send(self, op: int, seq: int, payload: Any, on_blocked: Any = None, plain: bool = False) -> None:
-        self.hub.send(self.identity, self.codec.encode(op, seq, payload), on_blocked)
-
-    def recv(self, timeout: float | None = None) -> Any:
-        frames = self.hub.recv(self.identity, timeout)
-        return None if frames is None else DataCodec.decode(frames)
-
-    def poll(self) -> list[Any]:
-        return [DataCodec.decode(f) for f in self.hub.poll(self.identity)]
-
-    def fileno(self) -> int:
-        return -1
-
-    def close(self) -> None:
-        self.closed = True
-        self.hub.forget(self.identity)
-
-
-class ZmqActor(TrackedActor):
-    """An actor on another host, forked there by its worker and linked straight to our hub."""
-
-    backend: ZmqBackend
-
-    def __init__(self, backend: ZmqBackend, worker: WorkerLink, cls: type, args: tuple, kwargs: dict,
-                 opts: dict[str, Any]):
-        super().__init__(backend, cls.__name__)
-        self.worker = worker
-        self.identity = secrets.token_bytes(16)
-        self.host = worker.host
-        self.exit_info: tuple[Any, str, str] | None = None
-        self._exited = threading.Event()
-        nonce = auth.nonce()
-        hub = backend.hub
-        connected = hub.expect(self.identity, nonce)
-        backend.actors[self.identity] = self
-        try:
-            reply = backend.control.request(
-                worker, "spawn", actor=self.identity.hex(), endpoint=backend.endpoint_for(worker), nonce=nonce,
-                cls=self.cls_name, n_gpu=int(opts.get("n_gpu") or 0), max_memory=opts.get("max_memory"),
-                curve=backend.curve)
-            self.pid = int(reply["pid"])
-            self.host = str(reply.get("host", worker.host))
-            backend.monitor.add_actor(self, self.identity, f"({self.cls_name} pid={self.pid} host={self.host}) ", None)
-            deadline = time.monotonic() + START_TIMEOUT
-            while not connected.is_set():
-                hub.wait_any(time.monotonic() + 0.02)  # reads the hub: its hello is routed (and answered) there
-                if connected.is_set():
-                    break
-                if self._exited.is_set() or time.monotonic() > deadline:
-                    raise self._lost("start-up") if self._exited.is_set() else ConnectionError(
-                        f"actor {self.cls_name} (pid {self.pid} on {self.host}) did not connect back to this driver "
-                        f"at {backend.endpoint_for(worker)} within {START_TIMEOUT:g} s: can {self.host} reach this "
-                        "machine (firewall, address)?")
-            self.transport = ZmqTransport(hub, self.identity, f"host {self.host} (worker {worker.address})")
-            self.request(INIT, (class_spec(cls, remote=True), args, kwargs, None, None), "__init__", args, kwargs)
-        except BaseException:
-            self.kill(ActorDiedError(f"actor {self.cls_name} failed to start"))
-            self.close()
-            raise
-
-    def remote_exited(self, code: Any, tail: str, reason: str) -> None:
-        """The worker says our process ended (or the worker is lost)."""
-        self.exit_info = (code, tail, reason)
-        self._exited.set()
-        if self._hub_or_none() is not None:
-            self.backend.hub.close_peer(self.identity, reason or "the actor exited")
-
-    def _hub_or_none(self) -> Hub | None:
-        return self.backend._hub
-
-    def _lost(self, what: str) -> FastparlError:
-        self._exited.wait(1.0)  # the worker's notice is on its way (the link closing came first)
-        code, tail, reason = self.exit_info or (None, "", "")
-        if reason.startswith("actor ") and "max_memory" in reason:
-            return ResourceError(reason)
-        how = reason if reason and reason != "killed" else describe_exit(code)
-        return ActorDiedError(
-            f"actor {self.cls_name} (pid {self.pid} on {self.host}) died {how} during {what}."
-            + (f" Last lines of its stderr:\n{tail}" if tail else " It wrote nothing to stderr.")
-            + "\nCalls on this actor will fail from now on: create a new one.", code, tail)
-
-    def _terminate(self) -> None:
-        if not self._exited.is_set() and self.pid > 0:
-            self.backend.control.send(self.worker, "kill", actor=self.identity.hex())
-
-    def _cleanup(self) -> None:
-        self.backend.actors.pop(self.identity, None)
-        self.backend.monitor.forget(self.identity)
-        if self.pid > 0 and not self._exited.is_set():
-            self.backend.control.send(self.worker, "kill", actor=self.identity.hex())
-
-    def __repr__(self) -> str:
-        return f"<ZmqActor {self.cls_name} pid={self.pid} host={self.host}>"
-
-
-class _SlotActor(LocalActor):
-    """An actor placed on a worker of this machine: it holds a slot there, and runs as a local actor
-    (shared memory, no TCP) in this driver's own fork server."""
-
-    def __init__(self, backend: ZmqBackend, worker: WorkerLink, cls: type, args: tuple, kwargs: dict,
-                 opts: dict[str, Any]):
-        self._zmq, self._worker, self._slot = backend, worker, secrets.token_hex(16)
-        self._reservation = backend.control.request(worker, "reserve", actor=self._slot, n_gpu=int(opts.get("n_gpu") or 0))
-        try:
-            super().__init__(backend.local(), cls, args, kwargs, opts)
-        except BaseException:
-            self._release_gpus([])
-            raise
-
-    def _acquire_gpus(self, n_gpu: int) -> list[str]:
-        return list(self._reservation.get("gpus", []))
-
-    def _release_gpus(self, gpus: list[str]) -> None:
-        if self._slot:
-            slot, self._slot = self._slot, ""
-            if not self._worker.lost and not self._zmq._closed:
-                self._zmq.control.send(self._worker, "unreserve", actor=slot)
-                self._worker.free_cpus += 1

@@ -4,7 +4,8 @@ Each worker gets one DEALER socket.  The handshake runs in the connecting thread
 background thread owns every control socket (ZeroMQ sockets are not thread-safe): other threads
 queue requests and wait for the matching reply.  The thread pings each worker every
 ``PING_INTERVAL`` s and declares it lost after ``HOST_TIMEOUT`` s of silence, and hands the
-workers' notifications (actors' output, exits) to the backend.
+workers' notifications (actors' output, exits) to the backend.  The messages are :mod:`.wire`'s
+control messages (kinds and fields listed there).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import zmq
 from fastparl.errors import AuthenticationError, ConnectionError, ResourceError
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
 
 __all__ = ["WorkerLink", "Control", "handshake", "HOST_TIMEOUT", "PING_INTERVAL"]
 
@@ -144,7 +145,7 @@ class Control:
             if reply.get("code") in ("no-slot", "no-gpu"):
                 raise ResourceError(str(reply.get("message")))
             raise ConnectionError(f"worker {w.address}: {reply.get('message')}")
-        return reply  # type: ignore[no-any-return]
+        return reply
 
     def send(self, w: WorkerLink, kind: str, raw: bytes | None = None, **fields: Any) -> None:
         """Queue a message to ``w`` (sent by the control thread)."""

@@ -10,7 +10,8 @@ nobody blocks inside ZeroMQ: a reader waits on the socket's descriptor (``ZMQ_FD
 outside the lock.  That descriptor is edge-triggered, so a thread whose send may have taken in
 a message wakes the reader through a pipe (see :meth:`Hub._after_socket_call`).  Reading follows
 the same leader/follower scheme as :mod:`fastparl.remote.tracker`, one level down: the thread that
-reads stores what it gets for the other actors' queues.
+reads stores what it gets for the other actors' queues.  What travels is :mod:`.wire`'s: data frames,
+and the ``actor-hello`` / ``actor-welcome`` control messages of the handshake.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import zmq
 from fastparl.remote.protocol import PeerClosed
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
 
 __all__ = ["Hub"]
 
@@ -208,7 +209,7 @@ class Hub:
             if raise_closed:
                 raise PeerClosed(item.reason)
             return None
-        return q.popleft()  # type: ignore[no-any-return]
+        return q.popleft()
 
     def _stop_reading(self) -> None:
         with self._lock:

@@ -1,14 +1,52 @@
-"""What travels over ZeroMQ: JSON control messages, and framed pickled requests with zero-copy buffers.
+"""What travels over ZeroMQ, field by field: JSON control messages, and framed pickled requests.
 
-Control (driver <-> worker daemon): one JSON object ``{"kind": ..., ...}`` per message, optionally
-followed by one raw frame (actors' output).  The daemon parses nothing else, and never unpickles.
-:func:`decode_control` rejects malformed, truncated and oversized messages with ``BadMessage``.
+Data (driver <-> actor, over the driver's hub, :mod:`.hub`): one ZeroMQ multipart message per frame
+of :mod:`fastparl.remote.protocol`::
 
-Data (driver <-> actor): ``[header + body, buffer...]`` where the 9-byte header is (op u8, seq u64),
-``body`` is pickle protocol 5 and each out-of-band buffer of at least ``OOB_THRESHOLD`` bytes is
-its own frame, sent with ``copy=False`` and received as a read-only view of ZeroMQ's message
-(pyzmq keeps the sender's buffer alive until it has left).  A call made of plain values (the
-common ``("step", (1, 0.5), None)``) is pickled by the C pickler alone.
+    part 0  : op u8, seq u64 (little endian, the 9-byte ``HEADER``), then the body: pickle protocol 5
+    part 1..: one part per out-of-band pickle buffer of at least OOB_THRESHOLD (64 KiB) bytes,
+              in the order the pickler asked for them
+
+Buffers are sent with ``copy=False`` (pyzmq keeps the sender's buffer alive until it has left) and
+received as read-only views of ZeroMQ's messages.  A call made of plain values (the common
+``("step", (1, 0.5), None)``) is pickled by the C pickler alone, in one part.  A shared array
+cannot go to another host (:meth:`DataCodec._no_shared` says why); a ``put()`` object goes by value.
+An empty single part is the driver's goodbye to an actor (:mod:`.host`).
+
+Control (driver <-> worker daemon, and an actor's handshake with its driver's hub): part 0 is one
+JSON object ``{"kind": ..., field: value, ...}``, optionally followed by one raw part (actors' output,
+a distributed file).  The daemon parses nothing else and never unpickles; :func:`decode_control`
+rejects malformed, truncated and oversized (over ``MAX_CONTROL_BYTES``) messages with ``BadMessage``.
+A request carries ``req`` (an int the driver chose); its reply echoes it.  The kinds:
+
+==============  ===============  ==================================================================
+kind            direction        fields
+==============  ===============  ==================================================================
+hello           client->worker   nonce, name
+challenge       worker->client   nonce, proof (the worker's HMAC over both nonces, :mod:`.auth`)
+auth            client->worker   proof (the client's HMAC)
+welcome         worker->client   host, host_id, cpus, free_cpus, gpus, free_gpus, pid, port,
+                                 files_dir
+denied          worker->client   reason
+ping / pong     client<->worker  pong: free_cpus
+spawn           client->worker   req, actor (16-byte id, hex), endpoint (the hub), nonce, cls,
+                                 n_gpu, max_memory, curve
+spawned         worker->client   req, pid, gpus, host
+reserve         client->worker   req, actor, n_gpu (a slot for an actor run on the client's host)
+reserved        worker->client   req, gpus
+unreserve       client->worker   actor
+kill            client->worker   actor
+file            client->worker   req, name; raw part: the file's bytes
+ok              worker->client   req
+status          both             req; the reply: the worker's state (``fastparl status``)
+error           worker->client   req (None for a malformed message), message, and code (``no-slot``,
+                                 ``no-gpu``) when no slot is free
+output          worker->client   actor, stream (1 stdout, 2 stderr, 3/4 their end); raw part: bytes
+exited          worker->client   actor, code, tail (last lines of stderr), reason
+bye             client->worker   (the client leaves: its actors end)
+actor-hello     actor->hub       identity, nonce, proof
+actor-welcome   hub->actor       proof
+==============  ===============  ==================================================================
 """
 
 from __future__ import annotations

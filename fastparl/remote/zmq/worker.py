@@ -29,11 +29,11 @@ import zmq
 
 from fastparl.errors import FastparlError
 from fastparl.remote.local.backend import LocalBackend
-from fastparl.remote.local.forkserver import killpg
+from fastparl.remote.system.processes import killpg
 from fastparl.remote.protocol import SPAWN
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.wire import MAX_CONTROL_BYTES, BadMessage, decode_control, encode_control, field
-from fastparl.remote.local import portable
+from fastparl.remote.system import portable
 
 __all__ = ["Worker", "host_id", "CLIENT_TIMEOUT", "PING_INTERVAL"]
 
@@ -114,7 +114,7 @@ class Worker:
         self._stop = False
         self.bad_messages = 0
         self.workdir = tempfile.mkdtemp(prefix=f"fastparl-worker-{self.port}-")
-        os.environ["FASTPARL_FORKSERVER_PRELOAD"] = "zmq,fastparl.remote.zmq.actor"
+        os.environ["FASTPARL_FORKSERVER_PRELOAD"] = "zmq,fastparl.remote.zmq.host"
         self.local = LocalBackend(log_to_driver=True, gpus=[])
         self.local.monitor.sink = self._output  # actors' output goes to their client, not to our stdout
         self.started = time.time()

@@ -1,0 +1,5 @@
+"""``python -m perf.cluster``."""
+
+from perf.cluster.report import main
+
+main()

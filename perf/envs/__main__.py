@@ -1,0 +1,5 @@
+"""``python -m perf.envs``."""
+
+from perf.envs.report import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m perf.kernels``."""
+
+from perf.kernels.report import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m perf.learners``."""
+
+from perf.learners.report import main
+
+main()

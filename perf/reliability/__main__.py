@@ -1,0 +1,7 @@
+"""``python -m perf.reliability``."""
+
+import sys
+
+from perf.reliability.report import main
+
+sys.exit(main())

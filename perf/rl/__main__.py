@@ -1,0 +1,5 @@
+"""``python -m perf.rl``."""
+
+from perf.rl.report import main
+
+main()

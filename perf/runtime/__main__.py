@@ -1,0 +1,5 @@
+"""``python -m perf.runtime``."""
+
+from perf.runtime.report import main
+
+main()

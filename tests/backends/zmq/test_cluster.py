@@ -1,0 +1,404 @@
+"""Several loopback worker daemons standing in for hosts: authentication, failures, placement, status."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import zmq
+from _cluster import ROOT, WorkerProc
+from _procs import alive, still_alive
+
+import fastparl
+from fastparl.errors import ActorDiedError, AuthenticationError, ConnectionError, FastparlError, ResourceError
+
+from _actors import AsyncWorker, Plain, RemotePlain  # noqa: I001
+
+TESTS = os.path.join(ROOT, "tests")  # _actors.py and friends, for the scripts below
+
+
+@pytest.fixture
+def fresh(token_file, use_token, tmp_path):
+    """Workers started for one test (so that the test may kill them)."""
+    started = []
+
+    def start(**kw):
+        kw.setdefault("host_id", f"fresh-{len(started)}")
+        w = WorkerProc(token_file, log_dir=str(tmp_path), **kw)
+        started.append(w)
+        return w
+
+    yield start
+    fastparl.disconnect()
+    pids = [p for w in started for p in w.pids()]
+    for w in started:
+        w.stop()
+    assert still_alive(pids) == []
+
+
+def _connect(*workers, **kw):
+    fastparl.disconnect()
+    fastparl.connect(",".join(w.address for w in workers), **kw)
+
+
+def test_actors_are_placed_on_both_workers(cluster, use_token):
+    _connect(*cluster)
+    try:
+        actors = [RemotePlain(i) for i in range(6)]
+        pids = {a.pid() for a in actors}
+        workers = [set(w.pids()) for w in cluster]
+        assert all(pids & w for w in workers), "actors should spread over both workers"
+        assert pids <= workers[0] | workers[1]
+        assert [a.add() for a in actors] == list(range(1, 7))
+    finally:
+        fastparl.disconnect()
+
+
+def test_wrong_token_is_refused_and_the_worker_keeps_serving(cluster, use_token, monkeypatch):
+    fastparl.disconnect()
+    monkeypatch.setenv("FASTPARL_TOKEN", "not-the-token")
+    with pytest.raises(AuthenticationError, match="FASTPARL_TOKEN"):
+        fastparl.connect(cluster[0].address)
+    assert not fastparl.remote.is_connected()
+    monkeypatch.delenv("FASTPARL_TOKEN")
+    _connect(cluster[0])
+    try:
+        assert RemotePlain(1).add() == 2
+    finally:
+        fastparl.disconnect()
+
+
+def test_token_file_readable_by_others_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "token"
+    path.write_text("x")
+    path.chmod(0o644)
+    monkeypatch.setenv("FASTPARL_TOKEN_FILE", str(path))
+    monkeypatch.delenv("FASTPARL_TOKEN", raising=False)
+    fastparl.disconnect()
+    with pytest.raises(AuthenticationError, match="chmod 600"):
+        fastparl.connect("192.0.2.1:9")  # the token is checked before anything is sent
+
+
+def test_nothing_answers_at_a_remote_address(use_token):
+    fastparl.disconnect()
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError, match="fastparl worker --port 9"):
+        fastparl.connect("192.0.2.1:9", connect_timeout=0.5)  # TEST-NET-1: nobody is there
+    assert time.monotonic() - t0 < 5
+    assert not fastparl.remote.is_connected()
+
+
+def test_a_killed_worker_fails_calls_within_two_seconds(fresh):
+    a, b = fresh(), fresh()
+    _connect(a, b)
+    w = AsyncWorker()
+    w.work(1).result(timeout=10)
+    victim = a if set(a.pids()) & {w._fp_actor.pid} else b
+    other = b if victim is a else a
+    pending = w.sleep(30)
+    t0 = time.monotonic()
+    victim.stop(signal.SIGKILL)  # the daemon only: its fork server and actors go with it
+    with pytest.raises(ActorDiedError):
+        pending.result(timeout=20)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2.5, f"noticed after {elapsed:.2f} s"
+    with pytest.raises(ActorDiedError):
+        w.work(2).result(timeout=5)
+    survivor = RemotePlain(3)  # placed on the live worker
+    assert survivor.add() == 4 and set(other.pids()) & {survivor.pid()}
+
+
+def test_a_lost_client_has_its_actors_ended_and_slots_freed(fresh, token_file):
+    w = fresh(cpus=4)
+    code = f"""
+import os, sys, time
+sys.path.insert(0, {TESTS!r})
+import fastparl
+fastparl.connect({w.address!r})
+from _actors import RemotePlain
+actors = [RemotePlain() for _ in range(3)]
+print(" ".join(str(a.pid()) for a in actors), flush=True)
+time.sleep(60)
+"""
+    env = dict(os.environ, FASTPARL_TOKEN_FILE=token_file, PYTHONPATH=ROOT)
+    driver = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    pids = [int(p) for p in driver.stdout.readline().split()]
+    assert len(pids) == 3 and all(alive(p) for p in pids)
+    driver.kill()
+    driver.wait()
+    assert still_alive(pids, timeout=6) == []
+    status = _status(w.address)
+    assert status["free_cpus"] == 4 and [c for c in status["clients"] if c["name"] != "fastparl status"] == []
+
+
+def test_a_restarted_worker_serves_new_clients(fresh):
+    w = fresh()
+    _connect(w)
+    assert RemotePlain().add() == 1
+    fastparl.disconnect()
+    port = w.port
+    w.stop(signal.SIGKILL)
+    w2 = fresh(port=port)
+    _connect(w2)
+    assert RemotePlain(5).add() == 6
+
+
+def test_malformed_frames_do_not_crash_the_worker(cluster, use_token, tmp_path):
+    marker = tmp_path / "pwned"
+    bomb = pickle.dumps(_Bomb(str(marker)))
+    ctx = zmq.Context()
+    rng = np.random.default_rng(0)
+    s = None
+    try:
+        for i in range(3000):
+            if i % 100 == 0:
+                if s is not None:
+                    s.close()
+                s = ctx.socket(zmq.DEALER)
+                s.setsockopt(zmq.LINGER, 5000)  # closed every 100 messages: deliver what is queued first
+                s.connect(f"tcp://{cluster[0].address}")
+            kind = i % 6
+            if kind == 0:
+                frames = [rng.bytes(int(rng.integers(0, 200)))]
+            elif kind == 1:
+                frames = [bomb]  # a pickle that would run code: must never be unpickled
+            elif kind == 2:
+                frames = [b'{"kind": "spawn", "actor": "x"}']  # not authenticated
+            elif kind == 3:
+                frames = [b'{"kind": "hello", "nonce": 5}', b"x", b"y"]  # wrong types, too many frames
+            elif kind == 4:
+                frames = [b'{"kind": "auth", "proof": "00"}']
+            else:
+                frames = [b"[1, 2"]  # truncated JSON
+            s.send_multipart(frames)
+        s.close()
+    finally:
+        ctx.term()
+    assert cluster[0].proc.poll() is None, cluster[0].output()[-2000:]
+    assert not marker.exists()
+    _connect(cluster[0])
+    try:
+        assert RemotePlain(2).add() == 3
+    finally:
+        fastparl.disconnect()
+    deadline = time.monotonic() + 20
+    while _status(cluster[0].address)["rejected_messages"] < 3000:  # every one was read and refused
+        assert time.monotonic() < deadline, _status(cluster[0].address)
+        time.sleep(0.2)
+
+
+class _Bomb:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_the_hub_ignores_peers_that_do_not_authenticate(cluster, use_token, tmp_path):
+    _connect(cluster[0])
+    try:
+        p = RemotePlain()
+        assert p.add() == 1
+        hub = fastparl.remote.current_backend().hub
+        marker = tmp_path / "pwned"
+        ctx = zmq.Context()
+        rogue = ctx.socket(zmq.DEALER)
+        rogue.setsockopt(zmq.LINGER, 0)
+        rogue.connect(f"tcp://127.0.0.1:{hub.port}")
+        before = hub.rejected
+        for _ in range(20):
+            rogue.send_multipart([b"\x01" + bytes(16), pickle.dumps(_Bomb(str(marker)))])
+        deadline = time.monotonic() + 5
+        while hub.rejected < before + 20 and time.monotonic() < deadline:
+            assert p.add() > 0  # the hub is read while we call
+        rogue.close()
+        ctx.term()
+        assert hub.rejected >= before + 20
+        assert not marker.exists()
+        assert p.add() > 1
+    finally:
+        fastparl.disconnect()
+
+
+def test_a_worker_on_this_host_uses_shared_memory(fresh):
+    w = fresh(host_id=None)  # the real host id: the driver sees a worker on its own machine
+    _connect(w)
+    assert fastparl.remote.current_backend().capabilities.shared_memory
+    p = RemotePlain()
+    assert p.view_info(np.ones(1 << 20)) == (True, False)  # a view of shared memory, not a TCP copy
+    s = fastparl.shared_array(8)
+    p.fill(s, 2.0)
+    assert (s == 2).all()
+    assert _status(w.address)["free_cpus"] == 15  # the actor holds a slot of that worker
+
+
+def test_shared_arrays_cannot_go_to_another_host(cluster, use_token):
+    _connect(cluster[0])
+    try:
+        assert not fastparl.remote.current_backend().capabilities.shared_memory
+        with pytest.raises(FastparlError, match="not possible on the 'zmq' backend"):
+            fastparl.shared_array(4)
+        from fastparl.remote.local.shm import shared_array
+
+        p = RemotePlain()
+        with pytest.raises(FastparlError, match=r"np.asarray\(arr\)"):
+            p.fill(shared_array(4), 1.0)
+        assert p.add() == 1  # the actor is unharmed
+    finally:
+        fastparl.disconnect()
+
+
+def test_gpus_are_handed_out_per_host(fresh):
+    a = fresh(gpus="0,1", cpus=4)
+    b = fresh(cpus=4)
+    _connect(a, b)
+    Gpu = fastparl.remote_class(n_gpu=1)(Plain)
+    g1, g2 = Gpu(), Gpu()
+    assert sorted([g1.env("CUDA_VISIBLE_DEVICES"), g2.env("CUDA_VISIBLE_DEVICES")]) == ["0", "1"]
+    with pytest.raises(ResourceError, match="GPU"):
+        Gpu()
+    assert RemotePlain().env("CUDA_VISIBLE_DEVICES") == ""  # n_gpu=0 hides GPUs, on any host
+
+
+def test_max_memory_is_enforced_on_a_worker(cluster, use_token):
+    _connect(cluster[0])
+    try:
+        Hog = fastparl.remote_class(max_memory=150)(Plain)
+        hog = Hog()
+        with pytest.raises(ResourceError, match="max_memory=150"):
+            hog.allocate(400)
+            time.sleep(1.0)
+            hog.add()
+        assert RemotePlain().add() == 1
+    finally:
+        fastparl.disconnect()
+
+
+def test_output_comes_back_with_the_host_in_its_prefix(cluster, use_token, capsys):
+    _connect(cluster[0])
+    try:
+        p = RemotePlain()
+        p.say("from afar")
+        pid = p.pid()
+        deadline = time.monotonic() + 5
+        out = ""
+        while "from afar" not in out and time.monotonic() < deadline:
+            time.sleep(0.05)
+            out += capsys.readouterr().out
+    finally:
+        fastparl.disconnect()
+    assert f"(Plain pid={pid} host=" in out and "from afar" in out
+
+
+def test_distributed_files_reach_the_actors(cluster, use_token, tmp_path, monkeypatch):
+    (tmp_path / "config.txt").write_text("shipped")
+    monkeypatch.chdir(tmp_path)
+    fastparl.disconnect()
+    fastparl.connect(cluster[0].address, distributed_files=["config.txt"])
+    try:
+        Reader = fastparl.remote_class(_Reader)
+        assert Reader().read("config.txt") == "shipped"
+    finally:
+        fastparl.disconnect()
+
+
+class _Reader:
+    def read(self, name):
+        with open(name) as f:
+            return f.read()
+
+
+def _status(address):
+    out = subprocess.run([sys.executable, "-m", "fastparl", "status", address, "--json"], capture_output=True,
+                         text=True, timeout=30, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)[0]
+
+
+def test_status_shows_slots_and_clients(cluster, use_token):
+    _connect(cluster[0])
+    try:
+        actors = [RemotePlain() for _ in range(2)]
+        assert [a.add() for a in actors] == [1, 1]
+        st = _status(cluster[0].address)
+        assert st["cpus"] == 16 and st["free_cpus"] == 14
+        assert [c["actors"] for c in st["clients"] if c["actors"]] == [2]
+        table = subprocess.run([sys.executable, "-m", "fastparl", "status", cluster[0].address], capture_output=True,
+                               text=True, timeout=30, env=dict(os.environ, PYTHONPATH=ROOT)).stdout
+        assert "CPU slots used/total" in table and "2/16" in table
+    finally:
+        fastparl.disconnect()
+    unreachable = subprocess.run([sys.executable, "-m", "fastparl", "status", "127.0.0.1:1"], capture_output=True,
+                                 text=True, timeout=30, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert unreachable.returncode == 1 and "unreachable" in unreachable.stdout
+
+
+def test_many_actors_across_four_workers_under_a_1024_descriptor_limit(fresh, token_file):
+    workers = [fresh(cpus=60) for _ in range(4)]
+    n = 200
+    code = f"""
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+sys.path.insert(0, {TESTS!r})
+import fastparl
+fastparl.connect({",".join(w.address for w in workers)!r})
+from _actors import RemotePlain
+actors = [RemotePlain(i) for i in range({n})]
+assert [a.add() for a in actors] == list(range(1, {n} + 1))
+print(len(os.listdir("/proc/self/fd")), flush=True)
+"""
+    env = dict(os.environ, FASTPARL_TOKEN_FILE=token_file, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    fds = int(out.stdout.split()[-1])
+    assert fds < 1.5 * n + 100, f"{fds} descriptors for {n} remote actors"
+
+
+def test_curve_encrypted_workers_need_curve_clients(fresh):
+    w = fresh(extra=("--curve",))
+    fastparl.disconnect()
+    with pytest.raises(ConnectionError, match="FASTPARL_CURVE=1"):
+        fastparl.connect(w.address, connect_timeout=1.0)  # a plain client gets no answer at all
+    fastparl.connect(w.address, curve=True)
+    assert fastparl.remote.current_backend().hub is not None
+    p = RemotePlain(4)
+    assert p.add() == 5 and p.identity(np.arange(100_000)).sum() == np.arange(100_000).sum()
+
+
+def test_parls_master_address_keyword(cluster, use_token):
+    fastparl.disconnect()
+    fastparl.connect(master_address=cluster[0].address, distributed_files=[])
+    try:
+        assert fastparl.remote.current_backend().name == "zmq"
+        assert RemotePlain(1).add() == 2
+    finally:
+        fastparl.disconnect()
+    with pytest.warns(UserWarning, match="no fastparl worker listens there"):
+        fastparl.connect(master_address="localhost:1")  # nothing there: the local backend
+    try:
+        assert fastparl.remote.current_backend().name == "local"
+    finally:
+        fastparl.disconnect()
+
+
+def test_learner_groups_are_refused_across_hosts_with_a_clear_error(cluster, use_token):
+    from fastparl.learners.rendezvous import plan
+
+    _connect(cluster[0])
+    try:
+        with pytest.raises(FastparlError, match="cannot be placed across worker hosts"):
+            plan(2, use_gpu=False)
+    finally:
+        fastparl.disconnect()
+    fastparl.connect("local")
+    try:
+        addr, port = fastparl.remote.current_backend().rendezvous(2)
+        assert addr == "127.0.0.1" and 0 < port < 65536
+    finally:
+        fastparl.disconnect()

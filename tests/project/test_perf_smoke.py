@@ -1,0 +1,44 @@
+"""The perf/ reports run (quick mode) and write their tables; speed itself is not asserted here."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.timeout(300)
+
+
+def _run(args, tmp_path):
+    out = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return out.stdout
+
+
+def test_runtime_report_quick(tmp_path):
+    _run(["perf.runtime", "--quick", "--out", str(tmp_path)], tmp_path)
+    text = (tmp_path / "runtime.md").read_text()
+    for measure in ("no-op call p50", "in / out vs floor", "in / out vs mp proxy", "128 MB array in",
+                    "N threads calling one actor", "pipelined futures", "start actor → first call",
+                    "runtime footprint", "CPU-bound speedup, N = 2"):
+        assert measure in text
+    targets = text.split("## Targets")[1].split("\n## ")[0]
+    assert "section failed" not in text, text
+    rows = [line for line in targets.splitlines() if line.startswith("| ") and not line.startswith("| measure")]
+    assert len(rows) >= 9 and all(re.search(r"\| (met|\*\*not met\*\*|n/a)( \(.*\))? \|$", r) for r in rows), rows
+    R = json.loads((tmp_path / "runtime.json").read_text())
+    for row in R["arrays"]["rows"]:  # the floor is measured in the same run, at every size
+        assert 0 < row["noop_s"] < row["floor_s"] and row["fastparl_in_x_floor"] == row["fastparl_in_s"] / row["floor_s"]
+    assert [r["threads"] for r in R["threads"]["rows"]] == [1, 4, 16]
+    assert R["arrays"]["oob_sweep"].get("rows"), R["arrays"]["oob_sweep"]
+    assert R["leftover_processes"] == 0
+
+
+def test_vector_env_report_quick(tmp_path):
+    out = tmp_path / "envs.md"
+    stdout = _run(["perf.envs", "--steps", "20", "--envs-per-actor", "8", "--async-envs", "0", "--out", str(out)],
+                  tmp_path)
+    assert "RemoteVectorEnv(2 actors x 8)" in out.read_text() and "SyncVectorEnv(8)" in stdout
