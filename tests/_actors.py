@@ -41,6 +41,14 @@ class Plain:
     def fail_custom(self):
         raise CustomError("custom", 42)
 
+    def fail_unrenderable(self):
+        raise UnrenderableError("x")
+
+    def fail_unpicklable(self):
+        import threading
+
+        raise ValueError("holds a lock", threading.Lock())
+
     def pid(self) -> int:
         return os.getpid()
 
@@ -94,6 +102,13 @@ class Plain:
     @property
     def double(self) -> int:
         return 2 * self.n
+
+
+class UnrenderableError(Exception):
+    """An exception whose message cannot be rendered: ``str()`` of it raises."""
+
+    def __str__(self):
+        raise RuntimeError("no text for you")
 
 
 class CustomError(Exception):

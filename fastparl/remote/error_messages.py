@@ -32,19 +32,26 @@ _subclasses: dict[type, type] = {}
 def build_error(info: tuple, what: str) -> BaseException:
     """Rebuild the exception an actor reported.
 
-    ``info`` is ``(type name, message, traceback, pickled exception or None, kind, pid)``.  The
-    result is a :class:`RemoteError` that is *also* an instance of the original exception type
-    where that is possible (so ``except ValueError`` keeps working), with the original
-    exception as ``__cause__`` and the remote traceback in the message.
+    ``info`` is :func:`error_info`'s tuple.  The result is a :class:`RemoteError` that is *also* an
+    instance of the original exception type where that is possible (so ``except ValueError`` keeps
+    working, even when the exception itself could not travel but its class can be imported here),
+    with the original exception as ``__cause__`` when it unpickles and the remote traceback in the
+    message.
     """
-    type_name, message, tb, pickled, kind, pid = info
+    type_name, message, tb, pickled, kind, pid, pickled_type = info
     text = f"{type_name} in {what} (actor pid {pid}): {message}\n\nRemote traceback:\n{tb.rstrip()}"
     original: BaseException | None = None
+    exc_type: type | None = None
     if pickled is not None:
         try:
             original = pickle.loads(pickled)
         except Exception:  # noqa: BLE001
             original = None
+    if original is None and pickled_type is not None:  # the exception did not travel, its class may
+        try:
+            exc_type = pickle.loads(pickled_type)
+        except Exception:  # noqa: BLE001  (not importable here)
+            exc_type = None
     if kind == "serialization":
         err: BaseException = SerializationError(text)
     elif kind == "attr":
@@ -52,14 +59,16 @@ def build_error(info: tuple, what: str) -> BaseException:
             f"{what}: {message}. Check the name; the actor's methods are those of its class, and its attributes "
             f"are whatever its methods set on self.", tb, original, type_name)
     else:
-        err = _remote_error(text, tb, original, type_name)
+        err = _remote_error(text, tb, original, type_name, exc_type)
     if original is not None:
         err.__cause__ = original
     return err
 
 
-def _remote_error(text: str, tb: str, original: BaseException | None, type_name: str) -> RemoteError:
-    exc_type = type(original) if original is not None else None
+def _remote_error(text: str, tb: str, original: BaseException | None, type_name: str,
+                  exc_type: type | None = None) -> RemoteError:
+    if original is not None:
+        exc_type = type(original)
     if exc_type is not None and issubclass(exc_type, Exception) and not issubclass(exc_type, RemoteError):
         cls = _subclasses.get(exc_type)
         if cls is None:
@@ -88,20 +97,41 @@ def no_pickle(obj: Any) -> None:
 
 
 def error_info(exc: BaseException, kind: str = "remote", hide: str | None = None) -> tuple:
-    """The report of ``exc`` for an ERR reply: ``(type name, message, traceback, pickled or None, kind, pid)``.
+    """The report of ``exc`` for an ERR reply.
 
+    ``(type name, message, traceback, pickled exception or None, kind, pid, pickled class or None)``:
+    the class travels by reference (plain pickle) when the exception itself does not pickle (e.g. a
+    lock among its arguments), so that the driver can still raise an instance of it.  Never raises,
+    whatever the exception's ``__str__`` or ``__reduce__`` do: the actor must outlive its errors.
     ``hide`` is a source file whose frames are dropped from the top of the traceback (the actor loop).
     """
     frames = exc.__traceback__
     while frames is not None and hide is not None and frames.tb_frame.f_code.co_filename == hide:
         frames = frames.tb_next
-    tb = "".join(traceback.format_exception(type(exc), exc, frames))
+    tb = "".join(traceback.format_exception(type(exc), exc, frames))  # renders a failing str() itself
+    try:
+        message = str(exc)
+    except Exception as e:  # noqa: BLE001
+        message = f"<the message could not be rendered: its __str__ raised {_safe_text(e)}>"
+    pickled_type = None
     try:
         pickled = cloudpickle.dumps(exc.with_traceback(None), protocol=5)
         pickle.loads(pickled)  # only send what the driver will be able to rebuild
     except Exception:  # noqa: BLE001
         pickled = None
-    return (type(exc).__qualname__, str(exc), tb, pickled, kind, os.getpid())
+        try:
+            pickled_type = pickle.dumps(type(exc), protocol=5)  # by reference: importable classes only
+        except Exception:  # noqa: BLE001
+            pickled_type = None
+    return (type(exc).__qualname__, message, tb, pickled, kind, os.getpid(), pickled_type)
+
+
+def _safe_text(exc: BaseException) -> str:
+    """``Type: message`` of ``exc``, or just its type name where even that fails."""
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001
+        return type(exc).__name__
 
 
 def describe_request(cls_name: str, op: int, name: str) -> str:

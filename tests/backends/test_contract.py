@@ -76,6 +76,23 @@ def test_remote_exception_carries_type_and_traceback(backend):
     assert p.add() == 1  # still alive
 
 
+def test_an_exception_whose_message_cannot_be_rendered_reaches_the_caller(backend):
+    p = RemotePlain()
+    with pytest.raises(RemoteError, match="could not be rendered: its __str__ raised RuntimeError: no text for you") as info:
+        p.fail_unrenderable()
+    assert type(info.value.__cause__).__name__ == "UnrenderableError"  # the original, and its type, still travel
+    assert "fail_unrenderable" in info.value.remote_traceback
+    assert p.add() == 1  # the actor lives on
+
+
+def test_an_exception_that_does_not_pickle_keeps_its_type(backend):
+    p = RemotePlain()
+    with pytest.raises(ValueError, match="holds a lock") as info:  # except ValueError still catches it
+        p.fail_unpicklable()
+    assert isinstance(info.value, RemoteError) and info.value.__cause__ is None  # the lock could not travel
+    assert p.add() == 1
+
+
 def test_missing_method_or_attribute(backend):
     p = RemotePlain()
     with pytest.raises(AttributeError, match="no_such_thing"):
