@@ -180,6 +180,35 @@ def is_plain_or_arrays(payload: Any, depth: int = 4) -> bool:
     return False
 
 
+# Arrays smaller than this arrive as the receiver's own writable arrays on every backend; larger ones
+# may be read-only views of the sender's buffer (local: from 128 KB, zmq: from 64 KB, Ray: any size,
+# from its object store), which the receiver copies to write.  README "Arrays" states the rule.
+WRITABLE_BELOW = 64 << 10
+
+
+def own_small_arrays(value: Any, depth: int = 4) -> Any:
+    """``value`` with each read-only array under :data:`WRITABLE_BELOW` bytes replaced by a writable copy,
+    inside tuples, lists and dicts ``depth`` levels deep; containers are rebuilt only where an array was.
+
+    For backends whose deserialiser returns read-only views of every array (Ray), so that small
+    results behave as on the local and zmq backends."""
+    t = type(value)
+    if t is _ARRAY:
+        return value.copy() if not value.flags.writeable and value.nbytes < WRITABLE_BELOW else value
+    if depth == 0:
+        return value
+    if t is tuple or t is list:
+        items = [own_small_arrays(v, depth - 1) for v in value]
+        if any(a is not b for a, b in zip(items, value)):
+            return t(items)
+        return value
+    if t is dict:
+        changed = {k: v2 for k, v in value.items() if (v2 := own_small_arrays(v, depth - 1)) is not v}
+        if changed:
+            return {**value, **changed}
+    return value
+
+
 def _code_reduce(code: CodeType) -> Any:
     """cloudpickle's code reducer, but keeping the file name: it writes ``<dynamic-code>`` instead,
     which would leave remote tracebacks of classes shipped by value without files or source lines."""

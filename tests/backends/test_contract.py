@@ -217,6 +217,21 @@ def test_numpy_roundtrip_and_read_only_views(backend):
     assert nested["w"][0].shape == (300, 300) and nested["s"] == "x"
 
 
+def test_small_arrays_arrive_writable_on_every_backend(backend):
+    """The rule (serialization.WRITABLE_BELOW): arrays under 64 KB are the receiver's own, writable, arrays
+    on every backend, in results nested in tuples, lists and dicts as well."""
+    from fastparl.remote.serialization import WRITABLE_BELOW
+
+    p = RemotePlain()
+    small = np.arange(WRITABLE_BELOW // 8 - 1, dtype=np.float64)
+    out = p.identity({"a": small, "b": [small[:3], (small[:5], 1)], "c": "x"})
+    for arr in (out["a"], out["b"][0], out["b"][1][0]):
+        assert arr.flags.writeable
+        arr[0] = 7.0  # and writing to it is allowed
+    assert np.array_equal(out["a"][1:], small[1:]) and out["b"][1][1] == 1 and out["c"] == "x"
+    assert p.identity(small).flags.writeable
+
+
 def test_mid_size_arrays_pipelined_arrive_intact_and_writable(backend):
     """64-127 KB arrays travel in band on the local backend, as several buffers sent without being
     joined; many in flight fill the socket, so some frames go out in parts.  Each must arrive whole and

@@ -12,6 +12,7 @@ from fastparl.remote.error_messages import build_error, describe_request, descri
 from fastparl.remote.futures import Future
 from fastparl.remote.protocol import CALL, CALLABLE, CALLABLE_ATTR, ERR, GETATTR, INIT, SETATTR
 from fastparl.remote.ray.host import ErrorReply
+from fastparl.remote.serialization import own_small_arrays
 
 __all__ = ["RayActor", "PendingCall"]
 
@@ -105,13 +106,13 @@ class RayActor(ActorHandle):
         if direct:
             if type(reply) is ErrorReply:
                 return False, build_error(reply.info, describe_request(self.cls_name, op, name))
-            return True, reply
+            return True, own_small_arrays(reply)
         rop, payload = reply
         if rop == ERR:
             return False, build_error(payload, describe_request(self.cls_name, op, name))
         if rop == CALLABLE:
             return True, CALLABLE_ATTR
-        return True, payload
+        return True, own_small_arrays(payload)
 
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
         ref, direct = self._submit(CALL, (name, args, kwargs), name, args, kwargs)
