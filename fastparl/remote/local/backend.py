@@ -29,9 +29,10 @@ from fastparl.remote.system.processes import killpg, raise_fd_limit
 
 __all__ = ["LocalBackend", "ThisMachineBackend"]
 
-# Put first on the fork server's PYTHONPATH.  As before this refactor: the directory two levels above
-# fastparl/remote/__init__.py, i.e. the fastparl package directory itself (not its parent).
-_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Put first on the fork server's PYTHONPATH: the directory that holds the fastparl package, so that the
+# server imports this fastparl even where it is not installed (a checkout).  Not the package directory
+# itself, whose subpackages (env, data, utils, ...) would shadow same-named modules of the user's.
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 class ThisMachineBackend:

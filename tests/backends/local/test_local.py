@@ -1,6 +1,7 @@
 """What only the local backend promises, beyond the contract: a small shared-array handle, exclusive
 GPUs, unforwarded output, a fork server that cannot start, and put() memory reused once free."""
 
+import os
 import pickle
 
 import numpy as np
@@ -82,3 +83,16 @@ def test_put_memory_is_reused_once_every_reader_let_go(local):
     ref2 = fastparl.put({"w": np.full(1 << 20, 2.0)})
     assert segment_inode(ref2) == first  # the same memory, no fresh pages
     assert [a.mean_of(ref2) for a in actors] == [2.0, 2.0]
+
+
+def test_the_fork_server_finds_this_fastparl_without_shadowing_user_modules(local):
+    """The fork server's PYTHONPATH starts with the directory that holds the fastparl package (so a checkout
+    works uninstalled), never the package directory itself, whose env/, data/, utils/ ... would shadow the
+    user's modules of the same names."""
+    RemotePlain().add()  # the fork server is up
+    pkg_dir = os.path.dirname(os.path.abspath(fastparl.__file__))
+    with open(f"/proc/{fastparl.remote.current_backend().server.pid}/environ", "rb") as f:
+        environ = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    entries = environ[b"PYTHONPATH"].decode().split(os.pathsep)
+    assert entries[0] == os.path.dirname(pkg_dir)
+    assert pkg_dir not in entries
