@@ -168,13 +168,13 @@ def test_wait_for_some_of_the_futures(backend):
 
     a, b = AsyncWorker(), AsyncWorker()
     quick = [a.work(2), b.work(3)]
-    slow = b.sleep(1.5 if fastparl.remote.current_backend().capabilities.interrupt_timeouts else 0)
+    slow = b.sleep(3 if fastparl.remote.current_backend().capabilities.interrupt_timeouts else 0)
     t0 = time.monotonic()
     done, pending = fastparl.wait([slow, *quick], num_returns=2, timeout=10)
     assert set(done) <= {slow, *quick} and len(done) >= 2 and len(done) + len(pending) == 3
     assert [f for f in [slow, *quick] if f in done] == done  # in the order given
     if fastparl.remote.current_backend().capabilities.interrupt_timeouts:
-        assert done == quick and pending == [slow] and time.monotonic() - t0 < 1.2
+        assert done == quick and pending == [slow] and time.monotonic() - t0 < 2.7  # not waiting for slow
     assert fastparl.get(quick) == [4, 9]
     assert fastparl.wait([slow, *quick], num_returns=3, timeout=10) == ([slow, *quick], [])
 
@@ -188,7 +188,7 @@ def test_wait_returns_when_its_timeout_runs_out(backend):
     t0 = time.monotonic()
     done, pending = fastparl.wait(slow, num_returns=1, timeout=0.3)
     assert (done, pending) == ([], slow)
-    assert 0.3 <= time.monotonic() - t0 < 1.5
+    assert 0.3 <= time.monotonic() - t0 < 3  # its timeout, not the 5 s calls
     done, pending = fastparl.wait(slow, num_returns=2, timeout=0)
     assert (done, pending) == ([], slow)
     fastparl.kill(w)

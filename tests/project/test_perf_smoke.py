@@ -38,7 +38,9 @@ def test_runtime_report_quick(tmp_path):
 
 
 def test_vector_env_report_quick(tmp_path):
+    """--quick: a fixed 3 rounds, however busy the machine (without it, rounds are added until enough are
+    quiet, for up to 150 s a section)."""
     out = tmp_path / "envs.md"
-    stdout = _run(["perf.envs", "--steps", "20", "--envs-per-actor", "8", "--async-envs", "0", "--out", str(out)],
+    stdout = _run(["perf.envs", "--quick", "--steps", "20", "--envs-per-actor", "8", "--async-envs", "0", "--out", str(out)],
                   tmp_path)
     assert "RemoteVectorEnv(2 actors x 8)" in out.read_text() and "SyncVectorEnv(8)" in stdout
