@@ -208,6 +208,12 @@ def children_left(wait_s: float = 3.0) -> int | None:
         return None
 
 
+# Reports write here unless told otherwise: a quick or trial run must not overwrite the committed
+# results that the README links to (perf/results/); `--out perf/results` updates those.
+SCRATCH = os.path.join("perf", "scratch")
+OUT_HELP = "directory for the results (default: perf/scratch, git-ignored; --out perf/results updates the committed ones)"
+
+
 def run_report(name: str, sections: list[tuple[str, Callable[[Any], dict]]], render: Callable[[dict], str],
                make_config: Callable[[argparse.Namespace], Any], argv: list[str] | None = None,
                add_args: Callable[[argparse.ArgumentParser], None] | None = None,
@@ -218,7 +224,7 @@ def run_report(name: str, sections: list[tuple[str, Callable[[Any], dict]]], ren
     write ``<out>/<name>.md`` and ``.json``."""
     ap = argparse.ArgumentParser(prog=f"python -m perf.{name}", description=description)
     ap.add_argument("--quick", action="store_true", help="few repeats: a smoke test")
-    ap.add_argument("--out", default=os.path.join("perf", "results"), help="directory for the results")
+    ap.add_argument("--out", default=SCRATCH, help=OUT_HELP)
     ap.add_argument("--only", default="", help="comma-separated sections: " + ",".join(n for n, _ in sections))
     if add_args is not None:
         add_args(ap)

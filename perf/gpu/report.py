@@ -20,6 +20,7 @@ from typing import Any
 import fastparl
 from fastparl.errors import ResourceError
 from fastparl.remote.resources import visible_gpus
+from perf.common.harness import OUT_HELP, SCRATCH
 
 
 class Probe:
@@ -93,7 +94,7 @@ def check(rows: list[tuple[str, bool, str]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m perf.gpu", description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--out", default="perf/results")
+    ap.add_argument("--out", default=SCRATCH, help=OUT_HELP)
     a = ap.parse_args(argv)
     fastparl.connect()
     rows: list[tuple[str, bool, str]] = []

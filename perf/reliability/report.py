@@ -14,7 +14,7 @@ map (each segment once).
 Growth is measured from the sample after warm-up (10 % of the run) to the largest later one, and
 must stay within :data:`BOUNDS`.
 
-Writes ``reliability.md`` and ``reliability_soak.png`` to ``--out`` (default perf/results).
+Writes ``reliability.md`` and ``reliability_soak.png`` to ``--out`` (default perf/scratch; ``--out perf/results`` for the committed results).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import fastparl
 from perf.common import plots
-from perf.common.harness import REPO
+from perf.common.harness import OUT_HELP, REPO, SCRATCH
 from perf.reliability.soak import BOUND_TEXT, growth, over_bounds, soak
 
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cases", action="store_true", help="skip running the fault suite")
     p.add_argument("--calls", type=int, default=None)
     p.add_argument("--trips", type=int, default=None)
-    p.add_argument("--out", default=os.path.join(REPO, "perf", "results"))
+    p.add_argument("--out", default=os.path.join(REPO, SCRATCH), help=OUT_HELP)
     args = p.parse_args(argv)
     calls = args.calls or (20_000 if args.quick else 1_000_000)
     trips = args.trips or (300 if args.quick else 10_000)

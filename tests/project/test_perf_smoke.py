@@ -44,3 +44,14 @@ def test_vector_env_report_quick(tmp_path):
     stdout = _run(["perf.envs", "--quick", "--steps", "20", "--envs-per-actor", "8", "--async-envs", "0", "--out", str(out)],
                   tmp_path)
     assert "RemoteVectorEnv(2 actors x 8)" in out.read_text() and "SyncVectorEnv(8)" in stdout
+
+
+def test_a_report_without_out_writes_to_scratch_not_the_committed_results(tmp_path, monkeypatch):
+    """A trial run must not overwrite perf/results (which the README links to): the default is perf/scratch."""
+    sys.path.insert(0, ROOT)
+    from perf.common.harness import run_report
+
+    monkeypatch.chdir(tmp_path)
+    run_report("probe", [("one", lambda cfg: {"x": 1})], lambda R: "# probe\n", lambda args: args, argv=["--quick"])
+    assert (tmp_path / "perf" / "scratch" / "probe.md").exists()
+    assert not (tmp_path / "perf" / "results").exists()
