@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import fastparl  # noqa: F401  (before paddle: sets MKL_DEBUG_CPU_TYPE, quiets paddle's ccache warning)
 import paddle
 
 import fastparl as parl

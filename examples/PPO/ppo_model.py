@@ -74,12 +74,19 @@ class PPOAgent(parl.Agent):
         num_minibatches: minibatches per pass.
         lr_decay: decay the learning rate linearly to 0 over ``num_updates``.
         initial_lr: the starting learning rate.
+        clip_decay: decay the algorithm's ``clip_param`` linearly to 0 with the learning rate
+            (rl-baselines3-zoo's ``clip_range: lin_0.2`` for CartPole); needs ``lr_decay``.
         seed: seed of the action-sampling and minibatch generators.
     """
 
     def __init__(self, algorithm: parl.Algorithm, num_updates: int, update_epochs: int = 10,
-                 num_minibatches: int = 32, lr_decay: bool = True, initial_lr: float = 3e-4, seed: int = 0) -> None:
+                 num_minibatches: int = 32, lr_decay: bool = True, initial_lr: float = 3e-4, seed: int = 0,
+                 clip_decay: bool = False) -> None:
         super().__init__(algorithm)
+        if clip_decay and not lr_decay:
+            raise ValueError("PPOAgent: clip_decay=True follows the learning-rate schedule; it needs lr_decay=True")
+        self.initial_lr = initial_lr
+        self.initial_clip = algorithm.clip_param if clip_decay else None
         m = algorithm.model
         self.continuous = bool(algorithm.continuous_action)
         self._pi = NumpyMLP([m.a1, m.a2, m.a3], activation="tanh")
@@ -137,6 +144,8 @@ class PPOAgent(parl.Agent):
             minibatches, and the explained variance of the rollout's values.
         """
         lr = self.lr_scheduler.step(step_num=1) if self.lr_scheduler is not None else None
+        if self.initial_clip is not None:  # the zoo's lin_0.2: epsilon shrinks with the learning rate
+            self.alg.clip_param = self.initial_clip * lr / self.initial_lr
         batch = rollout.num_filled * rollout.num_envs
         size = max(1, batch // self.num_minibatches)
         totals, kl_clip, n = np.zeros(3), np.zeros(2), 0

@@ -53,10 +53,10 @@ from ppo_model import PPOAgent, PPOModel  # noqa: E402
 # CleanRL's ppo_continuous_action.py / PARL's mujoco_config (with normalised observations and rewards).
 PRESETS: dict[str, dict[str, object]] = {
     "discrete": dict(num_envs=8, num_steps=32, num_minibatches=1, update_epochs=20, lr=1e-3, clip_param=0.2,
-                     entropy_coef=0.0, gamma=0.98, gae_lambda=0.8, clip_vloss=False, norm_obs=False,
+                     clip_decay=True, entropy_coef=0.0, gamma=0.98, gae_lambda=0.8, clip_vloss=False, norm_obs=False,
                      norm_reward=False),
     "continuous": dict(num_envs=1, num_steps=2048, num_minibatches=32, update_epochs=10, lr=3e-4, clip_param=0.2,
-                       entropy_coef=0.0, gamma=0.99, gae_lambda=0.95, clip_vloss=True, norm_obs=True,
+                       clip_decay=False, entropy_coef=0.0, gamma=0.99, gae_lambda=0.95, clip_vloss=True, norm_obs=True,
                        norm_reward=True),
 }
 
@@ -82,6 +82,8 @@ class Args:
     lr: float | None = None
     """initial learning rate, decayed linearly to 0"""
     clip_param: float | None = None
+    clip_decay: bool | None = None
+    """decay clip_param linearly to 0 with the learning rate (the zoo's lin_0.2; default on for discrete)"""
     entropy_coef: float | None = None
     gamma: float | None = None
     gae_lambda: float | None = None
@@ -141,7 +143,7 @@ def build_learner(obs_dim: int, act_dim: int, continuous: bool, args: Args, num_
                               use_clipped_value_loss=args.clip_vloss, continuous_action=continuous,
                               norm_adv=False)  # normalised over the whole rollout by the driver
     return ShardAgent(alg, num_updates, args.update_epochs, args.num_minibatches, lr_decay=True, initial_lr=args.lr,
-                      seed=args.seed)
+                      seed=args.seed, clip_decay=args.clip_decay)
 
 
 def start_learners(args: Args, agent: PPOAgent, factory: Callable[[], ShardAgent]) -> LearnerGroup:
@@ -196,7 +198,7 @@ def train(args: Args) -> dict[str, float]:
     alg = parl.algorithms.PPO(model, clip_param=args.clip_param, entropy_coef=args.entropy_coef, initial_lr=args.lr,
                               use_clipped_value_loss=args.clip_vloss, continuous_action=continuous)
     agent = PPOAgent(alg, num_updates, args.update_epochs, args.num_minibatches, lr_decay=True, initial_lr=args.lr,
-                     seed=args.seed)
+                     seed=args.seed, clip_decay=args.clip_decay)
     norm = ObsNorm(obs_space.shape, args.norm_obs)
     rew_rms, disc_ret = RunningMeanStd(), np.zeros(args.num_envs)
     act_shape, act_dtype = (act_space.shape, np.float32) if continuous else ((), np.int64)
@@ -213,7 +215,8 @@ def train(args: Args) -> dict[str, float]:
     initial_return = evaluate(agent, eval_env, norm, args.eval_episodes)
     logger.info(f"PPO on {args.env} ({'continuous' if continuous else 'discrete'}): {args.num_envs} envs x "
                 f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, learners {args.learners}, "
-                f"initial eval {initial_return:.1f}")
+                f"initial eval {initial_return:.1f}; logging to {os.path.abspath(logdir)} (progress.csv"
+                f"{', TensorBoard' if args.tensorboard else ''})")
 
     obs, _ = envs.reset(seed=args.seed)
     steps, sample_time, episodes = 0, 0.0, deque(maxlen=20)  # returns of the last 20 episodes

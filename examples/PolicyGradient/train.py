@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import fastparl  # noqa: F401  (before paddle: sets MKL_DEBUG_CPU_TYPE, quiets paddle's ccache warning)
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F

@@ -23,9 +23,10 @@ FAST = dict(env="InvertedPendulum-v5", dataset="scripted", dataset_steps=5000, t
 
 
 @pytest.mark.slow
-def test_cql_learns_offline(tmp_path):
+@pytest.mark.seed(0)
+def test_cql_learns_offline(tmp_path, seed):
     mod = load_example("CQL")
-    result = mod.train(mod.Args(seed=0, logdir=str(tmp_path), **FAST))
+    result = mod.train(mod.Args(seed=seed, logdir=str(tmp_path), **FAST))
     print(f"CQL InvertedPendulum-v5 (offline): {result}")
     assert result["initial_eval_return"] < 100, result
     assert result["eval_return"] >= 500, result

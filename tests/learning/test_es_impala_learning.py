@@ -30,17 +30,19 @@ def _check_learned(result: dict[str, float], logdir, bar: float) -> None:
 
 
 @pytest.mark.slow
-def test_es_learns_cartpole_with_remote_actors(tmp_path):
+@pytest.mark.seed(0)
+def test_es_learns_cartpole_with_remote_actors(tmp_path, seed):
     mod = load_example("ES")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=0, total_steps=300_000, actors=2, noise_size=2_000_000,
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=300_000, actors=2, noise_size=2_000_000,
                                 logdir=str(tmp_path), tensorboard=False))
     _check_learned(result, tmp_path, bar=195)
     assert os.path.exists(tmp_path / "model.ckpt")
 
 
 @pytest.mark.slow
-def test_impala_learns_cartpole_with_async_actors(tmp_path):
+@pytest.mark.seed(1)
+def test_impala_learns_cartpole_with_async_actors(tmp_path, seed):
     mod = load_example("IMPALA")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=200_000, actors=2, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=200_000, actors=2, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path, bar=150)

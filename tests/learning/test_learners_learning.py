@@ -36,10 +36,11 @@ def _actors() -> set[int]:
 
 
 @pytest.mark.slow
-def test_ppo_with_two_learners_learns_cartpole(tmp_path):
+@pytest.mark.seed(1)
+def test_ppo_with_two_learners_learns_cartpole(tmp_path, seed):
     mod = load_example("PPO")
     before = _actors()
-    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=20_000, learners=2, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=20_000, learners=2, logdir=str(tmp_path),
                                 tensorboard=False))
     assert still_alive(_actors() - before, timeout=10) == [], "learner processes outlived training"
     assert result["eval_return"] >= 195, result

@@ -22,14 +22,15 @@ FAST = dict(env="simple", batch_size=256, learn_every=5, min_memory_size=1_000, 
 
 
 @pytest.mark.slow
-def test_maddpg_learns_simple(tmp_path):
+@pytest.mark.seed(0)
+def test_maddpg_learns_simple(tmp_path, seed):
     from fastparl.utils import set_seed
 
     mod = load_example("MADDPG")
-    set_seed(0, paddle=True)
+    set_seed(seed, paddle=True)
     env = mod.make_env("simple")
-    env.reset(seed=10_000)
-    args = mod.Args(seed=0, max_episodes=400, logdir=str(tmp_path), **FAST)
+    env.reset(seed=seed + 10_000)
+    args = mod.Args(seed=seed, max_episodes=400, logdir=str(tmp_path), **FAST)
     before = mod.evaluate(env, mod.make_agents(env, args), args, 50)
     assert before < -20, before
     result = mod.train(args)

@@ -34,11 +34,12 @@ def untrained_return(mod, seed: int = 0) -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algo", ["DDPG", "TD3", "SAC", "OAC"])
-def test_offpolicy_learns_pendulum(tmp_path, algo):
+@pytest.mark.seed(0)
+def test_offpolicy_learns_pendulum(tmp_path, algo, seed):
     mod = load_example(algo)
-    before = untrained_return(mod)
+    before = untrained_return(mod, seed)
     assert before < -700, before
-    result = mod.train(mod.Args(seed=0, total_steps=BUDGET[algo], logdir=str(tmp_path), **FAST))
+    result = mod.train(mod.Args(seed=seed, total_steps=BUDGET[algo], logdir=str(tmp_path), **FAST))
     print(f"{algo}: untrained {before:.1f} -> {result}")
     assert result["eval_return"] > -400, (before, result)
     assert result["eval_return"] > before + 500, (before, result)

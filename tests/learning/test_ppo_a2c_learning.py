@@ -1,6 +1,7 @@
 """Fast learning tests: PPO and A2C must really improve on CartPole-v1.
 
-Each trains the example script's ``train()`` for a small fixed-seed budget and compares 10
+Each trains the example script's ``train()`` for a small budget with its own seed (any seeds with
+``FASTPARL_TEST_SEEDS``, tests/learning/conftest.py) and compares 10
 deterministic evaluation episodes with the untrained agent (``initial_eval_return``, same
 evaluation env seed) and with a random policy (~22).  Seed 1 is used because its untrained
 greedy policy is poor (12.0); the greedy action of an untrained network can balance the pole
@@ -21,8 +22,13 @@ pytest.importorskip("gymnasium")
 from _examples import RANDOM_RETURN, ROOT, load_example  # noqa: E402,F401
 
 
-def _check_learned(result: dict[str, float], logdir) -> None:
-    assert result["eval_return"] >= 195, result
+# gymnasium's reward_threshold for CartPole-v1: the demo's bar, which the PPO preset reaches for every
+# seed at its budget (seeds 0-19, also with other BLAS code paths; examples/PPO/README.md)
+PPO_BAR = 475
+
+
+def _check_learned(result: dict[str, float], logdir, bar: float = 195) -> None:
+    assert result["eval_return"] >= bar, result
     assert result["eval_return"] > max(result["initial_eval_return"], RANDOM_RETURN) + 50, result
     assert np.isfinite(result["wall_time"]) and result["steps_per_s"] > 0
     rows = open(os.path.join(logdir, "progress.csv")).read().splitlines()
@@ -30,33 +36,37 @@ def _check_learned(result: dict[str, float], logdir) -> None:
 
 
 @pytest.mark.slow
-def test_ppo_learns_cartpole(tmp_path):
+@pytest.mark.seed(1)
+def test_ppo_learns_cartpole(tmp_path, seed):
     mod = load_example("PPO")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=50_000, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=100_000, logdir=str(tmp_path),
                                 tensorboard=False))
-    _check_learned(result, tmp_path)
+    _check_learned(result, tmp_path, PPO_BAR)
     assert os.path.exists(tmp_path / "model.ckpt")
 
 
 @pytest.mark.slow
-def test_ppo_learns_cartpole_with_remote_envs(tmp_path):
+@pytest.mark.seed(1)
+def test_ppo_learns_cartpole_with_remote_envs(tmp_path, seed):
     mod = load_example("PPO")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=50_000, actors=2, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=100_000, actors=2, logdir=str(tmp_path),
+                                tensorboard=False))
+    _check_learned(result, tmp_path, PPO_BAR)
+
+
+@pytest.mark.slow
+@pytest.mark.seed(1)
+def test_a2c_learns_cartpole(tmp_path, seed):
+    mod = load_example("A2C")
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=80_000, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path)
 
 
 @pytest.mark.slow
-def test_a2c_learns_cartpole(tmp_path):
+@pytest.mark.seed(1)
+def test_a2c_remote_actors_sample_and_learn(tmp_path, seed):
     mod = load_example("A2C")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=80_000, logdir=str(tmp_path),
-                                tensorboard=False))
-    _check_learned(result, tmp_path)
-
-
-@pytest.mark.slow
-def test_a2c_remote_actors_sample_and_learn(tmp_path):
-    mod = load_example("A2C")
-    result = mod.train(mod.Args(env="CartPole-v1", seed=1, total_steps=80_000, actors=2, logdir=str(tmp_path),
+    result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=80_000, actors=2, logdir=str(tmp_path),
                                 tensorboard=False))
     _check_learned(result, tmp_path)
