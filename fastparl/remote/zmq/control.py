@@ -245,7 +245,8 @@ class Control:
 
     def _lose(self, w: WorkerLink, why: str) -> None:
         w.lost = f"worker {w.address} ({w.host}) lost: {why}"
-        log.warning("%s", w.lost)
+        log.warning("fastparl: %s; calls on its actors raise ActorDiedError, new actors go to the other workers",
+                    w.lost)
         with self._lock:  # requests waiting on it fail now
             for req, slot in list(self._pending.items()):
                 if slot[2] is w:

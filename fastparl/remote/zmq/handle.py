@@ -139,6 +139,12 @@ class ZmqActor(TrackedActor):
         code, tail, reason = self.exit_info or (None, "", "")
         if reason.startswith("actor ") and "max_memory" in reason:
             return ResourceError(reason)
+        if code is None and reason.startswith("worker ") and " lost: " in reason:  # the host, not the process
+            return ActorDiedError(
+                f"actor {self.cls_name} (pid {self.pid} on {self.host}) is lost with its host during {what}: "
+                f"{reason}. Whether its process still runs there is unknown; its output and state are "
+                f"unreachable.\nCalls on this actor will fail from now on: create a new one (it is placed on a "
+                f"worker that answers).", code, tail)
         how = reason if reason and reason != "killed" else describe_exit(code)
         return ActorDiedError(
             f"actor {self.cls_name} (pid {self.pid} on {self.host}) died {how} during {what}."

@@ -103,10 +103,12 @@ def test_a_killed_worker_fails_calls_within_two_seconds(fresh):
     pending = w.sleep(30)
     t0 = time.monotonic()
     victim.stop(signal.SIGKILL)  # the daemon only: its fork server and actors go with it
-    with pytest.raises(ActorDiedError):
+    with pytest.raises(ActorDiedError) as info:
         pending.result(timeout=20)
     elapsed = time.monotonic() - t0
     assert elapsed < 2.5, f"noticed after {elapsed:.2f} s"
+    text = str(info.value)  # names the host and the cause, and does not talk of stderr when the host is gone
+    assert "lost with its host" in text and f"worker {victim.address}" in text and "stderr" not in text, text
     with pytest.raises(ActorDiedError):
         w.work(2).result(timeout=5)
     survivor = RemotePlain(3)  # placed on the live worker
