@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import logging
 import os
 from collections.abc import Sequence
 
@@ -129,6 +130,9 @@ def plot_curves(
         KeyError: if a column is missing.
         ImportError: if matplotlib is not installed.
     """
+    mpl_log = logging.getLogger("matplotlib")
+    if mpl_log.level == logging.NOTSET:  # its INFO lines ("generated new fontManager") would reach a root
+        mpl_log.setLevel(logging.WARNING)  # handler that paddle installs at INFO level: keep them off
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure

@@ -26,9 +26,11 @@ def test_demo_training_part_learns_and_prints_clean_tables(tmp_path):
     pytest.importorskip("paddle")
     out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "demo.py"), "--limit", "20000", "--train-steps",
                           "6000", "--seeds", "1", "--logdir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+                         capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         env={**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")})  # a fresh machine's font cache
     assert out.returncode == 0, out.stderr
     assert "ccache" not in out.stderr and "Warning" not in out.stderr, out.stderr
+    assert "fontManager" not in out.stderr + out.stdout, out.stderr  # matplotlib's INFO line on a first run
     lines = out.stdout.splitlines()
     for header in ("| actors |", "| seed | eval return before |"):
         start = next(i for i, line in enumerate(lines) if line.startswith(header))

@@ -255,3 +255,57 @@ def test_perf_report_runs_quick(ray_cluster, tmp_path):
     text = (tmp_path / "ray_backend.md").read_text()
     assert "no-op call p50" in text and "1 MB array out" in text
     assert ray.is_initialized()  # the report used this instance and left it running
+
+
+def _spy(monkeypatch, name):
+    """Replace ray.<name> by a wrapper that records each call's (args, kwargs) and calls the real one."""
+    real, calls = getattr(ray, name), []
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ray, name, spy)
+    return calls
+
+
+def test_put_goes_through_the_object_store_once(backend, monkeypatch):
+    """fastparl.put is one ray.put; what travels to actors is the Ray reference, not the 2 MB value per call."""
+    import pickle
+
+    puts = _spy(monkeypatch, "put")
+    weights = {"w": np.full(1 << 18, 3.0)}
+    ref = fastparl.put(weights)
+    assert len(puts) == 1 and puts[0][0][0] is weights
+    blob = pickle.dumps(ref)
+    assert len(blob) < 10_000, f"a put() reference pickles to {len(blob)} bytes: the value itself travels"
+    assert pickle.loads(blob)["w"][0] == 3.0  # it resolves through ray.get
+    actors = [RemotePlain() for _ in range(2)]
+    assert [a.mean_of(ref) for a in actors for _ in range(2)] == [3.0] * 4
+    assert len(puts) == 1  # the calls put nothing more
+    assert fastparl.get(ref) is weights
+
+
+def test_get_of_many_futures_is_one_ray_get(backend, monkeypatch):
+    actors = [AsyncWorker() for _ in range(2)]
+    futures = [a.sleep(0.05) for a in actors for _ in range(3)]
+    gets = _spy(monkeypatch, "get")
+    assert fastparl.get(futures) == [0.05] * 6
+    many = [args[0] for args, _ in gets if isinstance(args[0], list)]
+    assert len(many) == 1 and len(many[0]) == 6
+    assert isinstance(gets[0][0][0], list)  # fetched together first, each one then decoded
+
+
+def test_wait_blocks_in_ray_wait_instead_of_polling(backend, monkeypatch):
+    a = AsyncWorker()
+    fut = a.sleep(0.5)
+    waits = _spy(monkeypatch, "wait")
+    done, pending = fastparl.wait([fut], num_returns=1, timeout=30)
+    assert done == [fut] and pending == []
+    blocking = [kw for _, kw in waits if kw.get("timeout") != 0]
+    assert len(blocking) >= 1 and all(kw["timeout"] is None or kw["timeout"] > 1 for kw in blocking)
+    assert len(waits) < 10, f"{len(waits)} ray.wait calls for one future: polling"
+    fut2 = a.sleep(0.3)
+    waits.clear()
+    assert fastparl.wait([fut2], num_returns=1)[0] == [fut2]  # no timeout: ray.wait(timeout=None)
+    assert len(waits) < 10 and any(kw.get("timeout") is None for _, kw in waits)

@@ -338,6 +338,41 @@ def test_compat_wrapper_old_api_time_limit_and_seed():
     assert steps < 50
 
 
+
+class _TruncatesAt(gym.Env):
+    """Truncates (not a time limit: e.g. the agent left the map) at step ``k``; never terminates."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, k: int):
+        self.k, self.t = k, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(1, np.float32), 1.0, False, self.t == self.k, {"t": self.t}
+
+
+def test_compat_wrapper_reports_a_truncation_that_is_not_a_time_limit():
+    """done = terminated or truncated, whatever truncated it (PARL ignores such a truncation; see the docstring)."""
+    bare = CompatWrapper(_TruncatesAt(3))  # no TimeLimit at all
+    bare.reset()
+    assert [bare.step(0)[2] for _ in range(3)] == [False, False, True]
+    # under a TimeLimit that is far away: the env's own truncation still ends the episode, and the
+    # step count restarts with the next one
+    limited = CompatWrapper(gym.wrappers.TimeLimit(_TruncatesAt(2), max_episode_steps=100))
+    for _ in range(2):
+        limited.reset()
+        out = [limited.step(1) for _ in range(2)]
+        assert [o[2] for o in out] == [False, True] and out[-1][3] == {"t": 2}
+        assert isinstance(out[-1][2], bool)
+
+
 def test_action_mapping_wrapper_maps_each_dimension():
     class Box2(gym.Env):
         action_space = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 10.0], np.float32))

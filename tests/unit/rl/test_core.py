@@ -307,3 +307,41 @@ def test_policy_distributions_match_closed_forms():
         CategoricalDistribution(t(logits[0]))
     with pytest.raises(ValueError, match="sum"):
         SoftMultiCategoricalDistribution(t(logits), np.array([0]), np.array([4]))
+
+
+class _LinearQ(parl.Model):
+    """Q(s) = W s, no bias: Q values set by hand through the weight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2, bias_attr=False)
+
+    def forward(self, obs):
+        return self.fc(obs)
+
+
+@pytest.mark.parametrize("algo", ["DQN", "DDQN"])
+def test_dqn_and_ddqn_targets_exactly(algo):
+    """DDQN's target is r + gamma * Q_target(s', argmax_a Q_online(s', a)); DQN's is r + gamma * max_a Q_target(s', a).
+
+    The online and target nets disagree on the best next action, so taking the target's argmax in DDQN
+    (or the online's in DQN) gives another loss.
+    """
+    model = _LinearQ()
+    alg = getattr(parl.algorithms, algo)(model, gamma=0.5, lr=1e-3)
+    # obs s = (1, 0): Q_online(s) = (2, 1); next obs s' = (0, 1): Q_online(s') = (1, 3) -> online argmax 1
+    model.fc.weight.set_value(np.array([[2.0, 1.0], [1.0, 3.0]], np.float32))  # paddle: y = x @ W
+    # Q_target(s') = (10, 4) -> target argmax 0, max 10
+    alg.target_model.fc.weight.set_value(np.array([[0.0, 0.0], [10.0, 4.0]], np.float32))
+    obs = paddle.to_tensor([[1.0, 0.0]])
+    next_obs = paddle.to_tensor([[0.0, 1.0]])
+    act = paddle.to_tensor([[0]], dtype="int64")
+    rew = paddle.to_tensor([[1.0]])
+    np.testing.assert_allclose(alg.predict(next_obs).numpy(), [[1.0, 3.0]])
+    bootstrap = 4.0 if algo == "DDQN" else 10.0  # Q_target(s', online argmax = 1) vs max_a Q_target(s', a)
+    loss = alg.learn(obs, act, rew, next_obs, paddle.zeros([1, 1]))
+    assert float(loss) == pytest.approx((2.0 - (1.0 + 0.5 * bootstrap)) ** 2)
+    # a terminal transition does not bootstrap at all
+    model.fc.weight.set_value(np.array([[2.0, 1.0], [1.0, 3.0]], np.float32))
+    loss = alg.learn(obs, act, rew, next_obs, paddle.ones([1, 1]))
+    assert float(loss) == pytest.approx((2.0 - 1.0) ** 2)

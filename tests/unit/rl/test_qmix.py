@@ -164,3 +164,49 @@ def test_argument_errors():
         _qmix(gamma=1.5)
     with pytest.raises(TypeError, match="double_q"):
         _qmix(double_q="yes")
+
+
+@pytest.mark.parametrize("double_q", [True, False])
+def test_no_bootstrap_past_a_terminal_step(double_q):
+    """An episode that terminates at its last real step (padded after it): that step's target is its reward
+    alone, so whatever follows (the final state and observations, read only by the target nets) cannot
+    change the loss.  Without the termination it does (the control)."""
+    alg = _qmix(double_q=double_q, gamma=0.9)
+    state, actions, reward, _, obs, avail, filled = _batch(5)  # real steps 0..T-3, filled from T-2
+    last = T - 3
+    term = np.zeros((B, T, 1), np.float32)
+    term[:, last] = 1.0  # terminates at its last real step; nothing after it is flagged (padding)
+    with paddle.no_grad():  # target nets differ from the online ones, and their values are large
+        for p in alg.target_qmixer_model.parameters():
+            p.set_value(p + 50.0)
+    other_state, other_obs = state.numpy().copy(), obs.numpy().copy()
+    other_state[:, last + 1:] += 7.0
+    other_obs[:, last + 1:] -= 3.0
+    other = (paddle.to_tensor(other_state), paddle.to_tensor(other_obs))
+
+    def loss(terminated, s, o):
+        return _loss_of(alg, (s, actions, reward, paddle.to_tensor(terminated), o, avail, filled))
+
+    base = loss(term, state, obs)
+    assert loss(term, *other) == pytest.approx(base, rel=1e-6)
+    not_term = np.zeros_like(term)
+    assert loss(not_term, *other) != pytest.approx(loss(not_term, state, obs), rel=1e-3)
+    # and the terminal step's target is exactly its reward: change only that reward by d, the loss moves as
+    # (r + d - q)^2 - (r - q)^2 summed over the B episodes, averaged over the unmasked steps
+    d = 2.0
+    bumped = reward.numpy().copy()
+    bumped[:, last] += d
+    with paddle.no_grad():
+        alg._init_hidden_states(B)
+        qs = []
+        for t in range(last + 1):
+            q, alg.hidden_states = alg.agent_model(obs[:, t].reshape([-1, OBS]), alg.hidden_states)
+            qs.append(q.reshape([B, N_AGENTS, N_ACT]).numpy())
+        chosen = np.take_along_axis(qs[last], actions.numpy()[:, last][..., None], -1)[..., 0]
+        q_tot = alg.qmixer_model(paddle.to_tensor(chosen[:, None].astype(np.float32)),
+                                 state[:, last:last + 1]).numpy()[:, 0, 0]
+    r = reward.numpy()[:, last, 0]
+    n_unmasked = float((1 - filled.numpy()[:, :-1]).sum())
+    expected = base + (((r + d - q_tot) ** 2) - ((r - q_tot) ** 2)).sum() / n_unmasked
+    got = _loss_of(alg, (state, actions, paddle.to_tensor(bumped), paddle.to_tensor(term), obs, avail, filled))
+    assert got == pytest.approx(expected, rel=1e-4)
