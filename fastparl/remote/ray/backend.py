@@ -190,7 +190,7 @@ class RayBackend(Backend):
 
     def get_many(self, futures: Sequence[PendingResult], deadline: float | None) -> None:
         """One ``ray.get`` for many replies (a wake-up and a fetch for all, not one each)."""
-        pending = []
+        pending = [f for f in futures if isinstance(f.call_id, PendingCall)]
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             self.ray.get([f.call_id.ref for f in pending], timeout=timeout)
