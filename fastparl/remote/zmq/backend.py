@@ -15,12 +15,13 @@ import glob
 import os
 import threading
 import time
+import warnings
 import weakref
 from typing import Any, Sequence
 
 import zmq
 
-from fastparl.errors import FastparlError, ResourceError
+from fastparl.errors import AuthenticationError, ConnectionError, FastparlError, ResourceError
 from fastparl.remote.backend import Capabilities
 from fastparl.remote.hosts import parse_hosts
 from fastparl.remote.local.backend import LocalBackend
@@ -52,16 +53,30 @@ class ZmqBackend(ActorPlacer):
         self.log_to_driver = log_to_driver
         self.curve = curve if curve is not None else os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
         self.workers: list[WorkerLink] = []
+        self.unreachable: list[str] = []  # "address: why" of the workers that did not answer at connect()
         try:
             for address in parse_hosts(target):
-                sock, info = handshake(self.ctx, address, self.token, connect_timeout, name=f"pid {os.getpid()}",
-                                       curve=self.curve)
+                try:
+                    sock, info = handshake(self.ctx, address, self.token, connect_timeout,
+                                           name=f"pid {os.getpid()}", curve=self.curve)
+                except AuthenticationError:  # a wrong token is the user's to fix, not a host to skip
+                    raise
+                except ConnectionError as e:  # no answer: skip it
+                    self.unreachable.append(f"{address}: {e}")
+                    continue
                 self.workers.append(WorkerLink(address, sock, info, info.get("host_id") == self.my_host))
+            if not self.workers:
+                raise ConnectionError("no worker of " + repr(target) + " answered:\n  " + "\n  ".join(self.unreachable)
+                                      + "\nStart `fastparl worker --port PORT` on each host, or check the addresses.")
         except BaseException:
             for w in self.workers:
                 w.sock.close()
             self.ctx.destroy(linger=0)
             raise
+        if self.unreachable:
+            warnings.warn("fastparl.connect: " + str(len(self.unreachable)) + " of the workers did not answer and are "
+                          "not used (actors go to the " + str(len(self.workers)) + " that did):\n  "
+                          + "\n  ".join(self.unreachable), stacklevel=3)
         remote = [w for w in self.workers if not (w.same_host and self.same_host_shm)]
         self.capabilities = Capabilities(processes=True, shared_memory=not remote, zero_copy=not remote,
                                          interrupt_timeouts=True)
@@ -94,7 +109,7 @@ class ZmqBackend(ActorPlacer):
             live = [w for w in self.workers if not w.lost and id(w) not in tried]
             fits = [w for w in live if w.free_cpus > 0 and len(w.info.get("free_gpus", [])) >= n_gpu]
             if not fits:
-                lost = [w.address for w in self.workers if w.lost]
+                lost = [w.address for w in self.workers if w.lost] + [u.split(": ", 1)[0] for u in self.unreachable]
                 raise ResourceError(
                     f"no worker has a free CPU slot{f' and {n_gpu} free GPU(s)' if n_gpu else ''}: "
                     + ", ".join(f"{w.address} {w.free_cpus}/{w.info.get('cpus')} free" for w in self.workers

@@ -84,13 +84,45 @@ def test_token_file_readable_by_others_is_refused(tmp_path, monkeypatch):
         fastparl.connect("192.0.2.1:9")  # the token is checked before anything is sent
 
 
-def test_nothing_answers_at_a_remote_address(use_token):
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_nothing_answers_at_a_remote_address(use_token, monkeypatch):
+    """When no worker answers, connect() raises, naming each address (a loopback-only list instead falls
+    back to local actors: PARL's connect("localhost:PORT") without a cluster).  Traffic stays on loopback:
+    the addresses are treated as remote ones."""
+    import fastparl.remote.api
+
+    monkeypatch.setattr(fastparl.remote.api, "all_loopback", lambda target: False)
     fastparl.disconnect()
+    dead = [f"127.0.0.1:{_unused_port()}" for _ in range(2)]
     t0 = time.monotonic()
-    with pytest.raises(ConnectionError, match="fastparl worker --port 9"):
-        fastparl.connect("192.0.2.1:9", connect_timeout=0.5)  # TEST-NET-1: nobody is there
+    with pytest.raises(ConnectionError, match="no worker of .* answered") as info:
+        fastparl.connect(",".join(dead), connect_timeout=0.5)
+    assert all(d in str(info.value) for d in dead) and "fastparl worker --port" in str(info.value)
     assert time.monotonic() - t0 < 5
     assert not fastparl.remote.is_connected()
+
+
+def test_a_dead_worker_beside_a_live_one_is_skipped_with_a_warning(fresh):
+    """One rule for workers that do not answer at connect(): skipped, named in one warning, the others used."""
+    live = fresh(cpus=2)
+    dead = f"127.0.0.1:{_unused_port()}"
+    fastparl.disconnect()
+    with pytest.warns(UserWarning, match=f"(?s)did not answer and are not used.*{dead}"):
+        fastparl.connect(f"{dead},{live.address}", connect_timeout=0.5)
+    try:
+        a = RemotePlain(1)
+        assert a.add() == 2 and a.pid() in set(live.pids())
+        with pytest.raises(ResourceError, match=f"lost: {dead}"):  # never used, and said so when slots run out
+            [RemotePlain() for _ in range(3)]
+    finally:
+        fastparl.disconnect()
 
 
 def test_a_killed_worker_fails_calls_within_two_seconds(fresh):
