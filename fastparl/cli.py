@@ -115,12 +115,84 @@ def _run_status(args: argparse.Namespace) -> int:
     return 0 if all("error" not in r for r in rows) else 1
 
 
+# ----------------------------------------------------------------------------------- logs
+def _add_logs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "logs", help="read actors' log files (fastparl.connect(log_to_driver='file'))",
+        description="Without an argument: list the sessions (one folder per driver run, newest last) and the actors "
+                    "of the newest. DIR (a session folder, or its name): list its actors. ACTOR (a log file, or a part "
+                    "of its name such as Sampler-1234, looked up in the newest session, or SESSION/ACTOR): print it. "
+                    "Logs are under FASTPARL_LOG_DIR, else ~/.fastparl/logs.")
+    p.add_argument("what", nargs="?", metavar="ACTOR|DIR", help="an actor's log or a session folder")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing what the actor writes (Ctrl-C ends)")
+    return p
+
+
+def _run_logs(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from fastparl.remote.logs import log_root
+
+    root = log_root()
+    sessions = sorted(d for d in (os.listdir(root) if os.path.isdir(root) else []) if os.path.isdir(os.path.join(root, d)))
+
+    def actors(folder: str) -> list[str]:
+        return sorted(f for f in os.listdir(folder) if f.endswith(".log"))
+
+    def listing(folder: str) -> None:
+        for f in actors(folder):
+            print(f"  {os.path.join(folder, f)}  ({os.path.getsize(os.path.join(folder, f)):,} bytes)")
+
+    what = args.what
+    if what is None:
+        if not sessions:
+            print(f"no actor logs under {root} (fastparl.connect(log_to_driver='file') writes them)")
+            return 1
+        for d in sessions:
+            print(f"{os.path.join(root, d)}  ({len(actors(os.path.join(root, d)))} actors)")
+        print(f"newest: {sessions[-1]}")
+        listing(os.path.join(root, sessions[-1]))
+        return 0
+    folder = what if os.path.isdir(what) else os.path.join(root, what)
+    if os.path.isdir(folder):
+        listing(folder)
+        return 0
+    path = what
+    if not os.path.isfile(path):
+        session, _, name = what.rpartition("/")
+        base = os.path.join(root, session) if session else (os.path.join(root, sessions[-1]) if sessions else root)
+        found = [os.path.join(base, f) for f in (actors(base) if os.path.isdir(base) else []) if name in f]
+        if len(found) != 1:
+            print(f"fastparl logs: {'no' if not found else 'more than one'} actor log matches {what!r} in {base}",
+                  file=sys.stderr)
+            for f in found:
+                print(f"  {f}", file=sys.stderr)
+            return 2
+        path = found[0]
+    with open(path, "rb") as log:
+        out = sys.stdout.buffer
+        while True:
+            data = log.read(1 << 16)
+            if data:
+                out.write(data)
+                out.flush()
+                continue
+            if not args.follow:
+                return 0
+            try:
+                time.sleep(0.2)
+            except KeyboardInterrupt:
+                return 0
+
+
 # name -> (add arguments, run).
 _AddFn = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], argparse.ArgumentParser]
 _SUBCOMMANDS: dict[str, tuple[_AddFn, Callable[[argparse.Namespace], int]]] = {
     "plot": (_add_plot, _run_plot),
     "worker": (_add_worker, _run_worker),
     "status": (_add_status, _run_status),
+    "logs": (_add_logs, _run_logs),
 }
 
 

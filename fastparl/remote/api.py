@@ -13,6 +13,7 @@ import numpy as np
 
 from fastparl.errors import ConnectionError, FastparlError
 from fastparl.remote.backend import Backend, backend_for_target, create_backend
+from fastparl.remote.logs import log_mode
 from fastparl.remote.hosts import all_loopback, anyone_listens, check_hosts, is_host_list
 from fastparl.remote.objref import ObjectRef
 
@@ -24,7 +25,8 @@ _target: str | None = None
 
 
 def connect(address: str | None = None, distributed_files: tuple[str, ...] | list[str] = (), *,
-            log_to_driver: bool = True, master_address: str | None = None, **options: Any) -> None:
+            log_to_driver: bool | str = True, log_dir: str | None = None, master_address: str | None = None,
+            **options: Any) -> None:
     """Choose where actors run.  Optional: creating an actor connects locally by itself.
 
     Args:
@@ -35,7 +37,14 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
             answers at loopback addresses (PARL's ``"localhost:8010"`` with no worker started), the
             local backend runs instead, with a warning.
         distributed_files: files (or glob patterns) to copy to each worker host, next to the actors.
-        log_to_driver: forward actors' stdout/stderr here, each line prefixed with class and pid.
+        log_to_driver: where actors' stdout/stderr go. ``True`` (or ``"terminal"``): printed here, each line
+            prefixed ``(Class pid=N)``, progress bars (``\r`` updates) at ~10 a second; what an actor wrote
+            before a method returned is printed before the call returns.  ``"file"``: one log file per actor
+            instead, in ``log_dir`` (also for actors on worker hosts: the driver writes them), read with
+            ``fastparl logs``.  ``"both"``: the terminal and the files.  ``False``: no forwarding (local
+            actors write straight to this process's stdout/stderr, unprefixed; remote actors' output is dropped).
+        log_dir: the folder for the log files of ``log_to_driver="file"`` / ``"both"`` (default: a new folder
+            ``<FASTPARL_LOG_DIR or ~/.fastparl/logs>/<YYYYmmdd-HHMMSS>-<driver pid>``, made at the first line).
         master_address: PARL's name for ``address``.
         options: passed to the backend (e.g. ``connect_timeout=`` seconds for worker daemons).
 
@@ -44,6 +53,7 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
         AuthenticationError: a worker refused our token.
     """
     global _backend, _target
+    log_mode(log_to_driver)  # ValueError for a value it does not know
     if address is None:
         address = master_address
     if address is None:
@@ -68,6 +78,8 @@ def connect(address: str | None = None, distributed_files: tuple[str, ...] | lis
                 return
             raise ConnectionError(f"fastparl is already connected to {_target!r}; call fastparl.disconnect() "
                                   f"before connecting to {target!r}")
+        if log_dir is not None:
+            options["log_dir"] = os.path.abspath(os.path.expanduser(log_dir))
         _backend = create_backend(name, target, log_to_driver=log_to_driver, distributed_files=distributed_files,
                                   **options)
         _target = target

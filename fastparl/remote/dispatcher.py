@@ -17,10 +17,14 @@ from typing import Any
 
 from fastparl.remote.class_transfer import resolve_class
 from fastparl.remote.error_messages import error_info
-from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, OK, SETATTR
+from fastparl.remote.protocol import CALL, CALLABLE, ERR, GETATTR, INIT, OK, OUTPUT, SETATTR
 from fastparl.remote.transport import Link
 
-__all__ = ["Dispatcher", "serve"]
+__all__ = ["Dispatcher", "serve", "WRITTEN"]
+
+# Bytes this process wrote to its stdout and stderr through Python's sys.stdout / sys.stderr:
+# [total, stdout, stderr], kept by the counting streams a forked actor installs (:mod:`.local.host`).
+WRITTEN = [0, 0, 0]
 
 
 class Dispatcher:
@@ -111,6 +115,8 @@ def serve(transport: Link, closed: type[BaseException]) -> int:
     """
     d = Dispatcher()
     batch = _Batch(transport) if hasattr(transport, "has_frame") else None
+    written = WRITTEN
+    seen = written[0]  # a request that wrote output replies OUTPUT, so that its output comes first at the driver
     while True:
         try:
             frame = transport.recv()
@@ -125,6 +131,9 @@ def serve(transport: Link, closed: type[BaseException]) -> int:
         else:
             rop, rpayload = d.handle(op, payload)
         payload = None  # drop views of the arguments before replying: their releases ride on the reply
+        if written[0] != seen:  # one comparison: nothing for requests that wrote nothing
+            seen = written[0]
+            rop, rpayload = OUTPUT, (rop, rpayload, written[1], written[2])
         try:
             if batch is not None:
                 batch.send(rop, seq, rpayload)
@@ -135,6 +144,8 @@ def serve(transport: Link, closed: type[BaseException]) -> int:
         except Exception as e:  # noqa: BLE001 - an unpicklable result
             rpayload = None
             rop, rpayload = d.unsendable(op, e)
+            if seen:
+                rop, rpayload = OUTPUT, (rop, rpayload, written[1], written[2])
             (batch or transport).send(rop, seq, rpayload)
         rpayload = None
         if d.failed:

@@ -30,6 +30,10 @@ ERR       the error report ``(type name, message, traceback text, pickled except
           ``"serialization"`` (a payload did not pickle or unpickle)
 CALLABLE  ``None``: the reply to GETATTR of a method; the driver returns a callable that calls
           it by name (:data:`CALLABLE_ATTR` stands for it between handle and proxy)
+OUTPUT    ``(op, payload, stdout bytes, stderr bytes)``: the reply ``(op, payload)`` of a request
+          during which the actor wrote output; the counts are all the bytes it wrote to its
+          stdout / stderr so far: the driver waits until it printed that much before it hands the
+          reply over (:meth:`fastparl.remote.local.monitor.Monitor.sync`)
 ========  ==================================================================================
 
 Driver <-> fork server (:mod:`.local.forkserver`), over the same channel format:
@@ -53,6 +57,7 @@ SETATTR = 4
 OK = 10
 ERR = 11
 CALLABLE = 12
+OUTPUT = 13
 # driver <-> fork server
 SPAWN = 20
 STATUS = 21

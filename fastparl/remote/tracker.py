@@ -28,7 +28,7 @@ from fastparl.remote.backend import ActorHandle, Backend
 from fastparl.remote.error_messages import build_error, describe_request, describe_unpicklable, timeout_error, \
     unpicklable_reply
 from fastparl.remote.futures import Future
-from fastparl.remote.protocol import CALL, CALLABLE, CALLABLE_ATTR, ERR, GETATTR, OK, SETATTR, PeerClosed
+from fastparl.remote.protocol import CALL, CALLABLE, CALLABLE_ATTR, ERR, GETATTR, OK, OUTPUT, SETATTR, PeerClosed
 from fastparl.remote.serialization import PLAIN_TYPES
 from fastparl.remote.transport import Frame, Transport
 
@@ -352,6 +352,9 @@ class TrackedActor(ActorHandle):
         rop, _, payload, err = frame
         if err is not None:
             return False, unpicklable_reply(describe_request(self.cls_name, op, name), err)
+        if rop == OUTPUT:  # the actor wrote during the request: print that before the reply is handed over
+            rop, payload, n_out, n_err = payload
+            self._output_written(n_out, n_err)
         if rop == OK:
             return True, payload
         if rop == CALLABLE:
@@ -359,6 +362,17 @@ class TrackedActor(ActorHandle):
         if rop == ERR:
             return False, build_error(payload, describe_request(self.cls_name, op, name))
         return False, FastparlError(f"unexpected reply op {rop} from actor {self.cls_name} (pid {self.pid})")
+
+    def _output_written(self, n_out: int, n_err: int) -> None:
+        """The actor has written ``n_out`` / ``n_err`` bytes to its stdout / stderr so far: wait (bounded) until
+        the backend's monitor printed them."""
+        monitor = getattr(self.backend, "monitor", None)
+        if monitor is not None:
+            monitor.sync(self._output_key(), n_out, n_err)
+
+    def _output_key(self) -> Any:
+        """What keys this actor's output records in the backend's monitor."""
+        return self.pid
 
     def _stop_reading(self) -> bool:
         """This thread stops reading; returns False (for the caller's "am I reading" flag)."""

@@ -101,7 +101,8 @@ def test_a_main_class_ships_with_the_globals_of_now():
 # ------------------------------------------------------------------ output: progress bars
 @pytest.mark.timeout(60)
 def test_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp_path):
-    n = 250_000  # 25 MB of "\r" updates in one line: the old monitor took ~3.3 s of CPU (quadratic), now ~0.3
+    n = 250_000  # 25 MB of "\r" updates in one line: the old monitor took ~3.3 s of CPU (quadratic), then ~1.4
+    # printing each one; now the latest is shown ~10 times a second (issue 17)
     out = tmp_path / "out"
     with open(out, "wb") as f:
         proc = run_driver("progress", str(n), "2", stdout=f, text=False)
@@ -115,7 +116,8 @@ def test_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp_p
     assert b"driver cpu" not in data, "the updates came out only after the call ended"
     assert last in data, data[-300:]
     pid = read_pid(data)
-    assert data.count(f"(Faulty pid={pid}) ".encode()) >= n // 2  # each update shown with its prefix
+    shown = data.count(f"(Faulty pid={pid}) ".encode())
+    assert 1 <= shown <= 200, shown  # at a display rate (~10 a second), not each of the 250,000
     _, err = proc.communicate(timeout=30)
     data = out.read_bytes()
     cpu = float(data.rsplit(b"driver cpu", 1)[1].split()[0])

@@ -21,6 +21,7 @@ from fastparl.remote.error_messages import build_error
 from fastparl.remote.local.channel import Channel, socket_pairs
 from fastparl.remote.local.handle import ActorSpawner, LocalActor
 from fastparl.remote.local.monitor import Monitor
+from fastparl.remote.logs import log_mode
 from fastparl.remote.local.objref import ShmObjectRef
 from fastparl.remote.protocol import ERR, OK, SPAWN, STATUS, PeerClosed
 from fastparl.remote.resources import GpuPool, visible_gpus
@@ -60,8 +61,8 @@ class LocalBackend(ThisMachineBackend, ActorSpawner):
     capabilities = Capabilities(processes=True, shared_memory=True, zero_copy=True, interrupt_timeouts=True)
     request_timeout = 30.0  # s to wait for the fork server's reply to a request (a spawn on a loaded machine)
 
-    def __init__(self, target: str = "local", log_to_driver: bool = True, start_timeout: float = 60.0,
-                 gpus: list[str] | None = None, **_options: Any):
+    def __init__(self, target: str = "local", log_to_driver: bool | str = True, start_timeout: float = 60.0,
+                 gpus: list[str] | None = None, log_dir: str | None = None, **_options: Any):
         super().__init__()
         portable.configure()  # FASTPARL_SHM: memfd or POSIX shared memory (read at connect time)
         raise_fd_limit()
@@ -73,7 +74,8 @@ class LocalBackend(ThisMachineBackend, ActorSpawner):
         self._late_spawns: set[int] = set()  # SPAWN requests that timed out: their actors are stopped
         self._closed = False
         ours, theirs = socket_pairs()
-        out_r, out_w = portable.pipe() if log_to_driver else (-1, -1)
+        mode = log_mode(log_to_driver)
+        out_r, out_w = portable.pipe() if mode != "off" else (-1, -1)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([_PKG_ROOT, *filter(None, [env.get("PYTHONPATH")])])
         fds = [*(s.fileno() for s in theirs), out_w]
@@ -90,7 +92,7 @@ class LocalBackend(ThisMachineBackend, ActorSpawner):
             if out_w >= 0:
                 os.close(out_w)
         self.ctl = Channel(*ours)
-        self.monitor = Monitor(out_r, on_eof=self._output_closed)
+        self.monitor = Monitor(out_r, on_eof=self._output_closed, mode=mode, log_dir=log_dir)
         try:
             frame = self.ctl.recv(timeout=start_timeout)
         except PeerClosed:

@@ -9,6 +9,7 @@ driver sent; a worker daemon's actor (``req["zmq"]``) connects to its remote dri
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -72,6 +73,8 @@ def _become_actor(req: dict[str, Any], out_fds: list[int], server_pid: int) -> N
     for target, fd in zip((1, 2), out_fds):
         os.dup2(fd, target)
         os.close(fd)
+    if out_fds:
+        _count_output()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -88,3 +91,38 @@ def _become_actor(req: dict[str, Any], out_fds: list[int], server_pid: int) -> N
             os.environ[key] = value
     if req.get("cwd"):
         os.chdir(req["cwd"])
+
+
+class _CountingFile(io.FileIO):
+    """Descriptor 1 or 2 of an actor: counts what Python writes there in :data:`dispatcher.WRITTEN`, so that
+    the reply of a call that wrote output tells the driver how much to print before it returns."""
+
+    def __init__(self, fd: int):
+        super().__init__(fd, "w", closefd=False)
+        self.index = fd
+
+    def write(self, b: Any) -> int:  # type: ignore[override]
+        n = super().write(b)
+        if n:
+            written = dispatcher.WRITTEN
+            written[self.index] += n
+            written[0] += n
+        return n or 0
+
+
+def _count_output() -> None:
+    """Make sys.stdout and sys.stderr line-buffered text streams over counting descriptors 1 and 2.
+
+    What Python code writes (print, sys.stdout / sys.stderr, logging, warnings, tqdm) is counted; what
+    C code writes straight to descriptor 1 or 2 reaches the driver as before, but is not waited for."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        try:
+            old.flush()
+            encoding, errors = old.encoding, old.errors
+        except (AttributeError, ValueError, OSError):
+            encoding, errors = "utf-8", "backslashreplace"
+        new = io.TextIOWrapper(io.BufferedWriter(_CountingFile(fd)), encoding=encoding, errors=errors,
+                               line_buffering=True)
+        setattr(sys, name, new)
+        setattr(sys, f"__{name}__", new)

@@ -1,17 +1,32 @@
 """One background thread per driver: prints actors' output and enforces ``max_memory``.
 
 Actors' stdout and stderr reach the driver as records on one pipe from the fork server (see
-:mod:`.forkserver`).  Each line is printed with the actor's prefix, ``(ClassName pid=123)``; a
-carriage-return update (a progress bar) is printed as it comes, ending in ``\\r``, so that a
-terminal shows it in place.  Text without an end of line is held, up to 64 KiB, so the cost stays
-linear in the output.  It is off the call path: calls never wait for it.
+:mod:`.forkserver`), or, for actors on worker daemons, as "output" control messages
+(:meth:`Monitor.record`).  Where it goes is ``mode`` (``connect(log_to_driver=...)``):
+
+* ``"terminal"`` (``True``): each line is printed with the actor's prefix, ``(ClassName pid=123)``;
+* ``"file"``: each actor's output goes to its own file, ``<log dir>/<Class>-<pid>.log`` (``<Class>-<host>-<pid>``
+  for an actor on another host), read with ``fastparl logs``; nothing reaches the terminal;
+* ``"both"``: the terminal and the files.
+
+Progress bars (carriage-return updates) are shown at a display rate: of the ``\\r`` updates of a
+line, the latest is printed (ending in ``\\r``, so that a terminal shows it in place) at most every
+:data:`CR_INTERVAL_S` per actor and stream, and the final state of a line always, with its ``\\n``;
+updates superseded in between are dropped, nothing else.  Text without an end of line is held, up to
+64 KiB, so the cost stays linear in the output.
+
+Calls never wait for this thread, except for a reply that says its actor wrote something during the
+call (:meth:`Monitor.sync`): the caller then waits (at most :data:`SYNC_TIMEOUT_S`) until what the actor
+wrote before it replied has been printed, and its latest progress state shown, so that the driver's own
+output after the call comes after it.  An actor that floods the terminal (over :attr:`Monitor.flood_lines`
+lines/s or :attr:`Monitor.flood_bytes` bytes/s for :attr:`Monitor.flood_seconds` s) gets one note on
+stderr that says how to keep its output off the terminal.
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import re
 import selectors
 import sys
 import threading
@@ -23,13 +38,15 @@ import psutil
 
 from fastparl.errors import ResourceError
 from fastparl.remote.local.forkserver import OUT_RECORD, STDERR, STDERR_EOF, STDOUT, STDOUT_EOF
+from fastparl.remote.logs import log_file_name, log_mode, log_root, new_session_dir
 from fastparl.remote.system import portable
 
 __all__ = ["Monitor"]
 
 MEMORY_POLL_S = 0.05
+CR_INTERVAL_S = 0.1  # a progress bar is shown at most this often per actor and stream (tqdm's default rate)
+SYNC_TIMEOUT_S = 1.0  # the longest a call's return waits for the output its actor wrote before replying
 _HOLD_MAX = 1 << 16
-_LINE_END = re.compile(rb"\r\n|\n|\r")
 
 
 class _Actor:
@@ -39,7 +56,13 @@ class _Actor:
         self.actor = weakref.ref(actor) if actor is not None else None  # a gone handle must be freed
         self.prefix = prefix
         self.partial = {STDOUT: b"", STDERR: b""}
-        self.ended_cr = {STDOUT: False, STDERR: False}  # the last text shown ended in "\r"
+        self.last_cr: dict[int, bytes | None] = {STDOUT: None, STDERR: None}  # latest "\r" update of the open line
+        self.cr_shown = {STDOUT: True, STDERR: True}  # ... and whether it was printed
+        self.next_cr = {STDOUT: 0.0, STDERR: 0.0}  # not before this time (monotonic)
+        self.received = {STDOUT: 0, STDERR: 0}  # bytes received per stream (what the actor's replies count)
+        self.waiters = 0
+        self.file: Any = None  # its log file, opened at its first output (mode "file" or "both")
+        self.flood = [0.0, 0, 0, 0]  # window start, lines, bytes, windows over the limit in a row
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
         self.stderr_closed = threading.Event()
         self.eofs = 0
@@ -48,9 +71,21 @@ class _Actor:
 
 
 class Monitor:
-    def __init__(self, out_fd: int, on_eof: Callable[[], None] | None = None):
+    flood_lines = 1000  # lines/s ...
+    flood_bytes = 1 << 20  # ... or bytes/s on the terminal ...
+    flood_seconds = 3.0  # ... for this long: one note on stderr
+    flood_window = 1.0
+
+    def __init__(self, out_fd: int, on_eof: Callable[[], None] | None = None, *, receives: bool | None = None,
+                 mode: Any = "terminal", log_dir: str | None = None):
         self.out_fd = out_fd  # read end of the fork server's output records, or -1
         self.on_eof = on_eof  # called (on the thread) when the fork server closes the pipe: it is gone
+        self.receives = out_fd >= 0 if receives is None else receives  # all actors' output comes through record()
+        self.mode = log_mode(mode)
+        self.log_dir = log_dir  # the session's folder (made at the first file), None: new_session_dir()
+        self.flood_noted = False
+        self._cr_due = 0.0  # the earliest time a held progress update is due (0: none held)
+        self._cv = threading.Condition(threading.Lock())  # record() and sync() print under it
         # Where output goes instead of our stdout/stderr: sink(pid, stream, data) (a worker daemon
         # forwards it to the actor's driver); stderr tails are kept either way.
         self.sink: Any = None
@@ -66,9 +101,13 @@ class Monitor:
         """Watch ``actor``: ``pid`` keys its output records (any hashable for remote actors, whose
         output arrives through :meth:`record`)."""
         with self._lock:
-            self.actors[pid] = _Actor(actor, prefix, max_memory_mb)
-            if self.out_fd < 0:
-                self.actors[pid].stderr_closed.set()
+            old = self.actors.get(pid)
+            new = self.actors[pid] = _Actor(actor, prefix, max_memory_mb)
+            if old is not None:  # output that came first: keep its counts and held text
+                for name in ("partial", "last_cr", "cr_shown", "next_cr", "received", "tail", "eofs", "file"):
+                    setattr(new, name, getattr(old, name))
+            if self.out_fd < 0 and not self.receives:
+                new.stderr_closed.set()
         if max_memory_mb:
             self._wake()
 
@@ -93,6 +132,16 @@ class Monitor:
         self._wake()
         if self._thread is not threading.current_thread():
             self._thread.join(drain)
+        with self._cv:
+            for a in list(self.actors.values()):
+                for stream in (STDOUT, STDERR):
+                    self._show_cr(a, stream, time.monotonic(), force=True)
+                if a.file is not None:
+                    try:
+                        a.file.close()
+                    except OSError:
+                        pass
+                    a.file = None
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -127,6 +176,13 @@ class Monitor:
                     self._check_memory(watched)
                     next_mem = now + MEMORY_POLL_S
                 timeout = max(0.0, next_mem - time.monotonic())
+            if self._cr_due:
+                now = time.monotonic()
+                if now >= self._cr_due:
+                    self._flush_due(now)
+                if self._cr_due:
+                    wait = max(0.0, self._cr_due - now)
+                    timeout = wait if timeout is None else min(timeout, wait)
             for key, _ in sel.select(timeout):
                 if key.data == "wake":
                     try:
@@ -175,11 +231,22 @@ class Monitor:
             elif stream == STDERR_EOF:
                 a.stderr_closed.set()
             return
+        with self._cv:
+            self._record(a, stream, data)
+            if a.waiters:
+                self._cv.notify_all()
+
+    def _record(self, a: _Actor, stream: int, data: bytes) -> None:
         if stream in (STDOUT_EOF, STDERR_EOF):
             stream = STDOUT if stream == STDOUT_EOF else STDERR
             rest, a.partial[stream] = a.partial[stream], b""
-            if rest:
-                self._emit(a, [(rest, "\n")], stream == STDERR)
+            pieces = self._line_ends(a, stream, [rest] if rest else [])
+            held = a.last_cr[stream]
+            if held is not None:  # a progress bar left open: its final state
+                pieces.append((held, b"\n"))
+                a.last_cr[stream] = None
+            if pieces:
+                self._emit(a, pieces, stream == STDERR)
             if stream == STDERR:
                 a.stderr_closed.set()
             a.eofs += 1
@@ -188,36 +255,141 @@ class Monitor:
                     for old in [p for p, x in self.actors.items() if x.eofs == 2][:512]:
                         del self.actors[old]
             return
-        text = a.partial[stream] + data
-        lead = ""
-        if a.ended_cr[stream] and text[:1] == b"\n":  # the "\n" of a "\r\n" split across reads: end the line
-            lead, text = "\n", text[1:]
-        a.ended_cr[stream] = text.endswith(b"\r")  # shown at once: a progress bar must not wait for more
-        pieces = []
-        start = 0
-        for m in _LINE_END.finditer(text):
-            if m.group() != b"\r" or m.start() > start:  # an empty \r update shows nothing: skip it
-                pieces.append((text[start:m.start()], "\r" if m.group() == b"\r" else "\n"))
-            start = m.end()
-        rest = text[start:]
+        a.received[stream] += len(data)
+        text = a.partial[stream] + data if a.partial[stream] else data
+        lines = text.split(b"\n")
+        rest = lines.pop()  # after the last "\n": the open line
+        pieces = self._line_ends(a, stream, lines)
+        if b"\r" in rest:
+            parts = rest.split(b"\r")
+            rest = parts.pop()
+            for part in reversed(parts):
+                if part:  # the latest update; empty ones ("\r\r") show nothing
+                    a.last_cr[stream], a.cr_shown[stream] = part, False
+                    break
         if len(rest) > _HOLD_MAX:  # a very long line without an end: print what we have
-            pieces.append((rest, "\n"))
+            pieces.extend(self._line_ends(a, stream, [rest]))
             rest = b""
         a.partial[stream] = rest
-        if pieces or lead:
-            self._emit(a, pieces, stream == STDERR, lead)
+        if pieces:
+            self._emit(a, pieces, stream == STDERR)
+        if not a.cr_shown[stream]:
+            self._show_cr(a, stream, time.monotonic())
 
     @staticmethod
-    def _emit(a: _Actor, pieces: list[tuple[bytes, str]], is_err: bool, lead: str = "") -> None:
-        lines = [(p.decode("utf-8", "replace"), end) for p, end in pieces]
+    def _line_ends(a: _Actor, stream: int, lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+        """The final state of each ended line: the text after its last "\\r" (updates before it are superseded)."""
+        pieces = []
+        for line in lines:
+            if b"\r" in line:
+                line = next((part for part in reversed(line.split(b"\r")) if part), b"")
+            if not line and a.last_cr[stream] is not None:  # "...\r" then "\n": the update was the final state
+                line = a.last_cr[stream]  # type: ignore[assignment]
+            a.last_cr[stream] = None
+            a.cr_shown[stream] = True
+            pieces.append((line, b"\n"))
+        return pieces
+
+    def _show_cr(self, a: _Actor, stream: int, now: float, force: bool = False) -> None:
+        """Print the held progress update of ``a`` if it is due (or ``force``), else make the thread wake for it."""
+        if a.cr_shown[stream] or a.last_cr[stream] is None:
+            return
+        if force or now >= a.next_cr[stream]:
+            a.cr_shown[stream] = True
+            a.next_cr[stream] = now + CR_INTERVAL_S
+            self._emit(a, [(a.last_cr[stream], b"\r")], stream == STDERR)  # type: ignore[list-item]
+        elif not self._cr_due or a.next_cr[stream] < self._cr_due:
+            self._cr_due = a.next_cr[stream]
+            if threading.current_thread() is not self._thread:
+                self._wake()
+
+    def _flush_due(self, now: float) -> None:
+        with self._cv:
+            self._cr_due = 0.0
+            for a in list(self.actors.values()):
+                for stream in (STDOUT, STDERR):
+                    self._show_cr(a, stream, now)
+
+    def sync(self, pid: Any, n_out: int, n_err: int, timeout: float = SYNC_TIMEOUT_S) -> None:
+        """Wait until actor ``pid``'s first ``n_out`` / ``n_err`` bytes of stdout / stderr were printed, then
+        show its latest progress update: what it wrote before replying comes before what follows the call."""
+        a = self.actors.get(pid)
+        if a is None or not self.receives or self.mode == "off":
+            return
+        deadline = None
+        with self._cv:
+            while a.received[STDOUT] < n_out or a.received[STDERR] < n_err:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + timeout
+                elif now >= deadline:
+                    break
+                a.waiters += 1
+                try:
+                    self._cv.wait(deadline - now)
+                finally:
+                    a.waiters -= 1
+            now = time.monotonic()
+            for stream in (STDOUT, STDERR):
+                self._show_cr(a, stream, now, force=True)
+
+    def _emit(self, a: _Actor, pieces: list[tuple[bytes, bytes]], is_err: bool) -> None:
         if is_err:
-            a.tail.extend(line for line, _ in lines if line.strip())
+            a.tail.extend(line.decode("utf-8", "replace") for line, _ in pieces if line.strip())
+        mode = self.mode
+        if mode in ("file", "both"):
+            self._to_file(a, pieces)
+        if mode not in ("terminal", "both"):
+            return
+        prefix = a.prefix.encode()
+        data = b"".join(prefix + line + end for line, end in pieces)
+        self._count_flood(a, pieces, len(data))
         out = sys.stderr if is_err else sys.stdout
         try:
-            out.write(lead + "".join(f"{a.prefix}{line}{end}" for line, end in lines))
+            out.write(data.decode("utf-8", "replace"))
             out.flush()
         except (ValueError, OSError):  # the stream was closed (interpreter shutdown)
             pass
+
+    def _to_file(self, a: _Actor, pieces: list[tuple[bytes, bytes]]) -> None:
+        try:
+            if a.file is None:
+                if self.log_dir is None:
+                    self.log_dir = new_session_dir()
+                os.makedirs(self.log_dir, exist_ok=True)
+                a.file = open(os.path.join(self.log_dir, log_file_name(a.prefix)), "ab")
+            a.file.write(b"".join(line + end for line, end in pieces))
+            a.file.flush()
+        except OSError as e:  # a full disk must not stop the actors: say it once, on the terminal
+            if a.file is not False:
+                a.file = False
+                sys.stderr.write(f"fastparl: cannot write the log of actor {a.prefix.strip()}: {e}\n")
+        except AttributeError:  # a.file is False: writing failed before
+            pass
+
+    def _count_flood(self, a: _Actor, pieces: list[tuple[bytes, bytes]], nbytes: int) -> None:
+        if self.flood_noted:
+            return
+        f = a.flood
+        now = time.monotonic()
+        f[1] += len(pieces)
+        f[2] += nbytes
+        span = now - f[0]
+        if span < self.flood_window:
+            return
+        lines, rate = f[1] / span, f[2] / span
+        f[3] = f[3] + 1 if (lines > self.flood_lines or rate > self.flood_bytes) and span < 2 * self.flood_window else 0
+        f[0], f[1], f[2] = now, 0, 0
+        if f[3] * self.flood_window >= self.flood_seconds:
+            self.flood_noted = True
+            what = f"{lines:,.0f} lines/s" if lines > self.flood_lines else f"{rate / 2**20:.1f} MB/s"
+            try:
+                sys.stderr.write(
+                    f"fastparl: actor {a.prefix.strip()[1:-1]} is writing {what} to this terminal; "
+                    "fastparl.connect(log_to_driver='file') keeps actors' output off it, in one file per actor "
+                    f"(read them with `fastparl logs`, under {log_root()})\n")
+            except (ValueError, OSError):
+                pass
 
     def _check_memory(self, watched: list[_Actor]) -> None:
         for s in watched:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from fastparl.errors import ActorDiedError, ConnectionError, FastparlError, ResourceError
 from fastparl.remote.backend import Backend, Capabilities, PendingResult
 from fastparl.remote.class_transfer import class_spec
+from fastparl.remote.logs import log_mode
 from fastparl.remote.proxy import method_names
 from fastparl.remote.ray.handle import PendingCall, RayActor
 from fastparl.remote.ray.host import host_class
@@ -90,7 +91,8 @@ class RayBackend(Backend):
     def _init_ray(self, target: str, log_to_driver: bool, files: Sequence[str], kwargs: dict[str, Any]) -> None:
         kwargs.setdefault("address", None if target == "ray" else target)
         kwargs.setdefault("include_dashboard", False)
-        kwargs.setdefault("log_to_driver", log_to_driver)
+        # Ray keeps what it does not forward in its own session logs (/tmp/ray/session_latest/logs)
+        kwargs.setdefault("log_to_driver", log_mode(log_to_driver) in ("terminal", "both"))
         kwargs.setdefault("logging_level", logging.ERROR)  # Ray's start-up notices stay out of the user's way
         tmp = os.environ.get("TMPDIR")
         if "RAY_TMPDIR" not in os.environ and tmp and len(tmp) > 40 and not kwargs["address"]:

@@ -26,6 +26,7 @@ from fastparl.remote.backend import Capabilities
 from fastparl.remote.hosts import parse_hosts
 from fastparl.remote.local.backend import LocalBackend
 from fastparl.remote.local.monitor import Monitor
+from fastparl.remote.logs import log_mode, new_session_dir
 from fastparl.remote.objref import ObjectRef
 from fastparl.remote.system.processes import raise_fd_limit
 from fastparl.remote.zmq import auth
@@ -40,8 +41,9 @@ __all__ = ["ZmqBackend"]
 class ZmqBackend(ActorPlacer):
     name = "zmq"
 
-    def __init__(self, target: str, log_to_driver: bool = True, distributed_files: Sequence[str] = (),
-                 connect_timeout: float = 5.0, curve: bool | None = None, **_options: Any):
+    def __init__(self, target: str, log_to_driver: bool | str = True, distributed_files: Sequence[str] = (),
+                 connect_timeout: float = 5.0, curve: bool | None = None, log_dir: str | None = None,
+                 **_options: Any):
         super().__init__()
         raise_fd_limit()
         self.token = auth.load_token()
@@ -51,6 +53,8 @@ class ZmqBackend(ActorPlacer):
         self.my_host = host_id()
         self.same_host_shm = os.environ.get("FASTPARL_SAME_HOST_SHM", "1") != "0"
         self.log_to_driver = log_to_driver
+        self.log_dir = log_dir or new_session_dir()  # remote actors' log files are written here, on the driver
+        log_mode(log_to_driver)  # a bad value fails before we connect
         self.curve = curve if curve is not None else os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
         self.workers: list[WorkerLink] = []
         self.unreachable: list[str] = []  # "address: why" of the workers that did not answer at connect()
@@ -81,7 +85,7 @@ class ZmqBackend(ActorPlacer):
         self.capabilities = Capabilities(processes=True, shared_memory=not remote, zero_copy=not remote,
                                          interrupt_timeouts=True)
         self.actors: "weakref.WeakValueDictionary[bytes, ZmqActor]" = weakref.WeakValueDictionary()
-        self.monitor = Monitor(-1)
+        self.monitor = Monitor(-1, receives=True, mode=log_to_driver, log_dir=self.log_dir)
         self._hub: Hub | None = None
         self._local: LocalBackend | None = None
         self._place_lock = threading.Lock()
@@ -135,7 +139,7 @@ class ZmqBackend(ActorPlacer):
     def local(self) -> LocalBackend:
         with self._place_lock:
             if self._local is None:
-                self._local = LocalBackend(log_to_driver=self.log_to_driver, gpus=[])
+                self._local = LocalBackend(log_to_driver=self.log_to_driver, gpus=[], log_dir=self.log_dir)
             return self._local
 
     # ------------------------------------------------------------------ notices from workers
@@ -143,8 +147,7 @@ class ZmqBackend(ActorPlacer):
         kind = msg.get("kind")
         actor = self.actors.get(bytes.fromhex(str(msg.get("actor", ""))) if _is_hex(msg.get("actor")) else b"")
         if kind == "output" and raw is not None and isinstance(msg.get("stream"), int):
-            if self.log_to_driver or msg["stream"] not in (1, 3):
-                self.monitor.record(bytes.fromhex(msg["actor"]), msg["stream"], raw)
+            self.monitor.record(bytes.fromhex(msg["actor"]), msg["stream"], raw)  # its mode says where it goes
         elif kind == "exited" and actor is not None:
             actor.remote_exited(msg.get("code"), str(msg.get("tail") or ""), str(msg.get("reason") or ""))
             w.free_cpus += 1

@@ -124,6 +124,9 @@ class ZmqActor(TrackedActor):
             self.close()
             raise
 
+    def _output_key(self) -> Any:
+        return self.identity  # the key of our output records in the backend's monitor
+
     def remote_exited(self, code: Any, tail: str, reason: str) -> None:
         """The worker says our process ended (or the worker is lost)."""
         self.exit_info = (code, tail, reason)

@@ -436,3 +436,33 @@ def test_learner_groups_are_refused_across_hosts_with_a_clear_error(cluster, use
         assert addr == "127.0.0.1" and 0 < port < 65536
     finally:
         fastparl.disconnect()
+
+
+def test_output_an_actor_wrote_before_returning_comes_before_the_driver_s_next_print(cluster, use_token, capfd):
+    _connect(cluster[0])  # another host for the driver: the actor's output comes through the worker
+    try:
+        p = RemotePlain()
+        for k in range(5):
+            p.say("\n".join(f"c{k} {i}" for i in range(200)))
+            print(f"MARK {k}", flush=True)
+        out = capfd.readouterr().out
+    finally:
+        fastparl.disconnect()
+    for k in range(5):
+        head = out.split(f"MARK {k}\n")[0]
+        assert all(f") c{k} {i}\n" in head for i in range(200)), f"call {k}: lines after the marker"
+
+
+def test_a_remote_actor_s_output_can_go_to_a_log_file_on_the_driver(cluster, use_token, capfd, tmp_path):
+    _connect(cluster[0], log_to_driver="file", log_dir=str(tmp_path))
+    try:
+        p = RemotePlain()
+        p.say("kept off the terminal")
+        pid = p.pid()
+    finally:
+        fastparl.disconnect()
+    assert "kept off the terminal" not in capfd.readouterr().out
+    (name,) = os.listdir(tmp_path)
+    assert name.startswith("Plain-") and name.endswith(f"-{pid}.log"), name  # Class-host-pid.log
+    lines = (tmp_path / name).read_text().splitlines()  # stdout and stderr, in one file
+    assert sorted(lines) == ["err:kept off the terminal", "kept off the terminal"], lines

@@ -1,0 +1,48 @@
+"""Where actors' output goes when it is kept off the terminal: ``connect(log_to_driver="file")``.
+
+Each driver writes its actors' output to one folder, ``<root>/<YYYYmmdd-HHMMSS>-<driver pid>``, one file
+per actor, ``<Class>-<pid>.log`` (``<Class>-<host>-<pid>.log`` for an actor on a worker host: the driver
+writes those too, from the output the worker forwards).  The root is ``FASTPARL_LOG_DIR``, else
+``~/.fastparl/logs``; ``connect(log_dir=...)`` names the folder itself.  ``fastparl logs`` reads them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+
+__all__ = ["log_mode", "log_root", "new_session_dir", "log_file_name"]
+
+MODES = {True: "terminal", False: "off", "terminal": "terminal", "file": "file", "both": "both", "off": "off"}
+_PREFIX = re.compile(r"\((\w+) pid=(\d+)(?: host=([^)\s]+))?\)")
+
+
+def log_mode(log_to_driver: object) -> str:
+    """``connect(log_to_driver=...)`` as one of ``"terminal"``, ``"file"``, ``"both"``, ``"off"``."""
+    try:
+        return MODES[log_to_driver]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise ValueError(f"log_to_driver={log_to_driver!r}: use True (the terminal), 'file' (per-actor log files, "
+                         "read with `fastparl logs`), 'both', or False (no forwarding)") from None
+
+
+def log_root() -> str:
+    """Where session folders of actor logs go: ``FASTPARL_LOG_DIR``, else ``~/.fastparl/logs``."""
+    return os.environ.get("FASTPARL_LOG_DIR") or os.path.join(os.path.expanduser("~"), ".fastparl", "logs")
+
+
+def new_session_dir() -> str:
+    """A folder name for this driver's actor logs: ``<log root>/<YYYYmmdd-HHMMSS>-<driver pid>``."""
+    return os.path.join(log_root(), f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
+
+
+def log_file_name(prefix: str) -> str:
+    """``Class-pid.log`` (``Class-host-pid.log`` for another host's actor) from the prefix ``(Class pid=N host=H)``."""
+    m = _PREFIX.search(prefix)
+    if m is None:
+        return re.sub(r"[^\w.-]+", "-", prefix.strip("() ")) + ".log"
+    cls, pid, host = m.groups()
+    if host:
+        cls = cls + "-" + re.sub(r"[^\w.-]+", "-", host)
+    return f"{cls}-{pid}.log"
