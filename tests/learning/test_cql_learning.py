@@ -1,9 +1,10 @@
 """Fast learning test: CQL must learn a good policy from a fixed dataset, never touching the env while learning.
 
-The dataset is 5000 steps of a noisy linear controller on InvertedPendulum-v5 (its episodes last
-about 150 steps); CQL trains 600 gradient steps (small networks, no behaviour-cloning phase), then
-10 deterministic episodes are compared with the untrained actor (about 20) and with the dataset's
-own return.  (The same run with the conservative penalty off, ``min_q_weight=0``, scores about 4.)
+The dataset is 10k steps of a noisy linear controller on InvertedPendulum-v5 (its episodes last
+about 150 steps); CQL trains 1200 gradient steps (64-unit networks, no behaviour-cloning phase), then
+10 deterministic episodes are compared with the untrained actor (about 20-40) and with the dataset's
+own return (140-170).  Seeds 0-9 all score 1000 with this budget; the earlier one (5k steps of data,
+600 gradient steps, 32 units) passed on seed 0 only by luck: seeds 2, 4, 6 and 8 ended at 85-185.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ pytest.importorskip("mujoco")
 
 from _examples import load_example  # noqa: E402
 
-FAST = dict(env="InvertedPendulum-v5", dataset="scripted", dataset_steps=5000, total_steps=600, hidden=32,
-            batch_size=64, actor_lr=1e-3, critic_lr=1e-3, eval_every=600, eval_episodes=10, tensorboard=False)
+FAST = dict(env="InvertedPendulum-v5", dataset="scripted", dataset_steps=10_000, total_steps=1200, hidden=64,
+            batch_size=64, actor_lr=1e-3, critic_lr=1e-3, eval_every=1200, eval_episodes=10, tensorboard=False)
 
 
 @pytest.mark.slow
