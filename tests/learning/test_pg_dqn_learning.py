@@ -39,16 +39,18 @@ def untrained_return(mod, seed: int = 0, greedy: bool = True) -> float:
 @pytest.mark.seed(3)
 def test_policy_gradient_learns_cartpole(tmp_path, seed):
     mod = load_example("PolicyGradient")
-    # The greedy action of an untrained policy can already balance CartPole (seed 0: 500), so use a seed whose
-    # untrained policy fails greedily (seed 3: ~10) and check both the greedy and the sampled policy.
+    # The greedy action of an untrained policy can already balance CartPole by luck (seed 0: 500, seed 1: 126),
+    # so the sampled policy carries the learning check for every seed (untrained: ~20), and the greedy one must
+    # improve where it started poor (the default seed 3: ~10).
     greedy_before = untrained_return(mod, seed=seed)
     sampled_before = untrained_return(mod, seed=seed, greedy=False)
-    assert greedy_before < 50, greedy_before
     result = mod.train(mod.Args(seed=seed, total_steps=50_000, eval_every=25_000, logdir=str(tmp_path),
                                 tensorboard=False))
     assert result["sample_return"] >= 150, result
     assert result["sample_return"] > max(sampled_before, RANDOM_RETURN) + 50, (sampled_before, result)
-    assert result["eval_return"] >= 150 and result["eval_return"] > greedy_before + 100, (greedy_before, result)
+    assert result["eval_return"] >= 150, (greedy_before, result)
+    if greedy_before < 100:
+        assert result["eval_return"] > greedy_before + 100, (greedy_before, result)
     assert os.path.exists(tmp_path / "progress.csv")
 
 
