@@ -9,7 +9,8 @@ hold the same secret token:
    HMAC(token, "client", both nonces);
 4. worker checks it -> ``welcome`` (or ``denied``).
 
-The exchange is JSON; the token never travels.  It is sound on a trusted network: it keeps out
+The exchange is JSON; the token never travels.  It runs inside connections that already passed the
+gate of :mod:`.gate` (a ZAP handler admitting only token holders), so a stranger never gets this far.  It is sound on a trusted network: it keeps out
 anyone without the token, but does not encrypt.  For untrusted networks, ``fastparl worker --curve``
 and ``FASTPARL_CURVE=1`` (or ``connect(..., curve=True)``) encrypt every connection with CurveZMQ:
 the servers' key pairs (the worker's, and the driver's hub's) are derived from the token, so no key
@@ -27,10 +28,12 @@ import hmac
 import os
 import secrets
 import stat
+from typing import Callable
 
 from fastparl.errors import AuthenticationError
 
-__all__ = ["load_token", "ensure_token", "token_path", "nonce", "proof", "check", "curve_server", "curve_client"]
+__all__ = ["load_token", "ensure_token", "token_path", "nonce", "proof", "check", "curve_server", "curve_client",
+           "session_key", "seal", "unseal", "Session"]
 
 
 def token_path() -> str:
@@ -127,3 +130,49 @@ def curve_client(sock: object, token: bytes, role: str) -> None:
     sock.setsockopt(zmq.CURVE_SERVERKEY, _server_keys(token, role)[0])  # type: ignore[attr-defined]
     sock.setsockopt(zmq.CURVE_PUBLICKEY, public)  # type: ignore[attr-defined]
     sock.setsockopt(zmq.CURVE_SECRETKEY, secret)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- the session after the handshake
+MAC_LEN = 64  # hex HMAC-SHA256
+
+
+def session_key(token: bytes, client_nonce: str, worker_nonce: str) -> bytes:
+    """The key both ends derive from the handshake; only they (token holders who took part) know it."""
+    return hmac.new(token, "\0".join(("session", client_nonce, worker_nonce)).encode(), hashlib.sha256).digest()
+
+
+def _mac(key: bytes, frames: list[bytes]) -> bytes:
+    h = hmac.new(key, str(len(frames)).encode(), hashlib.sha256)
+    for f in frames:
+        h.update(b"\0" + str(len(f)).encode() + b"\0" + f)
+    return h.hexdigest().encode()
+
+
+def seal(key: bytes, frames: list[bytes]) -> list[bytes]:
+    """``frames`` (a control message carrying a ``seq``) with the session's MAC before its first frame."""
+    return [_mac(key, frames) + frames[0], *frames[1:]]
+
+
+def unseal(key: bytes, frames: list[bytes]) -> list[bytes] | None:
+    """The control message inside, or None if the MAC is not the session's."""
+    if not frames or len(frames[0]) < MAC_LEN:
+        return None
+    inner = [frames[0][MAC_LEN:], *frames[1:]]
+    return inner if hmac.compare_digest(frames[0][:MAC_LEN], _mac(key, inner)) else None
+
+
+class Session:
+    """The client's end of a session: seals each control message with an increasing ``seq``.
+
+    After the handshake every client->worker message is sealed, so a peer that takes over the
+    connection's routing id (after the driver dropped) is not served, and a replayed message
+    (``seq`` not above the last one) is dropped.  Callers keep the sealing order the sending order.
+    """
+
+    def __init__(self, key: bytes):
+        self.key = key
+        self.seq = 0
+
+    def seal(self, frames_of: Callable[[int], list[bytes]]) -> list[bytes]:
+        self.seq += 1
+        return seal(self.key, frames_of(self.seq))

@@ -22,6 +22,7 @@ import zmq
 
 from fastparl.errors import AuthenticationError, ConnectionError, ResourceError
 from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.gate import plain_client, routing_id, ticket
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
 from fastparl.remote.system import portable
 
@@ -44,6 +45,13 @@ class WorkerLink:
         self.free_cpus = int(info.get("free_cpus", 0))
         self.last_seen = time.monotonic()
         self.lost: str | None = None  # why the worker is gone, once it is
+        self.session: auth.Session | None = info.get("_session")
+
+    def seal(self, kind: str, raw: bytes | None = None, **fields: Any) -> list[bytes]:
+        """A control message to this worker, sealed with the session's key (callers keep seal order = send order)."""
+        if self.session is None:
+            return encode_control(kind, raw, **fields)
+        return self.session.seal(lambda seq: encode_control(kind, raw, seq=seq, **fields))
 
     def __repr__(self) -> str:
         return f"<worker {self.address} ({self.host}) free_cpus={self.free_cpus}{' LOST' if self.lost else ''}>"
@@ -60,22 +68,46 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
     """
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+    sock.setsockopt(zmq.ROUTING_ID, routing_id())  # never anonymous: see .gate
     if curve:
         auth.curve_client(sock, token, "worker")
+    else:
+        plain_client(sock, b"fastparl", ticket(token, "worker"))
+    monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+    deadline = time.monotonic() + timeout
+
+    def recv() -> list[bytes]:
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        while True:
+            events = dict(poller.poll(max(0, int((deadline - time.monotonic()) * 1000))))
+            if monitor in events:
+                monitor.recv_multipart()
+                raise AuthenticationError(
+                    f"the fastparl worker at {address} refused our token at the connection's handshake. Use the "
+                    f"token of the worker hosts: set FASTPARL_TOKEN, or copy their token file ({auth.token_path()}, "
+                    "mode 0600).")
+            if sock in events:
+                return sock.recv_multipart()
+            if time.monotonic() >= deadline:
+                raise zmq.Again()
+
     sock.connect(f"tcp://{address}")
     mine = auth.nonce()
     try:
         sock.send_multipart(encode_control("hello", nonce=mine, name=name))
-        msg, _ = decode_control(sock.recv_multipart())
+        msg, _ = decode_control(recv())
         if msg.get("kind") != "challenge" or not auth.check(token, msg.get("proof"), "worker", mine,
                                                             str(msg.get("nonce"))):
             raise AuthenticationError(
                 f"the fastparl worker at {address} could not prove it holds our token: it was started with another "
                 "token (or it is not a fastparl worker). Use the same FASTPARL_TOKEN / token file on every host.")
-        sock.send_multipart(encode_control("auth", proof=auth.proof(token, "client", str(msg["nonce"]), mine)))
-        msg, _ = decode_control(sock.recv_multipart())
+        worker_nonce = str(msg["nonce"])
+        sock.send_multipart(encode_control("auth", proof=auth.proof(token, "client", worker_nonce, mine)))
+        msg, _ = decode_control(recv())
     except zmq.Again:
+        _close_monitor(sock, monitor)
         sock.close(linger=0)
         port = address.rpartition(":")[2]
         raise ConnectionError(
@@ -84,18 +116,32 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
             "or check FASTPARL_HOSTS. A worker started with --curve answers only clients with FASTPARL_CURVE=1 "
             "(and the same token).") from None
     except BadMessage as e:
+        _close_monitor(sock, monitor)
         sock.close()
         raise ConnectionError(f"{address} answered with something that is not a fastparl worker ({e})") from None
     except BaseException:
+        _close_monitor(sock, monitor)
         sock.close()
         raise
+    _close_monitor(sock, monitor)
     if msg.get("kind") != "welcome":
         sock.close()
         raise AuthenticationError(
             f"the fastparl worker at {address} refused our token ({msg.get('reason', msg.get('kind'))}). Use the "
             f"token of the worker hosts: set FASTPARL_TOKEN, or copy their token file ({auth.token_path()}, mode 0600).")
     sock.setsockopt(zmq.RCVTIMEO, -1)
+    # every later message is sealed with the session's key (see auth.Session): WorkerLink.session
+    msg["_session"] = auth.Session(auth.session_key(token, mine, worker_nonce))
     return sock, msg
+
+
+def _close_monitor(sock: zmq.Socket, monitor: zmq.Socket) -> None:
+    """Close the handshake's monitor: disable it first (DESIGN.md: else replies can sit unread)."""
+    try:
+        sock.disable_monitor()
+    except zmq.ZMQError:
+        pass
+    monitor.close(linger=0)
 
 
 def local_ip_for(address: str) -> str:
@@ -149,8 +195,8 @@ class Control:
 
     def send(self, w: WorkerLink, kind: str, raw: bytes | None = None, **fields: Any) -> None:
         """Queue a message to ``w`` (sent by the control thread)."""
-        with self._lock:
-            self._outgoing.append((w, encode_control(kind, raw, **fields)))
+        with self._lock:  # sealed and queued together: the sequence numbers leave in order
+            self._outgoing.append((w, w.seal(kind, raw, **fields)))
         self._wake()
 
     def _wake(self) -> None:
@@ -178,7 +224,19 @@ class Control:
             poller.register(w.sock, zmq.POLLIN)
         next_ping = 0.0
         while True:
-            with self._lock:
+            now = time.monotonic()
+            pings = []
+            if now >= next_ping and not self._stop:
+                next_ping = now + PING_INTERVAL
+                for w in self.workers:
+                    if w.lost:
+                        continue
+                    if now - w.last_seen > HOST_TIMEOUT:
+                        self._lose(w, f"no answer for {now - w.last_seen:.1f} s")
+                        continue
+                    pings.append(w)
+            with self._lock:  # pings are sealed in the same order as the queued messages
+                self._outgoing.extend((w, w.seal("ping")) for w in pings)
                 out, self._outgoing = self._outgoing, []
             for w, frames in out:
                 if not w.lost:
@@ -188,19 +246,6 @@ class Control:
                         pass
             if self._stop:
                 break
-            now = time.monotonic()
-            if now >= next_ping:
-                next_ping = now + PING_INTERVAL
-                for w in self.workers:
-                    if w.lost:
-                        continue
-                    if now - w.last_seen > HOST_TIMEOUT:
-                        self._lose(w, f"no answer for {now - w.last_seen:.1f} s")
-                        continue
-                    try:
-                        w.sock.send_multipart(encode_control("ping"), zmq.NOBLOCK)
-                    except zmq.ZMQError:
-                        pass
             events = dict(poller.poll(max(1, int((next_ping - time.monotonic()) * 1000))))
             if self._wake_r in events:
                 try:

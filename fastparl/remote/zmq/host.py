@@ -17,6 +17,7 @@ import zmq
 from fastparl.remote import dispatcher
 from fastparl.remote.protocol import PeerClosed
 from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.gate import plain_client, ticket
 from fastparl.remote.zmq.wire import DataCodec, decode_control, encode_control
 
 __all__ = ["serve_zmq", "ActorLink"]
@@ -60,6 +61,8 @@ def serve_zmq(cfg: dict[str, Any]) -> int:
     sock.setsockopt(zmq.RCVTIMEO, HANDSHAKE_TIMEOUT_MS)
     if cfg.get("curve"):
         auth.curve_client(sock, token, "hub")
+    else:  # the hub's gate admits only the actors it spawned (see .gate)
+        plain_client(sock, identity.encode(), ticket(token, "actor", identity, cfg["nonce"]))
     sock.connect(cfg["endpoint"])
     try:
         mine = auth.nonce()

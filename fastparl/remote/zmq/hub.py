@@ -17,6 +17,7 @@ and the ``actor-hello`` / ``actor-welcome`` control messages of the handshake.
 from __future__ import annotations
 
 import collections
+import hmac
 import os
 import select
 import threading
@@ -27,6 +28,7 @@ import zmq
 
 from fastparl.remote.protocol import PeerClosed
 from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.gate import Gate, ticket
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
 from fastparl.remote.system import portable
 
@@ -51,6 +53,11 @@ class Hub:
         self.sock = ctx.socket(zmq.ROUTER)
         if curve:
             auth.curve_server(self.sock, token, "hub")
+        # Only the actors we spawned get past the ZeroMQ handshake (see .gate): each shows a ticket derived
+        # from the token, its id and its spawn nonce.  Kept while we serve it, so that it may reconnect.
+        self._tickets: dict[bytes, bytes] = {}
+        self.gate = Gate(ctx, self._admit, "the driver's hub")
+        self.gate.serve(self.sock, curve)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a peer that is gone raises
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SNDHWM, 0)  # the pipelining limit is the actor's, not an arbitrary count
@@ -78,12 +85,20 @@ class Hub:
         event = threading.Event()
         with self._lock:
             self._expected[identity] = (nonce, event)
+            self._tickets[identity.hex().encode()] = ticket(self.token, "actor", identity.hex(), nonce)
         return event
+
+    def _admit(self, username: bytes, password: bytes) -> bool:
+        """The gate's question (its own thread): may this peer connect?"""
+        with self._lock:
+            expected = self._tickets.get(username)
+        return expected is not None and hmac.compare_digest(expected, password)
 
     def close_peer(self, identity: bytes, reason: str) -> None:
         """The peer is gone: readers get PeerClosed after its queued messages."""
         with self._lock:
             self._expected.pop(identity, None)
+            self._tickets.pop(identity.hex().encode(), None)
             q = self._queues.get(identity)
             if q is not None:
                 q.append(_Closed(reason))
@@ -97,6 +112,7 @@ class Hub:
         with self._lock:
             known = self._queues.pop(identity, None) is not None
             self._expected.pop(identity, None)
+            self._tickets.pop(identity.hex().encode(), None)
         if known and goodbye and not self.closed:
             try:
                 with self.sock_lock:
@@ -263,7 +279,7 @@ class Hub:
             self.on_message()
             return
         if expected is None:
-            self.rejected += 1  # not one of ours: dropped, unread
+            self.rejected += 1  # not one of ours (or it failed its hello): dropped, unread
             return
         self._hello(identity, frames[1:], *expected)
 
@@ -293,6 +309,7 @@ class Hub:
         self.closed = True
         with self.sock_lock:
             self.sock.close(linger=0)
+        self.gate.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)

@@ -22,11 +22,12 @@ def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict
     try:
         if curve is None:
             curve = os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
-        sock, _ = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status", curve=curve)
+        sock, welcome = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status", curve=curve)
+        session = welcome["_session"]
         sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
-        sock.send_multipart(encode_control("status", req=1))
+        sock.send_multipart(session.seal(lambda seq: encode_control("status", req=1, seq=seq)))
         msg, _ = decode_control(sock.recv_multipart())
-        sock.send_multipart(encode_control("bye"))
+        sock.send_multipart(session.seal(lambda seq: encode_control("bye", seq=seq)))
         msg.pop("kind", None)
         msg.pop("req", None)
         return {"address": address, **msg}

@@ -13,6 +13,9 @@ received as read-only views of ZeroMQ's messages.  A call made of plain values (
 cannot go to another host (:meth:`DataCodec._no_shared` says why); a ``put()`` object goes by value.
 An empty single part is the driver's goodbye to an actor (:mod:`.host`).
 
+Every connection first passes the gate of :mod:`.gate` (ZMTP PLAIN credentials derived from the
+token, checked by a ZAP handler; or CurveZMQ), so none of what follows comes from a stranger.
+
 Control (driver <-> worker daemon, and an actor's handshake with its driver's hub): part 0 is one
 JSON object ``{"kind": ..., field: value, ...}``, optionally followed by one raw part (actors' output,
 a distributed file).  The daemon parses nothing else and never unpickles; :func:`decode_control`
@@ -88,6 +91,8 @@ def decode_control(frames: list[bytes]) -> tuple[dict[str, Any], bytes | None]:
         msg = json.loads(frames[0])
     except (ValueError, UnicodeDecodeError) as e:
         raise BadMessage(f"not JSON: {e}") from None
+    except RecursionError:  # deeply nested arrays or objects
+        raise BadMessage("JSON nested too deeply") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("kind"), str):
         raise BadMessage("not a JSON object with a 'kind'")
     return msg, (frames[1] if len(frames) == 2 else None)

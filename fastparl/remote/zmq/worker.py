@@ -1,8 +1,9 @@
 """``fastparl worker``: the daemon that runs actors on one host for the drivers that connect to it.
 
 It places and controls actors only: every message it reads is JSON (see :mod:`.wire`), checked
-field by field, and nothing is unpickled, ever.  A client is served only after the mutual HMAC
-handshake of :mod:`.auth`.  Actors are forked by the worker's own fork server (the local backend's,
+field by field, and nothing is unpickled, ever.  Only token holders get past the ZeroMQ handshake
+(:mod:`.gate`), and a client is served only after the mutual HMAC handshake of :mod:`.auth`.
+Malformed input is rejected, and what it writes to the log is rate-limited (:mod:`.limits`).  Actors are forked by the worker's own fork server (the local backend's,
 with ZeroMQ preloaded), so one starts in milliseconds; each connects straight to its driver's hub,
 so calls do not pass through the daemon.
 
@@ -13,6 +14,7 @@ messages.  SIGTERM (and SIGINT) end every actor and exit cleanly.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import shutil
@@ -32,6 +34,8 @@ from fastparl.remote.local.backend import LocalBackend
 from fastparl.remote.system.processes import killpg
 from fastparl.remote.protocol import SPAWN
 from fastparl.remote.zmq import auth
+from fastparl.remote.zmq.gate import Gate, ticket
+from fastparl.remote.zmq.limits import Throttle
 from fastparl.remote.zmq.wire import MAX_CONTROL_BYTES, BadMessage, decode_control, encode_control, field
 from fastparl.remote.system import portable
 
@@ -80,6 +84,8 @@ class _Client:
     reserved: dict[str, list[str]] = dc_field(default_factory=dict)  # same-host actors: id -> GPUs
     files_dir: str = ""
     name: str = ""
+    key: bytes = b""  # the session's key, from the handshake (see auth.Session)
+    seq: int = 0  # the last sequence number seen
 
 
 class Worker:
@@ -101,6 +107,12 @@ class Worker:
         self.curve = curve
         if curve:  # encrypted: clients must connect with FASTPARL_CURVE=1
             auth.curve_server(self.sock, self.token, "worker")
+        # Only token holders get past the ZeroMQ handshake (see .gate): strangers cannot send a byte.
+        self._ticket = ticket(self.token, "worker")
+        self.gate = Gate(self.ctx, lambda user, password: hmac.compare_digest(password, self._ticket),
+                         "the worker")
+        self.gate.serve(self.sock, curve)
+        self.throttle = Throttle(log, 10.0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_FILE_BYTES + MAX_CONTROL_BYTES)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
         self.sock.bind(f"tcp://{host}:{port or '*'}")  # port 0: any free port (logged at start)
@@ -167,6 +179,7 @@ class Worker:
         self._flush_outbox()
         self.local.shutdown()
         self.sock.close(linger=500)
+        self.gate.close()
         self.ctx.term()
         shutil.rmtree(self.workdir, ignore_errors=True)
         log.info("stopped")
@@ -181,29 +194,43 @@ class Worker:
     def _handle(self, frames: list[Any]) -> None:
         ident, rest = frames[0], frames[1:]
         try:
-            msg, raw = decode_control(rest)
-            kind = msg["kind"]
             c = self.clients.get(ident)
-            if kind == "hello":
-                self._hello(ident, msg)
-            elif kind == "auth":
-                self._auth(ident, msg)
-            elif c is None or c.stage != "authenticated":
-                self.bad_messages += 1
-                self._send(ident, "denied", reason="not authenticated: say hello first")
-            else:
+            if c is not None and c.stage == "authenticated":
+                # The session is bound to the handshake, not to the routing id: every message carries the
+                # session's MAC and a sequence number above the last (a replay is dropped).  A peer that
+                # took the id of a dropped client is not served, and gets no answer (it might be the client).
+                opened = auth.unseal(c.key, rest)
+                msg, raw = decode_control(opened) if opened is not None else ({}, None)
+                seq = msg.get("seq")
+                if opened is None or not isinstance(seq, int) or isinstance(seq, bool) or seq <= c.seq:
+                    self.bad_messages += 1
+                    self.throttle.warn("unsealed", "dropped a message for client %s without its session's MAC "
+                                       "(or replayed); %d bad messages so far", ident.hex()[:8], self.bad_messages)
+                    return
+                c.seq = seq
                 c.last_seen = time.monotonic()
+                kind = msg["kind"]
                 handler = getattr(self, f"_on_{kind.replace('-', '_')}", None)
                 if handler is None:
                     raise BadMessage(f"unknown kind {kind!r}")
                 handler(c, msg, raw)
+                return
+            msg, raw = decode_control(rest)
+            kind = msg["kind"]
+            if kind == "hello":
+                self._hello(ident, msg)
+            elif kind == "auth":
+                self._auth(ident, msg)
+            else:
+                self.bad_messages += 1
+                self._send(ident, "denied", reason="not authenticated: say hello first")
         except BadMessage as e:
             self.bad_messages += 1
-            if self.bad_messages % 1000 == 1:
-                log.warning("rejected a malformed message (%s); %d so far", e, self.bad_messages)
+            self.throttle.warn("malformed", "rejected a malformed message (%s); %d so far", e, self.bad_messages)
             self._send(ident, "error", message=f"malformed message: {e}", req=None)
-        except Exception:  # noqa: BLE001 - a bug must not take the daemon down with everyone's actors
-            log.exception("error while handling a message")
+        except Exception as e:  # noqa: BLE001 - a bug must not take the daemon down with everyone's actors
+            self.bad_messages += 1
+            self.throttle.warn(f"internal-{type(e).__name__}", "error while handling a message", exc_info=True)
             self._send(ident, "error", message="internal error in the worker (see its log)", req=None)
 
     def _hello(self, ident: bytes, msg: dict[str, Any]) -> None:
@@ -223,10 +250,12 @@ class Worker:
         if not auth.check(self.token, msg.get("proof"), "client", c.nonce, c.client_nonce):
             del self.clients[ident]
             self.bad_messages += 1
-            log.warning("refused a client with a wrong token")
+            self.throttle.warn("wrong-token", "refused a client with a wrong token (%d bad messages so far)",
+                               self.bad_messages)
             self._send(ident, "denied", reason="wrong token")
             return
         c.stage = "authenticated"
+        c.key = auth.session_key(self.token, c.client_nonce, c.nonce)
         c.last_seen = time.monotonic()
         c.files_dir = tempfile.mkdtemp(prefix="client-", dir=self.workdir)
         log.info("client %s connected (%s)", ident.hex()[:8], c.name)
