@@ -2,7 +2,9 @@
 
 Each trains the example script's ``train()`` for a small, fixed-seed budget (small networks,
 1k random warm-up steps), then compares 10 deterministic evaluation episodes with the
-untrained actor (about -1200 to -1500; a solved Pendulum scores about -150).
+untrained actor (about -1200 to -1500; a solved Pendulum scores about -150).  Budgets hold for
+seeds 0-9 (``FASTPARL_TEST_SEEDS=0-9``): DDPG's was 6k, where seed 8 ended at -424 (bar -400); at 8k
+seed 3 ended at -464; at 10k all ten pass.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from _examples import load_example  # noqa: E402
 
 FAST = dict(env="Pendulum-v1", hidden=64, batch_size=128, warmup_steps=1_000, actor_lr=1e-3, critic_lr=1e-3,
             eval_every=100_000, tensorboard=False)
-BUDGET = {"DDPG": 6_000, "TD3": 6_000, "SAC": 5_000, "OAC": 4_000}
+BUDGET = {"DDPG": 10_000, "TD3": 6_000, "SAC": 5_000, "OAC": 4_000}
 
 
 def untrained_return(mod, seed: int = 0) -> float:
