@@ -17,22 +17,49 @@ from perf.common.baselines import touch
 __all__ = ["RawZmq"]
 
 
-class RawZmq:
-    """``peers`` forked DEALER peers and a ROUTER here; single-peer calls go to the first peer."""
+MECHANISMS = ("null", "plain", "curve")
 
-    def __init__(self, peers: int = 1) -> None:
+
+class RawZmq:
+    """``peers`` forked DEALER peers and a ROUTER here; single-peer calls go to the first peer.
+
+    ``mechanism``: ZMTP's ``"null"`` (no security), ``"plain"`` (a username and password checked by a ZAP
+    handler, pyzmq's ``ThreadAuthenticator``: what fastparl's default transport does) or ``"curve"``
+    (CurveZMQ encryption, any client key admitted by the ZAP handler: what ``--curve`` does).
+    """
+
+    def __init__(self, peers: int = 1, mechanism: str = "null") -> None:
         if peers < 1:
             raise ValueError(f"RawZmq needs at least one peer, got peers={peers}")
+        if mechanism not in MECHANISMS:
+            raise ValueError(f"mechanism must be one of {MECHANISMS}, got {mechanism!r}")
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        self.auth = None
+        server_public = b""
+        if mechanism != "null":
+            from zmq.auth import CURVE_ALLOW_ANY
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self.auth = ThreadAuthenticator(self.ctx)
+            self.auth.start()
+            self.sock.setsockopt(zmq.ZAP_DOMAIN, b"bench")
+            if mechanism == "plain":
+                self.auth.configure_plain(domain="bench", passwords={"bench": "a-ticket-" + "0" * 55})
+                self.sock.setsockopt(zmq.PLAIN_SERVER, 1)
+            else:
+                self.auth.configure_curve(domain="*", location=CURVE_ALLOW_ANY)
+                server_public, server_secret = zmq.curve_keypair()
+                self.sock.setsockopt(zmq.CURVE_SECRETKEY, server_secret)
+                self.sock.setsockopt(zmq.CURVE_SERVER, 1)
         port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.pids: list[int] = []
         for _ in range(peers):
             pid = os.fork()
             if pid == 0:  # the peer
                 try:
-                    _raw_peer(port)
+                    _raw_peer(port, mechanism, server_public)
                 finally:
                     os._exit(0)
             self.pids.append(pid)
@@ -68,12 +95,22 @@ class RawZmq:
         for pid in self.pids:
             os.waitpid(pid, 0)
         self.sock.close()
+        if self.auth is not None:
+            self.auth.stop()
         self.ctx.term()
 
 
-def _raw_peer(port: int) -> None:
+def _raw_peer(port: int, mechanism: str = "null", server_public: bytes = b"") -> None:
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
+    if mechanism == "plain":
+        s.setsockopt(zmq.PLAIN_USERNAME, b"bench")
+        s.setsockopt(zmq.PLAIN_PASSWORD, b"a-ticket-" + b"0" * 55)
+    elif mechanism == "curve":
+        public, secret = zmq.curve_keypair()
+        s.setsockopt(zmq.CURVE_PUBLICKEY, public)
+        s.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        s.setsockopt(zmq.CURVE_SERVERKEY, server_public)
     s.connect(f"tcp://127.0.0.1:{port}")
     s.send(b"hi")
     held: dict[int, np.ndarray] = {}

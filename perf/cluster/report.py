@@ -13,7 +13,8 @@ actors and their driver's hub; systems are interleaved in rounds so load drift h
 
 Sections: no-op latency; pipelined calls/s with N = 1 .. cores actors (aggregate); arrays 1 KB .. 128 MB
 in and out (raw: ``copy=False`` frames); CPU scaling of N actors against ``multiprocessing.Pool(N)``;
-actor start on a running worker; time to notice a killed worker.  Plots: ``cluster_scaling.png``
+actor start on a running worker; time to notice a killed worker; the cost of the transport's security
+(the hardened default and ``--curve`` beside raw pyzmq NULL, PLAIN+ZAP and CURVE: perf/cluster/security.py).  Plots: ``cluster_scaling.png``
 (throughput against N) and ``cluster_arrays.png`` (GB/s against size).  PARL's xparl and Ray are
 measured by ``python -m perf.runtime`` when installed (perf/README.md, "Baselines", says how to install
 them); neither is installed by this project.
@@ -32,7 +33,7 @@ import numpy as np
 import zmq
 
 import fastparl
-from perf.cluster import scaling
+from perf.cluster import scaling, security
 from perf.cluster.raw import RawZmq
 from perf.common import cpu_scaling
 from perf.common.actors import FpBench
@@ -177,7 +178,8 @@ def bench_notice(cfg: Config) -> dict:
 
 SECTIONS: list[tuple[str, Callable[[Any], dict]]] = [
     ("latency", bench_latency), ("pipelined", scaling.bench_calls_n), ("arrays", bench_arrays),
-    ("scaling", cpu_scaling.bench_scaling), ("start", bench_start), ("notice", bench_notice)]
+    ("scaling", cpu_scaling.bench_scaling), ("start", bench_start), ("notice", bench_notice),
+    ("security", security.bench_security)]
 
 
 def _ok(R: dict, name: str, key: str) -> dict | None:
@@ -260,6 +262,8 @@ def render(R: dict) -> str:
                         f"{v['fastparl out']:.3f}", f"{v['raw out']:.3f}", f"{v['ratio_out']:.2f}"] for k, v in arr.items()])
         L.append("")
     L += error_line(arr)
+    L += security.md_security(R.get("security"))
+    L += error_line(R.get("security"))
     if R.get("plots"):
         L += ["## Plots", ""] + [f"![{p}]({p})" for p in R["plots"]] + [""]
     L += [f"Took {R['elapsed_s']:.0f} s. PARL (xparl) and Ray: not installed by this project; "

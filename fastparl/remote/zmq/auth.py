@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import stat
@@ -86,6 +87,8 @@ def ensure_token() -> bytes:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(token + b"\n")
+    logging.getLogger("fastparl.auth").info(
+        "created the token file %s (mode 0600): copy it to the other hosts, or set FASTPARL_TOKEN there", path)
     return token
 
 

@@ -58,9 +58,9 @@ class WorkerLink:
 
 
 def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0, name: str = "",
-              curve: bool = False) -> tuple[zmq.Socket, dict[str, Any]]:
+              curve: bool = False, observer: bool = False) -> tuple[zmq.Socket, dict[str, Any]]:
     """Connect to the worker at ``address`` and run the mutual handshake; returns the socket and the
-    worker's welcome message.
+    worker's welcome message.  An ``observer`` (``fastparl status``) is not listed among the clients.
 
     Raises:
         ConnectionError: nothing answers (with the command that starts a worker).
@@ -96,7 +96,10 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
     sock.connect(f"tcp://{address}")
     mine = auth.nonce()
     try:
-        sock.send_multipart(encode_control("hello", nonce=mine, name=name))
+        hello: dict[str, Any] = {"nonce": mine, "name": name}
+        if observer:
+            hello["observer"] = True
+        sock.send_multipart(encode_control("hello", **hello))
         msg, _ = decode_control(recv())
         if msg.get("kind") != "challenge" or not auth.check(token, msg.get("proof"), "worker", mine,
                                                             str(msg.get("nonce"))):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Any
 
 import zmq
@@ -22,7 +23,8 @@ def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict
     try:
         if curve is None:
             curve = os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
-        sock, welcome = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status", curve=curve)
+        sock, welcome = handshake(ctx, address, auth.load_token(), timeout, name="fastparl status", curve=curve,
+                                    observer=True)
         session = welcome["_session"]
         sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
         sock.send_multipart(session.seal(lambda seq: encode_control("status", req=1, seq=seq)))
@@ -39,13 +41,19 @@ def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict
         ctx.destroy(linger=0)
 
 
+MESSAGE_WIDTH = 60  # a message longer than this is wrapped (at spaces) onto the lines below
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
+    """``rows`` (from :func:`query`) as a table: one line per worker, one per client (its id and name)."""
     head = ["worker", "host", "CPU slots used/total", "GPUs free", "clients", "actors", "actors RSS MB",
             "mem avail/total MB"]
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append([r["address"], "-", "unreachable", "-", "-", "-", "-", str(r["error"])[:60]])
+            message = textwrap.wrap(str(r["error"]), MESSAGE_WIDTH, break_on_hyphens=False) or [""]
+            lines.append([r["address"], "-", "unreachable", "-", "-", "-", "-", message[0]])
+            lines.extend([""] * (len(head) - 1) + [more] for more in message[1:])
             continue
         clients = r.get("clients", [])
         used = r["cpus"] - r["free_cpus"]
@@ -55,7 +63,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                       f"{sum(c['rss_mb'] for c in clients):.0f}",
                       f"{r.get('mem_available_mb')}/{r.get('mem_total_mb')}"])
         for c in clients:
-            lines.append([f"  client {c['client']}", c.get("name", ""), "", "", "",
+            lines.append([f"  client {c['client']}", c.get("name", "") or "-", "", "", "",
                           f"{c['actors']} + {c['same_host_actors']} local", f"{c['rss_mb']:.0f}", ""])
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines)

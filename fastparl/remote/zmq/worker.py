@@ -86,6 +86,12 @@ class _Client:
     name: str = ""
     key: bytes = b""  # the session's key, from the handshake (see auth.Session)
     seq: int = 0  # the last sequence number seen
+    observer: bool = False  # `fastparl status`: not listed among the clients
+
+    @property
+    def short_id(self) -> str:
+        """12 hex digits of the 16-byte routing id (random per connection: see .gate), as logged and shown."""
+        return self.identity.hex()[:12]
 
 
 class Worker:
@@ -205,7 +211,7 @@ class Worker:
                 if opened is None or not isinstance(seq, int) or isinstance(seq, bool) or seq <= c.seq:
                     self.bad_messages += 1
                     self.throttle.warn("unsealed", "dropped a message for client %s without its session's MAC "
-                                       "(or replayed); %d bad messages so far", ident.hex()[:8], self.bad_messages)
+                                       "(or replayed); %d bad messages so far", ident.hex()[:12], self.bad_messages)
                     return
                 c.seq = seq
                 c.last_seen = time.monotonic()
@@ -236,7 +242,7 @@ class Worker:
     def _hello(self, ident: bytes, msg: dict[str, Any]) -> None:
         client_nonce = field(msg, "nonce", str)[:128]
         c = _Client(ident, "challenged", nonce=auth.nonce(), client_nonce=client_nonce,
-                    name=str(msg.get("name", ""))[:200])
+                    name=str(msg.get("name", ""))[:200], observer=msg.get("observer") is True)
         if len(self.clients) > 10_000:  # half-open handshakes must not grow without bound
             self._check_clients(force_stale=True)
         self.clients[ident] = c
@@ -258,7 +264,7 @@ class Worker:
         c.key = auth.session_key(self.token, c.client_nonce, c.nonce)
         c.last_seen = time.monotonic()
         c.files_dir = tempfile.mkdtemp(prefix="client-", dir=self.workdir)
-        log.info("client %s connected (%s)", ident.hex()[:8], c.name)
+        (log.debug if c.observer else log.info)("client %s connected (%s)", c.short_id, c.name)
         self._send(ident, "welcome", **self._summary(), files_dir=c.files_dir)
 
     def _summary(self) -> dict[str, Any]:
@@ -353,15 +359,15 @@ class Worker:
     def status(self) -> dict[str, Any]:
         clients = []
         for c in self.clients.values():
-            if c.stage != "authenticated":
-                continue
+            if c.stage != "authenticated" or c.observer and not (c.actors or c.reserved):
+                continue  # `fastparl status` itself is not a client (unless it holds actors)
             rss = 0
             for actor_id in c.actors:
                 try:
                     rss += psutil.Process(self.actors[actor_id].pid).memory_info().rss
                 except (psutil.Error, KeyError):
                     pass
-            clients.append({"client": c.identity.hex()[:8], "name": c.name, "actors": len(c.actors),
+            clients.append({"client": c.short_id, "name": c.name, "actors": len(c.actors),
                             "same_host_actors": len(c.reserved), "rss_mb": round(rss / 2**20, 1)})
         vm = psutil.virtual_memory()
         return {**self._summary(), "clients": clients, "mem_total_mb": round(vm.total / 2**20),
@@ -399,7 +405,8 @@ class Worker:
         if c is None:
             return
         if c.stage == "authenticated":
-            log.info("client %s gone (%s): ending %d actor(s)", ident.hex()[:8], why, len(c.actors))
+            (log.debug if c.observer and not c.actors else log.info)(
+                "client %s gone (%s): ending %d actor(s)", c.short_id, why, len(c.actors))
         for actor_id in list(c.actors):
             a = self.actors.pop(actor_id, None)
             if a is not None:
