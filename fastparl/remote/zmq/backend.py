@@ -57,7 +57,7 @@ class ZmqBackend(ActorPlacer):
         log_mode(log_to_driver)  # a bad value fails before we connect
         self.curve = curve if curve is not None else os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
         self.workers: list[WorkerLink] = []
-        self.unreachable: list[str] = []  # "address: why" of the workers that did not answer at connect()
+        self.unreachable: dict[str, str] = {}  # address -> why, of the workers that did not answer at connect()
         try:
             for address in parse_hosts(target):
                 try:
@@ -66,21 +66,21 @@ class ZmqBackend(ActorPlacer):
                 except AuthenticationError:  # a wrong token is the user's to fix, not a host to skip
                     raise
                 except ConnectionError as e:  # no answer: skip it
-                    self.unreachable.append(f"{address}: {e}")
+                    self.unreachable[address] = str(e)
                     continue
                 self.workers.append(WorkerLink(address, sock, info, info.get("host_id") == self.my_host))
+            unanswered = "".join(f"\n  {a}: {why}" for a, why in self.unreachable.items())
             if not self.workers:
-                raise ConnectionError("no worker of " + repr(target) + " answered:\n  " + "\n  ".join(self.unreachable)
-                                      + "\nStart `fastparl worker --port PORT` on each host, or check the addresses.")
+                raise ConnectionError(f"no worker of {target!r} answered:{unanswered}\nStart `fastparl worker "
+                                      f"--port PORT` on each host, or check the addresses.")
         except BaseException:
             for w in self.workers:
                 w.sock.close()
             self.ctx.destroy(linger=0)
             raise
         if self.unreachable:
-            warnings.warn("fastparl.connect: " + str(len(self.unreachable)) + " of the workers did not answer and are "
-                          "not used (actors go to the " + str(len(self.workers)) + " that did):\n  "
-                          + "\n  ".join(self.unreachable), stacklevel=3)
+            warnings.warn(f"fastparl.connect: {len(self.unreachable)} of the workers did not answer and are not used "
+                          f"(actors go to the {len(self.workers)} that did):{unanswered}", stacklevel=3)
         remote = [w for w in self.workers if not (w.same_host and self.same_host_shm)]
         self.capabilities = Capabilities(processes=True, shared_memory=not remote, zero_copy=not remote,
                                          interrupt_timeouts=True)
@@ -113,7 +113,7 @@ class ZmqBackend(ActorPlacer):
             live = [w for w in self.workers if not w.lost and id(w) not in tried]
             fits = [w for w in live if w.free_cpus > 0 and len(w.info.get("free_gpus", [])) >= n_gpu]
             if not fits:
-                lost = [w.address for w in self.workers if w.lost] + [u.split(": ", 1)[0] for u in self.unreachable]
+                lost = [w.address for w in self.workers if w.lost] + list(self.unreachable)
                 raise ResourceError(
                     f"no worker has a free CPU slot{f' and {n_gpu} free GPU(s)' if n_gpu else ''}: "
                     + ", ".join(f"{w.address} {w.free_cpus}/{w.info.get('cpus')} free" for w in self.workers

@@ -15,6 +15,7 @@ from _cluster import ROOT, WorkerProc
 from _procs import alive, still_alive
 
 import fastparl
+from fastparl.learners.rendezvous import free_port
 from fastparl.remote.zmq.auth import load_token
 from fastparl.remote.zmq.gate import plain_client, ticket
 from fastparl.remote.zmq.wire import HEADER
@@ -87,14 +88,6 @@ def test_token_file_readable_by_others_is_refused(tmp_path, monkeypatch):
         fastparl.connect("192.0.2.1:9")  # the token is checked before anything is sent
 
 
-def _unused_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_nothing_answers_at_a_remote_address(use_token, monkeypatch):
     """When no worker answers, connect() raises, naming each address (a loopback-only list instead falls
     back to local actors: PARL's connect("localhost:PORT") without a cluster).  Traffic stays on loopback:
@@ -103,7 +96,7 @@ def test_nothing_answers_at_a_remote_address(use_token, monkeypatch):
 
     monkeypatch.setattr(fastparl.remote.api, "all_loopback", lambda target: False)
     fastparl.disconnect()
-    dead = [f"127.0.0.1:{_unused_port()}" for _ in range(2)]
+    dead = [f"127.0.0.1:{free_port()}" for _ in range(2)]
     t0 = time.monotonic()
     with pytest.raises(ConnectionError, match="no worker of .* answered") as info:
         fastparl.connect(",".join(dead), connect_timeout=0.5)
@@ -115,7 +108,7 @@ def test_nothing_answers_at_a_remote_address(use_token, monkeypatch):
 def test_a_dead_worker_beside_a_live_one_is_skipped_with_a_warning(fresh):
     """One rule for workers that do not answer at connect(): skipped, named in one warning, the others used."""
     live = fresh(cpus=2)
-    dead = f"127.0.0.1:{_unused_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     fastparl.disconnect()
     with pytest.warns(UserWarning, match=f"(?s)did not answer and are not used.*{dead}"):
         fastparl.connect(f"{dead},{live.address}", connect_timeout=0.5)
