@@ -33,6 +33,7 @@ from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.control import Control, WorkerLink, handshake, local_ip_for
 from fastparl.remote.zmq.handle import ActorPlacer, ZmqActor, _SlotActor
 from fastparl.remote.zmq.hub import Hub
+from fastparl.remote.zmq.wire import FILE_CHUNK_BYTES
 from fastparl.remote.zmq.worker import host_id
 
 __all__ = ["ZmqBackend"]
@@ -210,10 +211,17 @@ class ZmqBackend(ActorPlacer):
             name = os.path.relpath(path) if not os.path.isabs(path) else os.path.basename(path)
             if name.startswith(".."):
                 name = os.path.basename(path)
-            with open(path, "rb") as f:
-                data = f.read()
             for w in workers:
-                self.control.request(w, "file", raw=data, name=name)
+                with open(path, "rb") as f:  # in chunks: a served socket takes frames of at most ~1 MiB
+                    offset = 0
+                    while True:
+                        chunk = f.read(FILE_CHUNK_BYTES)
+                        if offset and not chunk:
+                            break
+                        self.control.request(w, "file", raw=chunk, name=name, offset=offset)
+                        offset += len(chunk)
+                        if len(chunk) < FILE_CHUNK_BYTES:
+                            break
 
 
 def _is_hex(value: Any) -> bool:

@@ -23,24 +23,41 @@ from completing the ZeroMQ handshake at all:
 Our own clients never connect anonymously: they choose a random 16-byte routing id whose first byte
 is nonzero (:func:`routing_id`), outside libzmq's space of generated ids.  The ZAP handler runs in
 one thread per context (``inproc://zeromq.zap.01``), and logs refusals at most once per 10 s.
+
+Memory before the handshake.  The gate decides after the peer's first command (PLAIN ``HELLO``), and
+libzmq buffers that command whole: a stranger could declare a 200 MB "HELLO" and stream it.  So every
+served socket takes frames of at most ``MAX_FRAME_BYTES`` (:mod:`.wire` splits larger parts, files
+travel in chunks), a connection that has not finished the handshake after ``HANDSHAKE_IVL_MS`` is
+closed by libzmq, and :class:`_HalfOpen` keeps at most ``MAX_HALF_OPEN`` connections in the handshake
+at once (on Linux), shutting the oldest ones down.  All strangers together can therefore make a
+worker or a driver hold at most ``MAX_HALF_OPEN * MAX_FRAME_BYTES`` (32 MiB) plus libzmq's few KiB per
+connection, however many connect.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
+import struct
+import sys
 import threading
+import time
 from typing import Callable
 
 import zmq
 
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.limits import Throttle
+from fastparl.remote.zmq.wire import FRAME_BYTES
 
-__all__ = ["Gate", "routing_id", "ticket", "plain_client", "HANDSHAKE_IVL_MS"]
+__all__ = ["Gate", "routing_id", "ticket", "plain_client", "HANDSHAKE_IVL_MS", "MAX_FRAME_BYTES", "MAX_HALF_OPEN"]
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 HANDSHAKE_IVL_MS = 10_000  # a connection that has not finished the handshake by then is closed
+MAX_FRAME_BYTES = FRAME_BYTES + (64 << 10)  # what one frame may hold on a served socket (data + headers)
+MAX_HALF_OPEN = 32  # connections in the handshake at once, per served socket
 log = logging.getLogger("fastparl.gate")
 
 
@@ -78,6 +95,7 @@ class Gate:
         self._sock = ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.bind(ZAP_ENDPOINT)  # before the server socket binds: no handshake goes unchecked
+        self._half_open: list[_HalfOpen] = []
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="fastparl-gate", daemon=True)
         self._thread.start()
@@ -86,19 +104,37 @@ class Gate:
         """Put ``sock`` (a server socket, not yet bound) behind the gate."""
         sock.setsockopt(zmq.ZAP_DOMAIN, b"fastparl")
         sock.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_IVL_MS)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)  # per frame, the handshake's commands included
         if not curve:
             sock.setsockopt(zmq.PLAIN_SERVER, 1)
+        if _HalfOpen.supported():
+            monitor = sock.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+            self._half_open.append(_HalfOpen(monitor, self.what, self._throttle))
 
     def _run(self) -> None:
         sock = self._sock
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        watched: set = set()
         try:
             while not self._stop:
+                for h in list(self._half_open):  # sockets served after the thread started
+                    if h.monitor not in watched:
+                        watched.add(h.monitor)
+                        poller.register(h.monitor, zmq.POLLIN)
                 try:
-                    if not sock.poll(200):
-                        continue
-                    frames = sock.recv_multipart()
+                    ready = dict(poller.poll(200))
                 except zmq.ZMQError:
                     return  # the context is ending
+                for h in self._half_open:
+                    if h.monitor in ready:
+                        h.on_events()
+                if sock not in ready:
+                    continue
+                try:
+                    frames = sock.recv_multipart()
+                except zmq.ZMQError:
+                    return
                 ok = self._decide(frames)
                 reply = [frames[0] if frames else b"1.0", frames[1] if len(frames) > 1 else b"",
                          b"200" if ok else b"400", b"OK" if ok else b"not a fastparl peer", b"", b""]
@@ -108,6 +144,8 @@ class Gate:
                     return
         finally:
             sock.close(linger=0)
+            for h in self._half_open:
+                h.monitor.close(linger=0)
 
     def _decide(self, frames: list[bytes]) -> bool:
         try:
@@ -134,3 +172,121 @@ class Gate:
         self._stop = True
         if self._thread is not threading.current_thread():
             self._thread.join(2.0)
+
+
+class _HalfOpen:
+    """Keeps at most ``MAX_HALF_OPEN`` connections of one server socket in the ZeroMQ handshake.
+
+    A ROUTER cannot drop one peer, and libzmq's monitor names a connection only by its descriptor
+    (``EVENT_ACCEPTED``), not when its handshake succeeds.  The kernel knows, though: until the gate
+    has decided, the server has sent its 64-byte greeting and nothing more (``WELCOME``, ``READY`` or
+    ``ERROR`` follow the decision).  So when more than ``MAX_HALF_OPEN`` young connections are open,
+    the oldest ones whose server side has sent no more than the greeting are shut down
+    (``shutdown(2)`` on a duplicate of the descriptor: libzmq sees the end and closes it as usual).
+    A descriptor is acted on only while it still joins the same two addresses as when it was
+    accepted, so a number reused for a newer connection is never mistaken for an older one.
+    Linux only (``TCP_INFO``, ``TIOCOUTQ``); elsewhere the handshake deadline alone applies.
+    """
+
+    GREETING = 64  # bytes of a ZMTP 3 greeting
+
+    def __init__(self, monitor: zmq.Socket, what: str, throttle: Throttle):
+        self.monitor = monitor
+        self.what = what
+        self.throttle = throttle
+        self.young: dict[int, tuple[float, tuple, tuple]] = {}  # fd -> (accepted at, our address, peer's)
+        self.shut = 0
+
+    @staticmethod
+    def supported() -> bool:
+        return sys.platform.startswith("linux") and hasattr(socket, "TCP_INFO")
+
+    def on_events(self) -> None:
+        from zmq.utils.monitor import parse_monitor_message
+
+        while True:
+            try:
+                event = parse_monitor_message(self.monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+            except zmq.ZMQError:
+                return
+            fd = event["value"]
+            if event["event"] == zmq.EVENT_ACCEPTED:
+                ends = _ends(fd)
+                if ends is not None:
+                    self.young[fd] = (time.monotonic(), *ends)
+            else:
+                self.young.pop(fd, None)
+        if len(self.young) > MAX_HALF_OPEN:
+            self._enforce()
+
+    def _enforce(self) -> None:
+        expired = time.monotonic() - HANDSHAKE_IVL_MS / 1000 - 1.0
+        for fd, (accepted, *ends) in sorted(self.young.items(), key=lambda kv: kv[1][0]):
+            if len(self.young) <= MAX_HALF_OPEN:
+                return
+            sent = _server_sent(fd, tuple(ends)) if accepted > expired else None
+            if sent is None or sent > self.GREETING:  # gone, reused, or past the gate: no longer half-open
+                del self.young[fd]
+                continue
+            _shutdown(fd, tuple(ends))
+            del self.young[fd]
+            self.shut += 1
+            self.throttle.warn("half-open", "%s closed connections still in the handshake beyond %d at once "
+                               "(%d so far)", self.what, MAX_HALF_OPEN, self.shut)
+
+
+def _dup(fd: int) -> socket.socket | None:
+    try:
+        return socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return None
+
+
+def _ends(fd: int) -> tuple[tuple, tuple] | None:
+    s = _dup(fd)
+    if s is None:
+        return None
+    try:
+        return s.getsockname(), s.getpeername()
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def _server_sent(fd: int, ends: tuple) -> int | None:
+    """Bytes the server side of ``fd`` has sent (acknowledged or queued), if it is still that connection."""
+    import fcntl
+    import termios
+
+    s = _dup(fd)
+    if s is None:
+        return None
+    try:
+        if (s.getsockname(), s.getpeername()) != ends:
+            return None
+        info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+        if len(info) < 128:
+            return None
+        acked = struct.unpack_from("@Q", info, 120)[0]  # tcpi_bytes_acked (Linux >= 4.1)
+        queued = struct.unpack("@i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        return acked + queued
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def _shutdown(fd: int, ends: tuple) -> None:
+    s = _dup(fd)
+    if s is None:
+        return
+    try:
+        if (s.getsockname(), s.getpeername()) == ends:
+            s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        s.close()

@@ -7,6 +7,12 @@ of :mod:`fastparl.remote.protocol`::
     part 1..: one part per out-of-band pickle buffer of at least OOB_THRESHOLD (64 KiB) bytes,
               in the order the pickler asked for them
 
+No frame is larger than ``FRAME_BYTES`` (1 MiB): a server takes no larger frame, so that strangers
+cannot make it buffer more before the handshake (see :mod:`.gate`).  A message with a larger part is
+sent *split*: ``op`` has its high bit (``SPLIT``) set, part 0 holds the 9-byte header and then one
+u32 per logical part (the body, then each buffer) saying how many frames it spans, and the frames
+follow, each part in ``FRAME_BYTES`` slices.  The receiver joins a split part with one copy.
+
 Buffers are sent with ``copy=False`` (pyzmq keeps the sender's buffer alive until it has left) and
 received as read-only views of ZeroMQ's messages.  A call made of plain values (the common
 ``("step", (1, 0.5), None)``) is pickled by the C pickler alone, in one part.  A shared array
@@ -39,7 +45,8 @@ reserve         client->worker   req, actor, n_gpu (a slot for an actor run on t
 reserved        worker->client   req, gpus
 unreserve       client->worker   actor
 kill            client->worker   actor
-file            client->worker   req, name; raw part: the file's bytes
+file            client->worker   req, name, offset; raw part: the file's bytes from offset (at most
+                                 ``FILE_CHUNK_BYTES``; chunks in order, offset 0 first)
 ok              worker->client   req
 status          both             req; the reply: the worker's state (``fastparl status``)
 error           worker->client   req (None for a malformed message), message, and code (``no-slot``,
@@ -63,11 +70,14 @@ from typing import Any, Callable
 from fastparl.errors import FastparlError
 from fastparl.remote import serialization
 
-__all__ = ["BadMessage", "encode_control", "decode_control", "DataCodec", "MAX_CONTROL_BYTES", "OOB_THRESHOLD"]
+__all__ = ["BadMessage", "encode_control", "decode_control", "DataCodec", "MAX_CONTROL_BYTES", "OOB_THRESHOLD", "FILE_CHUNK_BYTES"]
 
 MAX_CONTROL_BYTES = 4 << 20  # a control message is small; a worker refuses larger ones
+FRAME_BYTES = 1 << 20  # the largest data frame we send (servers take MAX_FRAME_BYTES, see .gate)
+FILE_CHUNK_BYTES = FRAME_BYTES  # a distributed file travels in chunks this size
 OOB_THRESHOLD = 64 << 10
 HEADER = struct.Struct("<BQ")
+SPLIT = 0x80  # in ``op``: the message's parts are split over several frames (a layout follows the header)
 
 
 class BadMessage(Exception):
@@ -140,23 +150,63 @@ class DataCodec:
 
     def encode(self, op: int, seq: int, payload: Any) -> list[Any]:
         if serialization.is_plain(payload):
-            return [HEADER.pack(op, seq) + pickle.dumps(payload, 5)]
+            body = pickle.dumps(payload, 5)
+            if len(body) + HEADER.size <= FRAME_BYTES:
+                return [HEADER.pack(op, seq) + body]
+            return _split(op, seq, [body])
         self._bufs.clear()
         try:
             body = self._encoder.dumps(payload)
-            return [HEADER.pack(op, seq) + body, *self._bufs]
+            if len(body) + HEADER.size <= FRAME_BYTES and all(pb.raw().nbytes <= FRAME_BYTES for pb in self._bufs):
+                return [HEADER.pack(op, seq) + body, *self._bufs]
+            return _split(op, seq, [body, *self._bufs])
         finally:
             self._bufs.clear()
 
     @staticmethod
     def decode(frames: list[Any]) -> tuple[int, int, Any, BaseException | None]:
         """(op, seq, payload, unpickling error or None) from received frames (bytes or zmq.Frame)."""
-        first = frames[0] if isinstance(frames[0], bytes) else frames[0].buffer
+        first = _view(frames[0])
         op, seq = HEADER.unpack_from(first)
         try:
+            if op & SPLIT:
+                op &= ~SPLIT
+                body, *views = _join(first, frames)
+                return op, seq, pickle.loads(body, buffers=views), None
             if len(frames) == 1:
-                return op, seq, pickle.loads(memoryview(first)[HEADER.size:]), None
-            views = [f.buffer.toreadonly() for f in frames[1:]]  # views of ZeroMQ's messages: zero-copy, read-only
-            return op, seq, pickle.loads(memoryview(first)[HEADER.size:], buffers=views), None
+                return op, seq, pickle.loads(first[HEADER.size:]), None
+            views = [_view(f) for f in frames[1:]]  # views of ZeroMQ's messages: zero-copy, read-only
+            return op, seq, pickle.loads(first[HEADER.size:], buffers=views), None
         except Exception as e:  # noqa: BLE001
             return op, seq, None, e
+
+
+def _view(frame: Any) -> memoryview:
+    return (memoryview(frame) if isinstance(frame, bytes) else frame.buffer).toreadonly()
+
+
+def _split(op: int, seq: int, parts: list[Any]) -> list[Any]:
+    """The frames of a message whose parts (body, buffers) may exceed ``FRAME_BYTES``."""
+    views = [memoryview(p.raw() if isinstance(p, pickle.PickleBuffer) else p).cast("B") for p in parts]
+    counts = [max(1, -(-len(v) // FRAME_BYTES)) for v in views]
+    head = HEADER.pack(op | SPLIT, seq) + struct.pack(f"<{len(counts)}I", *counts)
+    if len(head) > FRAME_BYTES:
+        raise FastparlError(f"a message of {len(parts) - 1} out-of-band buffers cannot be sent in one message")
+    frames: list[Any] = [head]
+    for v, n in zip(views, counts):
+        frames.extend(v[i * FRAME_BYTES:(i + 1) * FRAME_BYTES] for i in range(n))
+    return frames
+
+
+def _join(first: memoryview, frames: list[Any]) -> list[Any]:
+    """The parts of a split message: a one-frame part stays a view, a longer one is joined (one copy)."""
+    n = (len(first) - HEADER.size) // 4
+    counts = struct.unpack_from(f"<{n}I", first, HEADER.size)
+    if n < 1 or sum(counts) != len(frames) - 1:
+        raise BadMessage(f"split message: layout {counts[:8]} does not match {len(frames) - 1} frames")
+    parts, i = [], 1
+    for c in counts:
+        chunk = [_view(f) for f in frames[i:i + c]]
+        parts.append(chunk[0] if c == 1 else memoryview(b"".join(chunk)))
+        i += c
+    return parts

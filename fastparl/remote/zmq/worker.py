@@ -43,7 +43,8 @@ __all__ = ["Worker", "host_id", "CLIENT_TIMEOUT", "PING_INTERVAL"]
 
 PING_INTERVAL = 0.3
 CLIENT_TIMEOUT = 2.0
-MAX_FILE_BYTES = 256 << 20
+CLIENT_QUEUE = 64  # messages a client may have queued at the worker
+MAX_FILE_BYTES = 16 << 30  # one distributed file; it travels in FILE_CHUNK_BYTES chunks
 log = logging.getLogger("fastparl.worker")
 
 
@@ -119,8 +120,10 @@ class Worker:
                          "the worker")
         self.gate.serve(self.sock, curve)
         self.throttle = Throttle(log, 10.0)
-        self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_FILE_BYTES + MAX_CONTROL_BYTES)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        # What a token holder can make us hold: RCVHWM messages of at most 2 frames of MAX_FRAME_BYTES each
+        # (~136 MB); beyond that libzmq stops reading its connection (TCP flow control), it loses nothing.
+        self.sock.setsockopt(zmq.RCVHWM, CLIENT_QUEUE)
         self.sock.bind(f"tcp://{host}:{port or '*'}")  # port 0: any free port (logged at start)
         self.port = int(self.sock.getsockopt_string(zmq.LAST_ENDPOINT).rpartition(":")[2])
         self.clients: dict[bytes, _Client] = {}
@@ -341,12 +344,19 @@ class Worker:
         self.free_gpus.extend(c.reserved.pop(field(msg, "actor", str), []))
 
     def _on_file(self, c: _Client, msg: dict[str, Any], raw: bytes | None) -> None:
+        """One chunk of a ``distributed_files`` file, at ``offset`` (0 starts the file; chunks come in order)."""
         name = os.path.normpath(field(msg, "name", str))
+        offset = field(msg, "offset", int) if "offset" in msg else 0
         if name.startswith(("/", "..")) or raw is None:
             raise BadMessage(f"bad file name {name!r}")
+        if offset < 0 or offset + len(raw) > MAX_FILE_BYTES:
+            raise BadMessage(f"file {name!r} would exceed {MAX_FILE_BYTES >> 20} MiB")
         path = os.path.join(c.files_dir, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
+        if offset and (not os.path.isfile(path) or os.path.getsize(path) != offset):
+            raise BadMessage(f"chunk of {name!r} at {offset} out of order")
+        with open(path, "r+b" if offset else "wb") as f:
+            f.seek(offset)
             f.write(raw)
         self._send(c.identity, "ok", req=msg.get("req"))
 

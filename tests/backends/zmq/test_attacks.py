@@ -271,11 +271,11 @@ def _rss_mb(pid):
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def _flood(port, pid, while_flooding=lambda: None):
+def _flood(port, pid, while_flooding=lambda: None, script=_FLOOD, args=()):
     """Flood ``port`` from another process; returns the peak growth of ``pid``'s RSS in MB meanwhile."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     before = _rss_mb(pid)
-    attacker = subprocess.Popen([sys.executable, "-c", _FLOOD, str(port)], env=env)
+    attacker = subprocess.Popen([sys.executable, "-c", script, str(port), *args], env=env)
     peak = before
     try:
         while attacker.poll() is None:
@@ -300,6 +300,58 @@ def test_strangers_cannot_make_the_driver_hold_memory(driver):
     assert p.add() == 1
     grown = _flood(driver.hub.port, os.getpid(), lambda: p.add())  # the hub is read while we call
     assert p.add() > 1
+    assert grown < 64, f"the driver grew by {grown:.0f} MB"
+
+
+# Raw ZMTP: a PLAIN greeting, then a command frame that declares ``size`` bytes and sends ``size - 1`` of them,
+# so that libzmq would buffer it whole before the gate is asked.
+_HALF_OPEN = textwrap.dedent("""
+    import socket, struct, sys, time
+    port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    greeting = b"\\xff" + bytes(8) + b"\\x7f" + bytes([3, 0]) + b"PLAIN".ljust(20, b"\\0") + bytes(32)
+    socks = []
+    for _ in range(n):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            s.sendall(greeting + bytes([0x06]) + struct.pack(">Q", size))
+            s.sendall(b"y" * (size - 1))
+            socks.append(s)
+        except OSError:
+            pass
+    time.sleep(1.5)
+""")
+
+
+def _half_open(port, pid, n, size, while_flooding=lambda: None):
+    return _flood(port, pid, while_flooding, script=_HALF_OPEN, args=(str(n), str(size)))
+
+
+def test_a_stranger_cannot_declare_a_huge_handshake_command(target, use_token):
+    grown = _half_open(target.port, target.proc.pid, 1, 200 << 20)  # a 200 MB "HELLO": refused at its header
+    assert grown < 16, f"the worker grew by {grown:.0f} MB"
+    assert target.proc.poll() is None
+
+
+def test_connections_in_the_handshake_are_capped_at_the_worker(target, use_token):
+    from fastparl.remote.zmq.gate import MAX_HALF_OPEN, _HalfOpen
+
+    if not _HalfOpen.supported():
+        pytest.skip("the cap on connections in the handshake needs Linux's TCP_INFO")
+    n = 4 * MAX_HALF_OPEN  # each holds a frame of ~1 MB in the handshake: 128 MB without the cap
+    grown = _half_open(target.port, target.proc.pid, n, 1_000_000)
+    assert grown < 64, f"the worker grew by {grown:.0f} MB"
+    assert target.proc.poll() is None
+
+
+def test_connections_in_the_handshake_are_capped_at_the_driver(driver):
+    from fastparl.remote.zmq.gate import MAX_HALF_OPEN, _HalfOpen
+
+    if not _HalfOpen.supported():
+        pytest.skip("the cap on connections in the handshake needs Linux's TCP_INFO")
+    p = RemotePlain()
+    assert p.add() == 1
+    grown = _half_open(driver.hub.port, os.getpid(), 4 * MAX_HALF_OPEN, 1_000_000, lambda: p.add())
+    assert p.add() > 2  # the actor's connection, past the handshake, was never taken for a half-open one
     assert grown < 64, f"the driver grew by {grown:.0f} MB"
 
 

@@ -349,10 +349,32 @@ def test_distributed_files_reach_the_actors(cluster, use_token, tmp_path, monkey
         fastparl.disconnect()
 
 
+def test_a_100_mb_distributed_file_travels_in_chunks(cluster, use_token, tmp_path, monkeypatch):
+    import hashlib
+
+    data = np.random.default_rng(0).bytes(100 << 20)
+    (tmp_path / "weights.bin").write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    fastparl.disconnect()
+    fastparl.connect(cluster[0].address, distributed_files=["weights.bin"])
+    try:
+        Reader = fastparl.remote_class(_Reader)
+        assert Reader().digest("weights.bin") == (len(data), hashlib.sha256(data).hexdigest())
+    finally:
+        fastparl.disconnect()
+
+
 class _Reader:
     def read(self, name):
         with open(name) as f:
             return f.read()
+
+    def digest(self, name):
+        import hashlib
+
+        with open(name, "rb") as f:
+            data = f.read()
+        return len(data), hashlib.sha256(data).hexdigest()
 
 
 def _status(address):
