@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import threading
 import time
 import warnings
@@ -33,6 +34,7 @@ from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.control import Control, WorkerLink, handshake, local_ip_for
 from fastparl.remote.zmq.handle import ActorPlacer, ZmqActor, _SlotActor
 from fastparl.remote.zmq.hub import Hub
+from fastparl.remote.zmq.liveness import host_timeout
 from fastparl.remote.zmq.wire import FILE_CHUNK_BYTES
 from fastparl.remote.zmq.worker import host_id
 
@@ -59,11 +61,13 @@ class ZmqBackend(ActorPlacer):
         self.curve = curve if curve is not None else os.environ.get("FASTPARL_CURVE", "0") not in ("", "0")
         self.workers: list[WorkerLink] = []
         self.unreachable: dict[str, str] = {}  # address -> why, of the workers that did not answer at connect()
+        self.host_timeout = host_timeout()
+        self.driver_id = secrets.token_hex(8)  # names this driver across its sessions with a worker
+        self._connect_timeout = connect_timeout
         try:
             for address in parse_hosts(target):
                 try:
-                    sock, info = handshake(self.ctx, address, self.token, connect_timeout,
-                                           name=f"pid {os.getpid()}", curve=self.curve)
+                    sock, info = self._handshake(address)
                 except AuthenticationError:  # a wrong token is the user's to fix, not a host to skip
                     raise
                 except ConnectionError as e:  # no answer: skip it
@@ -91,9 +95,19 @@ class ZmqBackend(ActorPlacer):
         self._local: LocalBackend | None = None
         self._place_lock = threading.Lock()
         self._closed = False
-        self.control = Control(self.workers, self._notice, self._worker_lost)
+        self.control = Control(self.workers, self._notice, self._worker_lost, self.host_timeout, self._handshake)
         if distributed_files:
             self._distribute(distributed_files, [w for w in remote])
+
+    def _handshake(self, address: str) -> tuple[Any, dict[str, Any]]:
+        return handshake(self.ctx, address, self.token, self._connect_timeout, name=f"pid {os.getpid()}",
+                         curve=self.curve, host_timeout=self.host_timeout, driver=self.driver_id)
+
+    def hosts(self) -> list[dict[str, Any]]:
+        """Each worker as this driver sees it: address, host, state (``alive`` / ``suspect`` / ``lost``),
+        free slots, the reason it was lost, and how many sessions were opened with it (re-admissions + 1)."""
+        return [{"address": w.address, "host": w.host, "state": w.state, "free_cpus": w.free_slots,
+                 "lost": w.lost, "sessions": w.admissions} for w in self.workers]
 
     # ------------------------------------------------------------------ placement
     def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> Any:
@@ -108,21 +122,24 @@ class ZmqBackend(ActorPlacer):
             except ResourceError:
                 tried.add(id(w))  # another client took the slot first: try the next worker
                 w.free_cpus = 0
+            finally:
+                with self._place_lock:
+                    w.placing -= 1  # counted in free_cpus from the spawn's answer on (see Control._receive)
 
     def _place(self, n_gpu: int, tried: set[int]) -> WorkerLink:
         with self._place_lock:
             live = [w for w in self.workers if not w.lost and id(w) not in tried]
-            fits = [w for w in live if w.free_cpus > 0 and len(w.info.get("free_gpus", [])) >= n_gpu]
+            fits = [w for w in live if w.free_slots > 0 and len(w.info.get("free_gpus", [])) >= n_gpu]
             if not fits:
                 lost = [w.address for w in self.workers if w.lost] + list(self.unreachable)
                 raise ResourceError(
                     f"no worker has a free CPU slot{f' and {n_gpu} free GPU(s)' if n_gpu else ''}: "
-                    + ", ".join(f"{w.address} {w.free_cpus}/{w.info.get('cpus')} free" for w in self.workers
+                    + ", ".join(f"{w.address} {w.free_slots}/{w.info.get('cpus')} free" for w in self.workers
                                 if not w.lost)
                     + (f"; lost: {', '.join(lost)}" if lost else "")
                     + ". Release actors, start workers with more --cpus, or add hosts to FASTPARL_HOSTS.")
-            w = max(fits, key=lambda w: w.free_cpus)
-            w.free_cpus -= 1  # until the worker's next pong says otherwise
+            w = max(fits, key=lambda w: w.free_slots)
+            w.placing += 1  # in flight: pongs that cross the spawn must not free its slot again
             return w
 
     @property

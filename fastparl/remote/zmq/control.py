@@ -3,9 +3,15 @@
 Each worker gets one DEALER socket.  The handshake runs in the connecting thread; afterwards one
 background thread owns every control socket (ZeroMQ sockets are not thread-safe): other threads
 queue requests and wait for the matching reply.  The thread pings each worker every
-``PING_INTERVAL`` s and declares it lost after ``HOST_TIMEOUT`` s of silence, and hands the
-workers' notifications (actors' output, exits) to the backend.  The messages are :mod:`.wire`'s
-control messages (kinds and fields listed there).
+``PING_INTERVAL`` s and hands the workers' notifications (actors' output, exits) to the backend.
+The messages are :mod:`.wire`'s control messages (kinds and fields listed there).
+
+Liveness (see :mod:`.liveness`): a worker whose connection closes (its process ended or restarted)
+is lost at once; a silent one is *suspect* after ``SUSPECT_AFTER`` s and lost after the host
+timeout.  A lost worker is tried again in the background (back-off up to ``READMIT_MAX_S``): once it
+answers and passes the handshake again (healed partition, daemon restarted on the same address),
+it is used for new actors.  Its old actors stay lost: the worker ends them (the driver's new session
+replaces the old one).
 """
 
 from __future__ import annotations
@@ -22,14 +28,14 @@ import zmq
 
 from fastparl.errors import AuthenticationError, ConnectionError, ResourceError
 from fastparl.remote.zmq import auth
-from fastparl.remote.zmq.gate import plain_client, routing_id, ticket
+from fastparl.remote.zmq.gate import monitor_socket, plain_client, routing_id, ticket
+from fastparl.remote.zmq.liveness import PING_INTERVAL, SUSPECT_AFTER
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
 from fastparl.remote.system import portable
 
-__all__ = ["WorkerLink", "Control", "handshake", "HOST_TIMEOUT", "PING_INTERVAL"]
+__all__ = ["WorkerLink", "Control", "handshake", "PING_INTERVAL"]
 
-PING_INTERVAL = 0.3
-HOST_TIMEOUT = 1.5
+READMIT_MAX_S = 5.0  # the longest wait between two tries of a lost worker
 log = logging.getLogger("fastparl.remote")
 
 
@@ -45,7 +51,21 @@ class WorkerLink:
         self.free_cpus = int(info.get("free_cpus", 0))
         self.last_seen = time.monotonic()
         self.lost: str | None = None  # why the worker is gone, once it is
+        self.suspect = False  # silent for more than SUSPECT_AFTER s (calls wait)
+        self.placing = 0  # actors being placed here whose spawn has not been answered yet
+        self.admissions = 1  # sessions opened with this worker (a re-admission opens a new one)
         self.session: auth.Session | None = info.get("_session")
+        self.monitor: zmq.Socket | None = None  # EVENT_DISCONNECTED of sock (owned by the control thread)
+
+    @property
+    def state(self) -> str:
+        """``alive``, ``suspect`` (silent; calls wait) or ``lost`` (given up; retried in the background)."""
+        return "lost" if self.lost else "suspect" if self.suspect else "alive"
+
+    @property
+    def free_slots(self) -> int:
+        """Free CPU slots as last reported, less the placements still on their way."""
+        return self.free_cpus - self.placing
 
     def seal(self, kind: str, raw: bytes | None = None, **fields: Any) -> list[bytes]:
         """A control message to this worker, sealed with the session's key (callers keep seal order = send order)."""
@@ -58,9 +78,12 @@ class WorkerLink:
 
 
 def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0, name: str = "",
-              curve: bool = False, observer: bool = False) -> tuple[zmq.Socket, dict[str, Any]]:
+              curve: bool = False, observer: bool = False, host_timeout: float | None = None,
+              driver: str = "") -> tuple[zmq.Socket, dict[str, Any]]:
     """Connect to the worker at ``address`` and run the mutual handshake; returns the socket and the
     worker's welcome message.  An ``observer`` (``fastparl status``) is not listed among the clients.
+    ``host_timeout`` is how long the worker keeps our actors through our silence; ``driver`` names this
+    driver across its sessions (a new session replaces the old one at the worker).
 
     Raises:
         ConnectionError: nothing answers (with the command that starts a worker).
@@ -73,7 +96,7 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
         auth.curve_client(sock, token, "worker")
     else:
         plain_client(sock, b"fastparl", ticket(token, "worker"))
-    monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+    monitor = monitor_socket(sock, zmq.EVENT_HANDSHAKE_FAILED_AUTH)
     deadline = time.monotonic() + timeout
 
     def recv() -> list[bytes]:
@@ -99,6 +122,10 @@ def handshake(ctx: zmq.Context, address: str, token: bytes, timeout: float = 5.0
         hello: dict[str, Any] = {"nonce": mine, "name": name}
         if observer:
             hello["observer"] = True
+        if host_timeout is not None:
+            hello["timeout"] = host_timeout
+        if driver:
+            hello["driver"] = driver
         sock.send_multipart(encode_control("hello", **hello))
         msg, _ = decode_control(recv())
         if msg.get("kind") != "challenge" or not auth.check(token, msg.get("proof"), "worker", mine,
@@ -159,27 +186,42 @@ def local_ip_for(address: str) -> str:
 
 
 class Control:
-    """The background thread that owns the control sockets."""
+    """The background thread that owns the control sockets.
+
+    Args:
+        reconnect: ``reconnect(address) -> (socket, welcome)`` runs a new handshake (in a background
+            thread): how a lost worker is admitted again.
+        timeout: the host timeout (:func:`.liveness.host_timeout`).
+    """
 
     def __init__(self, workers: list[WorkerLink], on_notice: Callable[[WorkerLink, dict, bytes | None], None],
-                 on_lost: Callable[[WorkerLink], None]):
+                 on_lost: Callable[[WorkerLink], None], timeout: float,
+                 reconnect: Callable[[str], tuple[zmq.Socket, dict[str, Any]]] | None = None):
         self.workers = workers
         self.on_notice = on_notice
         self.on_lost = on_lost
+        self.timeout = timeout
+        self.reconnect = reconnect
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._outgoing: list[tuple[WorkerLink, list[bytes]]] = []
         self._pending: dict[int, list[Any]] = {}  # req -> [event, reply, worker]
+        self._readmitted: list[tuple[WorkerLink, zmq.Socket, Any]] = []
         self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self._stop = False
+        for w in workers:
+            w.monitor = monitor_socket(w.sock, zmq.EVENT_DISCONNECTED)
+        self._poller = zmq.Poller()
         self._thread = threading.Thread(target=self._run, name="fastparl-control", daemon=True)
         self._thread.start()
 
     def request(self, w: WorkerLink, kind: str, timeout: float = 30.0, raw: bytes | None = None,
                 **fields: Any) -> dict[str, Any]:
-        """Send a request to worker ``w`` and wait for its reply (errors raise)."""
+        """Send a request to worker ``w`` and wait for its reply (errors raise).  The wait lasts at least
+        as long as the host timeout: a suspect worker may still answer."""
         if w.lost:
             raise ConnectionError(f"worker {w.address} is lost ({w.lost})")
+        timeout = max(timeout, self.timeout + 1.0)
         req = next(self._ids)
         slot: list[Any] = [threading.Event(), None, w]
         with self._lock:
@@ -221,53 +263,98 @@ class Control:
 
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
-        poller = zmq.Poller()
+        poller = self._poller
         poller.register(self._wake_r, zmq.POLLIN)
         for w in self.workers:
-            poller.register(w.sock, zmq.POLLIN)
+            self._watch(w)
         next_ping = 0.0
-        while True:
-            now = time.monotonic()
-            pings = []
-            if now >= next_ping and not self._stop:
-                next_ping = now + PING_INTERVAL
-                for w in self.workers:
-                    if w.lost:
-                        continue
-                    if now - w.last_seen > HOST_TIMEOUT:
-                        self._lose(w, f"no answer for {now - w.last_seen:.1f} s")
-                        continue
-                    pings.append(w)
-            with self._lock:  # pings are sealed in the same order as the queued messages
-                self._outgoing.extend((w, w.seal("ping")) for w in pings)
-                out, self._outgoing = self._outgoing, []
-            for w, frames in out:
-                if not w.lost:
+        try:
+            while True:
+                now = time.monotonic()
+                pings = []
+                if now >= next_ping and not self._stop:
+                    next_ping = now + PING_INTERVAL
+                    for w in self.workers:
+                        if not w.lost and self._still_alive(w, now):
+                            pings.append(w)
+                with self._lock:  # pings are sealed in the same order as the queued messages
+                    self._outgoing.extend((w, w.seal("ping")) for w in pings)
+                    out, self._outgoing = self._outgoing, []
+                    readmitted, self._readmitted = self._readmitted, []
+                for w, frames in out:
+                    if not w.lost:
+                        try:
+                            w.sock.send_multipart(frames, zmq.NOBLOCK)
+                        except zmq.ZMQError:
+                            pass
+                for w, sock, info in readmitted:
+                    self._readmit(w, sock, info)
+                if self._stop:
+                    break
+                events = dict(poller.poll(max(1, int((next_ping - time.monotonic()) * 1000))))
+                if self._wake_r in events:
                     try:
-                        w.sock.send_multipart(frames, zmq.NOBLOCK)
-                    except zmq.ZMQError:
+                        os.read(self._wake_r, 4096)
+                    except OSError:
                         pass
-            if self._stop:
-                break
-            events = dict(poller.poll(max(1, int((next_ping - time.monotonic()) * 1000))))
-            if self._wake_r in events:
-                try:
-                    os.read(self._wake_r, 4096)
-                except OSError:
-                    pass
+                for w in self.workers:
+                    if w.monitor is not None and w.monitor in events:
+                        self._on_monitor(w)
+                    if not w.lost and w.sock in events:
+                        self._receive(w)
+        finally:
             for w in self.workers:
-                if w.sock in events:
-                    self._receive(w)
+                if w.monitor is not None:
+                    w.monitor.close(linger=0)
+                    w.monitor = None
+
+    def _watch(self, w: WorkerLink) -> None:
+        self._poller.register(w.sock, zmq.POLLIN)
+        if w.monitor is not None:
+            self._poller.register(w.monitor, zmq.POLLIN)
+
+    def _unwatch(self, w: WorkerLink) -> None:
+        for s in (w.sock, w.monitor):
+            if s is not None:
+                try:
+                    self._poller.unregister(s)
+                except KeyError:
+                    pass
+
+    def _still_alive(self, w: WorkerLink, now: float) -> bool:
+        silent = now - w.last_seen
+        if silent > self.timeout:
+            self._lose(w, f"no answer for {silent:.1f} s (FASTPARL_HOST_TIMEOUT={self.timeout:g})")
+            return False
+        if silent > SUSPECT_AFTER and not w.suspect:
+            w.suspect = True
+            log.warning("fastparl: worker %s (%s) has been silent for %.1f s: calls on its actors wait until it "
+                        "answers, or for up to %g s (FASTPARL_HOST_TIMEOUT)", w.address, w.host, silent, self.timeout)
+        return True
+
+    def _on_monitor(self, w: WorkerLink) -> None:
+        from zmq.utils.monitor import parse_monitor_message
+
+        closed = False
+        while w.monitor is not None:
+            try:
+                event = parse_monitor_message(w.monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.ZMQError:
+                break
+            closed |= event["event"] == zmq.EVENT_DISCONNECTED
+        if closed and not w.lost:
+            self._lose(w, "its connection closed (the worker process ended, or was restarted)")
 
     def _receive(self, w: WorkerLink) -> None:
-        while True:
+        for _ in range(256):  # then back to the loop: pings must leave even while output floods in
             try:
                 frames = w.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
             except zmq.ZMQError:
                 return
             w.last_seen = time.monotonic()
+            if w.suspect:
+                w.suspect = False
+                log.warning("fastparl: worker %s (%s) answers again", w.address, w.host)
             try:
                 msg, raw = decode_control(frames)
             except BadMessage as e:
@@ -280,6 +367,8 @@ class Control:
                 continue
             req = msg.get("req")
             if req is not None:
+                if kind in ("spawned", "reserved"):
+                    w.free_cpus -= 1  # before the next pong, which counts it
                 with self._lock:
                     slot = self._pending.pop(req, None) if isinstance(req, int) else None
                 if slot is not None:
@@ -288,13 +377,16 @@ class Control:
                 continue
             if kind == "denied":
                 self._lose(w, f"it refused us: {msg.get('reason')}")
-            else:
-                self.on_notice(w, msg, raw)
+                return
+            self.on_notice(w, msg, raw)
+        self._wake()  # more may be waiting
 
     def _lose(self, w: WorkerLink, why: str) -> None:
         w.lost = f"worker {w.address} ({w.host}) lost: {why}"
-        log.warning("fastparl: %s; calls on its actors raise ActorDiedError, new actors go to the other workers",
-                    w.lost)
+        w.suspect = False
+        log.warning("fastparl: %s; calls on its actors raise ActorDiedError, new actors go to the other workers%s",
+                    w.lost, " (it is tried again in the background)" if self.reconnect else "")
+        self._unwatch(w)
         with self._lock:  # requests waiting on it fail now
             for req, slot in list(self._pending.items()):
                 if slot[2] is w:
@@ -302,3 +394,48 @@ class Control:
                     slot[0].set()
                     del self._pending[req]
         self.on_lost(w)
+        if w.monitor is not None:
+            w.monitor.close(linger=0)
+            w.monitor = None
+        w.sock.close(linger=0)  # the worker ends that session's actors; a re-admission opens a new one
+        if self.reconnect is not None and not self._stop:
+            threading.Thread(target=self._retry, args=(w,), name="fastparl-readmit", daemon=True).start()
+
+    def _retry(self, w: WorkerLink) -> None:
+        """Try a lost worker with back-off until it passes the handshake again (or we stop)."""
+        delay = 0.25
+        while not self._stop:
+            time.sleep(delay)
+            delay = min(2 * delay, READMIT_MAX_S)
+            if self._stop:
+                return
+            try:
+                sock, info = self.reconnect(w.address)  # type: ignore[misc]
+            except Exception as e:  # noqa: BLE001 - not back yet (or refuses us: keep trying, it may be fixed)
+                log.debug("worker %s not back yet: %s", w.address, e)
+                continue
+            try:
+                monitor = monitor_socket(sock, zmq.EVENT_DISCONNECTED)
+            except zmq.ZMQError:
+                sock.close(linger=0)
+                continue
+            with self._lock:
+                self._readmitted.append((w, sock, (info, monitor)))
+            self._wake()
+            return
+
+    def _readmit(self, w: WorkerLink, sock: zmq.Socket, info: Any) -> None:
+        info, monitor = info if isinstance(info, tuple) else (info, None)
+        if self._stop:
+            sock.close(linger=0)
+            return
+        w.sock, w.monitor, w.info = sock, monitor, info
+        w.session = info.get("_session")
+        w.host = str(info.get("host", w.address))
+        w.free_cpus = int(info.get("free_cpus", 0))
+        w.last_seen = time.monotonic()
+        w.admissions += 1
+        w.lost = None
+        self._watch(w)
+        log.warning("fastparl: worker %s (%s) is back: new actors may be placed there (%d free slot(s))",
+                    w.address, w.host, w.free_cpus)

@@ -36,6 +36,7 @@ connection, however many connect.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import secrets
@@ -72,6 +73,15 @@ def ticket(token: bytes, *parts: str) -> bytes:
     return auth.proof(token, "zap", *parts).encode()
 
 
+_monitors = itertools.count()
+
+
+def monitor_socket(sock: zmq.Socket, events: int) -> zmq.Socket:
+    """``sock.get_monitor_socket(events)`` at an address of its own: pyzmq's default names it after the
+    descriptor number, which a socket closed a moment ago may still hold (``Address already in use``)."""
+    return sock.get_monitor_socket(events, addr=f"inproc://fastparl-monitor-{os.getpid()}-{next(_monitors)}")
+
+
 def plain_client(sock: zmq.Socket, username: bytes, password: bytes) -> None:
     sock.setsockopt(zmq.PLAIN_USERNAME, username)
     sock.setsockopt(zmq.PLAIN_PASSWORD, password)
@@ -86,8 +96,10 @@ class Gate:
         what: names the server in log lines.
     """
 
-    def __init__(self, ctx: zmq.Context, admit: Callable[[bytes, bytes], bool], what: str):
+    def __init__(self, ctx: zmq.Context, admit: Callable[[bytes, bytes], bool], what: str,
+                 on_closed: Callable[[int], None] | None = None):
         self.admit = admit
+        self.on_closed = on_closed  # called (in the gate's thread) with the descriptor of each connection that closed
         self.what = what
         self.refused = 0
         self.admitted = 0
@@ -107,9 +119,9 @@ class Gate:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)  # per frame, the handshake's commands included
         if not curve:
             sock.setsockopt(zmq.PLAIN_SERVER, 1)
-        if _HalfOpen.supported():
-            monitor = sock.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
-            self._half_open.append(_HalfOpen(monitor, self.what, self._throttle))
+        if _HalfOpen.supported() or self.on_closed is not None:
+            monitor = monitor_socket(sock, zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+            self._half_open.append(_HalfOpen(monitor, self.what, self._throttle, self.on_closed))
 
     def _run(self) -> None:
         sock = self._sock
@@ -190,8 +202,11 @@ class _HalfOpen:
 
     GREETING = 64  # bytes of a ZMTP 3 greeting
 
-    def __init__(self, monitor: zmq.Socket, what: str, throttle: Throttle):
+    def __init__(self, monitor: zmq.Socket, what: str, throttle: Throttle,
+                 on_closed: Callable[[int], None] | None = None):
         self.monitor = monitor
+        self.on_closed = on_closed
+        self.capped = self.supported()
         self.what = what
         self.throttle = throttle
         self.young: dict[int, tuple[float, tuple, tuple]] = {}  # fd -> (accepted at, our address, peer's)
@@ -213,12 +228,14 @@ class _HalfOpen:
                 return
             fd = event["value"]
             if event["event"] == zmq.EVENT_ACCEPTED:
-                ends = _ends(fd)
+                ends = _ends(fd) if self.capped else None
                 if ends is not None:
                     self.young[fd] = (time.monotonic(), *ends)
             else:
                 self.young.pop(fd, None)
-        if len(self.young) > MAX_HALF_OPEN:
+                if self.on_closed is not None:
+                    self.on_closed(fd)
+        if self.capped and len(self.young) > MAX_HALF_OPEN:
             self._enforce()
 
     def _enforce(self) -> None:

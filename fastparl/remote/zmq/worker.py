@@ -7,13 +7,19 @@ Malformed input is rejected, and what it writes to the log is rate-limited (:mod
 with ZeroMQ preloaded), so one starts in milliseconds; each connects straight to its driver's hub,
 so calls do not pass through the daemon.
 
-Each client pings every 0.3 s; a client silent for ``CLIENT_TIMEOUT`` s is gone and its actors are
-ended and their slots freed.  Actors' output and exits go back to their client as control
-messages.  SIGTERM (and SIGINT) end every actor and exit cleanly.
+Each client pings every 0.3 s; a client silent for its host timeout (``FASTPARL_HOST_TIMEOUT``, which
+the client states in its hello: see :mod:`.liveness`) is gone and its actors are ended and their
+slots freed; a client that comes back in time keeps them.  A new session of the same driver (it
+re-admits a worker it had given up) replaces the old one at once.  Actors' output and exits go back
+to their client as control messages, in order and never dropped: what a client has not taken yet
+is held (up to ``OUTPUT_BUDGET`` bytes), and beyond that the worker stops reading its actors'
+output, so that actors that print wait until the client catches up.  SIGTERM (and SIGINT) end
+every actor and exit cleanly.
 """
 
 from __future__ import annotations
 
+import collections
 import hmac
 import logging
 import os
@@ -36,13 +42,14 @@ from fastparl.remote.protocol import SPAWN
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.gate import Gate, ticket
 from fastparl.remote.zmq.limits import Throttle
-from fastparl.remote.zmq.wire import MAX_CONTROL_BYTES, BadMessage, decode_control, encode_control, field
+from fastparl.remote.zmq.liveness import MAX_TIMEOUT, MIN_TIMEOUT, PING_INTERVAL, host_timeout
+from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control, field
 from fastparl.remote.system import portable
 
-__all__ = ["Worker", "host_id", "CLIENT_TIMEOUT", "PING_INTERVAL"]
+__all__ = ["Worker", "host_id", "PING_INTERVAL", "OUTPUT_BUDGET"]
 
-PING_INTERVAL = 0.3
-CLIENT_TIMEOUT = 2.0
+CLOSED_GRACE = 0.5  # s a client whose connection closed may take to speak again (on a new one) before it is gone
+OUTPUT_BUDGET = 32 << 20  # bytes of actors' output held for slow clients before actors must wait
 CLIENT_QUEUE = 64  # messages a client may have queued at the worker
 MAX_FILE_BYTES = 16 << 30  # one distributed file; it travels in FILE_CHUNK_BYTES chunks
 log = logging.getLogger("fastparl.worker")
@@ -88,6 +95,11 @@ class _Client:
     key: bytes = b""  # the session's key, from the handshake (see auth.Session)
     seq: int = 0  # the last sequence number seen
     observer: bool = False  # `fastparl status`: not listed among the clients
+    timeout: float = 20.0  # silence after which the client is gone (its FASTPARL_HOST_TIMEOUT)
+    driver: str = ""  # names the driver across its sessions
+    out: collections.deque = dc_field(default_factory=collections.deque)  # (frames, output bytes) not yet sent
+    fd: int = -1  # the descriptor its messages came in on
+    closed_at: float = 0.0  # when a connection on that descriptor closed (it is gone unless it speaks again)
 
     @property
     def short_id(self) -> str:
@@ -103,6 +115,7 @@ class Worker:
         if cpus < 1:
             raise ValueError(f"--cpus must be at least 1, got {cpus}")
         self.token = auth.ensure_token()
+        self.timeout = host_timeout()  # for clients that do not state theirs
         self.cpus = cpus
         self.gpus = list(gpus or [])
         self.free_gpus = list(self.gpus)
@@ -116,11 +129,12 @@ class Worker:
             auth.curve_server(self.sock, self.token, "worker")
         # Only token holders get past the ZeroMQ handshake (see .gate): strangers cannot send a byte.
         self._ticket = ticket(self.token, "worker")
+        self._closed_fds: collections.deque[int] = collections.deque()  # from the gate's thread
         self.gate = Gate(self.ctx, lambda user, password: hmac.compare_digest(password, self._ticket),
-                         "the worker")
+                         "the worker", on_closed=self._connection_closed)
         self.gate.serve(self.sock, curve)
         self.throttle = Throttle(log, 10.0)
-        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a full queue to a client says so: nothing is dropped
         # What a token holder can make us hold: RCVHWM messages of at most 2 frames of MAX_FRAME_BYTES each
         # (~136 MB); beyond that libzmq stops reading its connection (TCP flow control), it loses nothing.
         self.sock.setsockopt(zmq.RCVHWM, CLIENT_QUEUE)
@@ -129,8 +143,10 @@ class Worker:
         self.clients: dict[bytes, _Client] = {}
         self.actors: dict[str, _Actor] = {}
         self.by_pid: dict[int, _Actor] = {}
-        self.outbox: list[list[bytes]] = []  # from other threads (output forwarding), sent by the loop
+        self.outbox: list[tuple[bytes, list[bytes], int]] = []  # output from the reader thread, for the loop
         self._outbox_lock = threading.Lock()
+        self._outbox_cv = threading.Condition(self._outbox_lock)
+        self._queued_output = 0  # bytes of output in outbox and in clients' queues
         self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self._stop = False
         self.bad_messages = 0
@@ -155,7 +171,8 @@ class Worker:
                 for fd in pidfds:
                     poller.register(fd, zmq.POLLIN)
                 try:
-                    events = dict(poller.poll(int(PING_INTERVAL * 1000)))
+                    backlog = any(c.out for c in self.clients.values())  # a full queue is retried soon
+                    events = dict(poller.poll(10 if backlog else int(PING_INTERVAL * 1000)))
                 finally:
                     for fd in pidfds:
                         poller.unregister(fd)
@@ -168,7 +185,12 @@ class Worker:
                     if fd in events:
                         self._actor_exited(a)
                 while int(self.sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
-                    self._handle(self.sock.recv_multipart())
+                    frames = self.sock.recv_multipart(copy=False)
+                    try:
+                        fd = int(frames[-1].get(zmq.SRCFD))
+                    except (zmq.ZMQError, ValueError, TypeError):
+                        fd = -1
+                    self._handle([f.bytes for f in frames], fd)
                 self._flush_outbox()
                 self._check_clients()
         finally:
@@ -176,6 +198,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stop = True
+        with self._outbox_cv:
+            self._outbox_cv.notify_all()
         try:
             os.write(self._wake_w, b"x")
         except OSError:
@@ -195,15 +219,32 @@ class Worker:
 
     # ------------------------------------------------------------------ messages
     def _send(self, client: bytes, kind: str, raw: bytes | None = None, **fields: Any) -> None:
+        """Queue a message to a client (sent in order by the loop); to anyone else, send it or drop it."""
+        frames = [client, *encode_control(kind, raw, **fields)]
+        c = self.clients.get(client)
+        if c is not None:
+            self._drain_outbox()  # after the output its actors wrote before
+            c.out.append((frames, 0))
+            return
         try:
-            self.sock.send_multipart([client, *encode_control(kind, raw, **fields)], zmq.NOBLOCK)
+            self.sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.ZMQError:
-            pass  # the client is gone (or too slow): it will not be waited for
+            pass  # not a client: not waited for
 
-    def _handle(self, frames: list[Any]) -> None:
+    def _connection_closed(self, fd: int) -> None:
+        """(The gate's thread.)  A connection closed: its client is gone unless it speaks again."""
+        self._closed_fds.append(fd)
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _handle(self, frames: list[Any], fd: int = -1) -> None:
         ident, rest = frames[0], frames[1:]
         try:
             c = self.clients.get(ident)
+            if c is not None:
+                c.fd = fd
             if c is not None and c.stage == "authenticated":
                 # The session is bound to the handshake, not to the routing id: every message carries the
                 # session's MAC and a sequence number above the last (a replay is dropped).  A peer that
@@ -244,8 +285,12 @@ class Worker:
 
     def _hello(self, ident: bytes, msg: dict[str, Any]) -> None:
         client_nonce = field(msg, "nonce", str)[:128]
+        timeout = msg.get("timeout")
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+            timeout = self.timeout
         c = _Client(ident, "challenged", nonce=auth.nonce(), client_nonce=client_nonce,
-                    name=str(msg.get("name", ""))[:200], observer=msg.get("observer") is True)
+                    name=str(msg.get("name", ""))[:200], observer=msg.get("observer") is True,
+                    timeout=min(max(float(timeout), MIN_TIMEOUT), MAX_TIMEOUT), driver=str(msg.get("driver", ""))[:64])
         if len(self.clients) > 10_000:  # half-open handshakes must not grow without bound
             self._check_clients(force_stale=True)
         self.clients[ident] = c
@@ -268,6 +313,8 @@ class Worker:
         c.last_seen = time.monotonic()
         c.files_dir = tempfile.mkdtemp(prefix="client-", dir=self.workdir)
         (log.debug if c.observer else log.info)("client %s connected (%s)", c.short_id, c.name)
+        for other in [o for o in self.clients.values() if c.driver and o.driver == c.driver and o is not c]:
+            self._drop_client(other.identity, f"replaced by a new session of the same driver ({c.short_id})")
         self._send(ident, "welcome", **self._summary(), files_dir=c.files_dir)
 
     def _summary(self) -> dict[str, Any]:
@@ -402,8 +449,16 @@ class Worker:
 
     def _check_clients(self, force_stale: bool = False) -> None:
         now = time.monotonic()
+        while self._closed_fds:
+            fd = self._closed_fds.popleft()
+            for c in self.clients.values():
+                if c.fd == fd and fd >= 0:
+                    c.closed_at = now
         for ident, c in list(self.clients.items()):
-            timeout = CLIENT_TIMEOUT if c.stage == "authenticated" else 10.0
+            if c.closed_at and c.last_seen < c.closed_at and now - c.closed_at > CLOSED_GRACE:
+                self._drop_client(ident, "its connection closed (the driver process ended)")
+                continue
+            timeout = c.timeout if c.stage == "authenticated" else 10.0
             if now - c.last_seen > timeout or force_stale and c.stage != "authenticated":
                 self._drop_client(ident, f"no word from the client for {now - c.last_seen:.1f} s")
         for a in list(self.actors.values()):  # without pidfds: notice exits by polling
@@ -425,8 +480,15 @@ class Worker:
                 if a.pidfd >= 0:
                     os.close(a.pidfd)
                 self.free_gpus.extend(a.gpus)
-                if notify:
-                    self._send(ident, "exited", actor=actor_id, code=None, tail="", reason=why)
+                if notify:  # after what is queued for it, best effort: we are stopping
+                    c.out.append(([ident, *encode_control("exited", actor=actor_id, code=None, tail="",
+                                                          reason=why)], 0))
+        if notify:
+            self._send_queued(c, wait=True)
+        dropped = sum(n for _, n in c.out)
+        c.out.clear()
+        if dropped:
+            self._output_sent(dropped)
         for gpus in c.reserved.values():
             self.free_gpus.extend(gpus)
         if c.files_dir:
@@ -434,25 +496,66 @@ class Worker:
 
     # ------------------------------------------------------------------ output
     def _output(self, pid: Any, stream: int, data: bytes) -> None:
-        """Called by the fork server's output reader (another thread): queue for the client."""
+        """Called by the fork server's output reader (another thread): queue for the client.  Waits while
+        ``OUTPUT_BUDGET`` bytes are held for clients: the reader stops, and actors that print wait."""
         a = self.by_pid.get(pid)
         if a is None:
             return
-        with self._outbox_lock:
-            self.outbox.append([a.client, *encode_control("output", data, actor=a.identity, stream=stream)])
+        frames = [a.client, *encode_control("output", data, actor=a.identity, stream=stream)]
+        with self._outbox_cv:
+            while self._queued_output > OUTPUT_BUDGET and not self._stop and a.identity in self.actors:
+                self._outbox_cv.wait(0.5)
+            self.outbox.append((a.client, frames, len(data)))
+            self._queued_output += len(data)
         try:
             os.write(self._wake_w, b"x")
         except OSError:
             pass
 
+    def _output_sent(self, n: int) -> None:
+        with self._outbox_cv:
+            self._queued_output -= n
+            self._outbox_cv.notify_all()
+
     def _flush_outbox(self) -> None:
+        self._drain_outbox()
+        for c in list(self.clients.values()):
+            if c.out:
+                self._send_queued(c)
+
+    def _drain_outbox(self) -> None:
+        """Move the reader thread's output into its clients' queues."""
         with self._outbox_lock:
             box, self.outbox = self.outbox, []
-        for frames in box:
+        lost = 0
+        for client, frames, n in box:
+            c = self.clients.get(client)
+            if c is None:
+                lost += n  # its client is gone: nobody to tell
+            else:
+                c.out.append((frames, n))
+        if lost:
+            self._output_sent(lost)
+
+    def _send_queued(self, c: _Client, wait: bool = False) -> None:
+        """Send what is queued for ``c``, in order, until its ZeroMQ queue is full (the rest waits)."""
+        sent = 0
+        deadline = time.monotonic() + 0.5
+        while c.out:
+            frames, n = c.out[0]
             try:
                 self.sock.send_multipart(frames, zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
+            except zmq.Again:
+                if not wait or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+                continue
+            except zmq.ZMQError:  # not connected now (its connection is being re-made): later
+                break
+            c.out.popleft()
+            sent += n
+        if sent:
+            self._output_sent(sent)
 
 
 class _MemoryShim:
