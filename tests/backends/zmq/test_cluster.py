@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -495,3 +496,67 @@ def test_a_remote_actor_s_output_can_go_to_a_log_file_on_the_driver(cluster, use
     assert name.startswith("Plain-") and name.endswith(f"-{pid}.log"), name  # Class-host-pid.log
     lines = (tmp_path / name).read_text().splitlines()  # stdout and stderr, in one file
     assert sorted(lines) == ["err:kept off the terminal", "kept off the terminal"], lines
+
+
+def test_four_actors_on_two_workers_of_four_slots_land_two_and_two(fresh):
+    a, b = fresh(cpus=4), fresh(cpus=4)
+    _connect(a, b)
+    backend = fastparl.remote.current_backend()
+    try:
+        for run in range(50):
+            deadline = time.monotonic() + 10
+            while [h["free_cpus"] for h in backend.hosts()] != [4, 4]:  # the last run's actors have ended
+                assert time.monotonic() < deadline, backend.hosts()
+                time.sleep(0.02)
+            actors = [RemotePlain() for _ in range(4)]
+            pids = {act.pid() for act in actors}
+            on_a = len(pids & set(a.pids()))
+            assert (on_a, len(pids) - on_a) == (2, 2), f"run {run}: {on_a} + {len(pids) - on_a}"
+            for act in actors:
+                fastparl.kill(act)
+    finally:
+        fastparl.disconnect()
+
+
+_CHATTY_DRIVER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import fastparl
+fastparl.connect({address!r})
+
+@fastparl.remote_class(wait=False)
+class Chatty:
+    def shout(self, n):
+        for i in range(n):
+            print(f"line {{i}}", flush=(i % 1000 == 0))
+        return n
+
+from _actors import RemotePlain
+quiet = RemotePlain()
+chatty = Chatty()
+done = chatty.shout({lines})
+t0 = time.monotonic()
+x = 0
+while time.monotonic() - t0 < 4.0:  # the driver is busy in Python meanwhile
+    x += 1
+assert done.result(timeout=120) == {lines}
+assert quiet.add() == 1, "the quiet actor beside the chatty one must survive"
+time.sleep(1.0)
+fastparl.disconnect()
+print("DRIVER DONE", flush=True)
+"""
+
+
+def test_heavy_output_with_a_busy_driver_costs_no_actor_and_no_line(fresh, token_file, tmp_path):
+    w = fresh(cpus=4)
+    lines = 300_000
+    out = tmp_path / "driver.out"
+    env = dict(os.environ, FASTPARL_TOKEN_FILE=token_file, PYTHONPATH=ROOT, FASTPARL_HOST_TIMEOUT="3")
+    with open(out, "w") as f:
+        driver = subprocess.run([sys.executable, "-c", _CHATTY_DRIVER.format(tests=TESTS, address=w.address,
+                                                                            lines=lines)],
+                                stdout=f, stderr=subprocess.STDOUT, env=env, timeout=240)
+    text = out.read_text()
+    assert driver.returncode == 0 and "DRIVER DONE" in text, text[-3000:]
+    got = {int(m) for m in re.findall(r"line (\d+)$", text, re.M)}
+    assert len(got) == lines, f"{lines - len(got)} of {lines} lines lost"
