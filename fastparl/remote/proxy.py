@@ -19,7 +19,7 @@ from fastparl.remote.protocol import CALLABLE_ATTR
 
 __all__ = ["remote_class", "RemoteProxy", "method_names"]
 
-_OPTIONS = ("wait", "max_memory", "n_gpu")
+_OPTIONS = ("wait", "max_memory", "n_gpu", "max_restarts", "max_task_retries")
 _SIMPLE = (type(None), bool, int, float, complex, str, bytes)
 
 
@@ -47,7 +47,15 @@ class RemoteProxy:
             pass
         object.__setattr__(self, "_fp_wait", bool(cls._fp_opts.get("wait", True)))
         object.__setattr__(self, "_fp_actor", None)
-        object.__setattr__(self, "_fp_actor", api.current_backend().create_actor(real, args, kwargs, cls._fp_opts))
+        backend = api.current_backend()
+        opts = cls._fp_opts
+        if opts.get("max_restarts"):
+            from fastparl.remote.restarts import RestartingActor
+
+            actor = RestartingActor(backend, real, args, kwargs, opts)
+        else:
+            actor = backend.create_actor(real, args, kwargs, opts)
+        object.__setattr__(self, "_fp_actor", actor)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_fp_") or (name.startswith("__") and name.endswith("__")):
@@ -96,6 +104,11 @@ def remote_class(cls: type | None = None, **options: Any) -> Any:
         max_memory: MB of private memory the actor may use; above it the actor is stopped and the next
             call raises :class:`fastparl.errors.ResourceError`.
         n_gpu: GPUs to give the actor exclusively, through ``CUDA_VISIBLE_DEVICES`` (0 hides all GPUs).
+        max_restarts: when the actor dies, re-create it from its constructor arguments up to this many
+            times (-1: always; Ray's name); its state is lost.  See :mod:`fastparl.remote.restarts`.
+        max_task_retries: calls running when the actor died are sent again to the new instance up to
+            this many times (-1: always); otherwise they raise ``ActorDiedError``.  Retried calls are
+            at-least-once: use it for idempotent methods.
 
     Returns:
         The proxy class, or a decorator when called with options only.
@@ -113,7 +126,12 @@ def remote_class(cls: type | None = None, **options: Any) -> Any:
     n_gpu = options.get("n_gpu", 0)
     if isinstance(n_gpu, bool) or not isinstance(n_gpu, int) or n_gpu < 0:
         raise ValueError(f"remote_class(n_gpu=...) takes a whole number >= 0, got {n_gpu!r}")
-    opts = {"wait": wait, "max_memory": max_memory, "n_gpu": n_gpu}
+    for name in ("max_restarts", "max_task_retries"):
+        value = options.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise ValueError(f"remote_class({name}=...) takes a whole number >= 0, or -1 for no limit; got {value!r}")
+    opts = {"wait": wait, "max_memory": max_memory, "n_gpu": n_gpu,
+            "max_restarts": options.get("max_restarts", 0), "max_task_retries": options.get("max_task_retries", 0)}
     if cls is None:
         return lambda c: _make(c, opts)
     return _make(cls, opts)

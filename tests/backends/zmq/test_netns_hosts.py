@@ -178,3 +178,21 @@ def test_a_vanished_host_fails_calls_after_the_timeout(hosts, driver):
     hosts[0].heal()
     hosts[0].start_worker(cpus=2)
     _wait_state(driver, hosts[0], "alive", 15)
+
+
+def test_a_restartable_actor_moves_off_a_vanished_host(hosts, driver):
+    Restartable = fastparl.remote_class(wait=False, max_restarts=1)(_Counter)
+    a, b = Restartable(), Restartable()
+    if _on(hosts[1], a):
+        a, b = b, a
+    assert _on(hosts[0], a) and _on(hosts[1], b)
+    assert a.work(1).result(timeout=10) == 1
+    hosts[0].partition()
+    hosts[0].kill_all()
+    with pytest.raises(ActorDiedError, match="max_task_retries"):
+        a.work(2).result(timeout=60)  # in flight when its host was lost: not sent again
+    assert a.work(3).result(timeout=30) == 9 and _on(hosts[1], a)  # the same proxy, restarted on the live host
+    assert a.history().result(timeout=10) == [3]  # from its constructor: the old state is gone
+    hosts[0].heal()
+    hosts[0].start_worker(cpus=2)
+    _wait_state(driver, hosts[0], "alive", 15)
