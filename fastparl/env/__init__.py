@@ -6,7 +6,9 @@ PARL's names, on gymnasium: :class:`CompatWrapper` and :func:`is_gym_version_ge`
 (``wrap_deepmind``, on ale-py) and ``multiagent_env`` (``MAenv``, on mpe2), which load on first use.
 
 fastparl's own: :func:`make_vector_env`, :class:`LocalVectorEnv` and :class:`RemoteVectorEnv` (many
-gymnasium envs per call, buffers in shared memory, optionally in actor processes), :class:`GymAdapter`.
+gymnasium envs per call, buffers in shared memory, optionally in actor processes; each a
+``gymnasium.vector.VectorEnv``), :func:`register_vector_env` (for ``gymnasium.make_vec``),
+:class:`GymAdapter`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastparl.env.compat_wrappers import (
     is_gym_version_ge,
 )
 from fastparl.env.continuous_wrappers import ActionMappingWrapper
+from fastparl.env.registration import register_vector_env
 from fastparl.env.spaces import GymAdapter, action_dtype, check_spaces
 from fastparl.env.vector import LocalVectorEnv, RemoteVectorEnv, make_vector_env
 from fastparl.env.vector_env import VectorEnv
@@ -42,6 +45,7 @@ __all__ = [
     "check_spaces",
     "is_gym_version_ge",
     "make_vector_env",
+    "register_vector_env",
 ]
 
 
