@@ -22,6 +22,7 @@ warnings.filterwarnings("ignore", message="No ccache found", category=UserWarnin
 
 from fastparl import errors  # noqa: E402
 from fastparl.remote import (  # noqa: E402
+    ActorPool,
     Future,
     ObjectRef,
     SharedArray,
@@ -47,6 +48,7 @@ _LAZY_ATTRS = {
 _LAZY_MODULES = {"algorithms", "core", "kernels", "data", "env", "utils", "cli"}
 
 __all__ = [
+    "ActorPool",
     "Agent",
     "Algorithm",
     "Future",

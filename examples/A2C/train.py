@@ -88,26 +88,26 @@ def train(args: Args) -> dict[str, float]:
 
     per_actor = args.num_envs // max(args.actors, 1)
     worker_args = (args.env, per_actor, args.n_steps, args.gamma, args.gae_lambda)
-    if args.actors:
-        workers = [Actor(*worker_args, args.seed + 1000 * i) for i in range(args.actors)]
+    if args.actors:  # samplers that may die: training goes on with the others, the dead are restored
+        pool = parl.ActorPool(lambda i: Actor(*worker_args, args.seed + 1000 * i), args.actors,
+                              on_restore=lambda a: a.set_weights(agent.get_weights()))
     else:
-        workers = [RolloutWorker(*worker_args, args.seed)]
+        worker = RolloutWorker(*worker_args, args.seed)
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     logger.info(f"A2C on {args.env}: {args.num_envs} envs x {args.n_steps} steps per update, actors {args.actors}, "
                 f"initial eval {initial_return:.1f}")
 
+    deaths = restores = 0
     steps, updates, sample_time, returns = 0, 0, 0.0, deque(maxlen=20)
     train_start = time.time()
     while steps < args.total_steps:
         t0 = time.time()
         weights = agent.get_weights()
-        if args.actors:
-            for w in workers:
-                w.set_weights(weights)
-            datas = [f.get() for f in [w.sample() for w in workers]]
+        if args.actors:  # each actor: the new weights, then a batch (a dead actor's batch is dropped whole)
+            datas = pool.foreach(lambda a, i, w=weights: (a.set_weights(w), a.sample())[1])
         else:
-            workers[0].set_weights(weights)
-            datas = [workers[0].sample()]
+            worker.set_weights(weights)
+            datas = [worker.sample()]
         batch = {k: np.concatenate([d[k] for d in datas]) if len(datas) > 1 else datas[0][k] for k in datas[0]}
         sample_time += time.time() - t0
         total, pi_loss, vf_loss, entropy, lr = agent.learn(batch["obs"], batch["actions"], batch["advantages"],
@@ -115,8 +115,7 @@ def train(args: Args) -> dict[str, float]:
         steps += len(batch["obs"])
         updates += 1
         if updates % 100 == 0:
-            metrics = [f.get() for f in [w.get_metrics() for w in workers]] if args.actors else \
-                [workers[0].get_metrics()]
+            metrics = pool.foreach("get_metrics") if args.actors else [worker.get_metrics()]
             for m in metrics:
                 returns.extend(m["episode_rewards"])
             tlog.log(steps, episode_return=float(np.mean(returns)) if returns else None, total_loss=total,
@@ -126,11 +125,11 @@ def train(args: Args) -> dict[str, float]:
                 logger.info(f"step {steps}: mean return of the last {len(returns)} episodes {np.mean(returns):.1f}")
     train_wall = time.time() - train_start
     if args.actors:
-        parl.get([w.close() for w in workers])
-        for w in workers:
-            parl.kill(w)
+        deaths = sum(e.kind == "died" for e in pool.events)  # samplers that died (and came back)
+        restores = sum(e.kind == "restored" for e in pool.events)
+        pool.close("close")
     else:
-        workers[0].close()
+        worker.close()
     eval_return = evaluate(agent, eval_env, args.eval_episodes)
     tlog.log(steps, eval_return=eval_return)
     tlog.close()
@@ -138,7 +137,8 @@ def train(args: Args) -> dict[str, float]:
     wall = time.time() - start
     result = {"eval_return": eval_return, "initial_eval_return": initial_return, "wall_time": wall,
               "train_time": train_wall, "env_steps": float(steps), "steps_per_s": steps / train_wall,
-              "sample_steps_per_s": steps / sample_time}
+              "sample_steps_per_s": steps / sample_time,
+              "sampler_deaths": float(deaths), "sampler_restores": float(restores)}
     logger.info(f"done: eval return {eval_return:.1f} ({args.eval_episodes} greedy episodes), {wall:.1f} s, "
                 f"{result['steps_per_s']:.0f} env steps/s overall, {result['sample_steps_per_s']:.0f} while sampling")
     return result

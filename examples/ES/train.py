@@ -127,16 +127,16 @@ def train(args: Args) -> dict[str, float]:
     shapes = agent.alg.weights_shapes
     evaluator = ESWorker(args.env, table.noise, shapes, args.noise_stdev, args.seed + 10_000)
     initial_return = float(evaluator.evaluate(agent.get_flat_weights(), args.eval_episodes)[0].mean())
-    if args.actors:
-        workers = [Actor(args.env, table.noise, shapes, args.noise_stdev, args.seed + 1000 * i)
-                   for i in range(args.actors)]
+    if args.actors:  # samplers that may die: training goes on with the others, the dead are restored
+        pool = parl.ActorPool(lambda i: Actor(args.env, table.noise, shapes, args.noise_stdev, args.seed + 1000 * i),
+                              args.actors)
     else:
-        workers = [ESWorker(args.env, table.noise, shapes, args.noise_stdev, args.seed)]
-    pairs = [args.pop_size // len(workers) + (i < args.pop_size % len(workers)) for i in range(len(workers))]
+        worker = ESWorker(args.env, table.noise, shapes, args.noise_stdev, args.seed)
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     logger.info(f"ES on {args.env}: {args.pop_size} mirrored pairs per iteration, actors {args.actors}, "
                 f"{agent.weights_total_size} weights, initial eval {initial_return:.1f}")
 
+    deaths = restores = 0
     steps, iteration, sample_time = 0, 0, 0.0
     train_start = time.time()
     while steps < args.total_steps:
@@ -144,9 +144,14 @@ def train(args: Args) -> dict[str, float]:
         flat = agent.get_flat_weights()
         if args.actors:
             ref = parl.put(flat)  # one shared copy, read in place by every actor
-            results = parl.get([w.sample(ref, p) for w, p in zip(workers, pairs, strict=True)])
+            pool.restore()  # dead actors come back when due; the population is split over those in service
+            alive = pool.healthy
+            if not alive:
+                raise parl.errors.ActorDiedError("every ES actor is dead and none could be restored (see the log)")
+            pairs = {i: args.pop_size // len(alive) + (k < args.pop_size % len(alive)) for k, i in enumerate(alive)}
+            results = pool.foreach(lambda a, i, r=ref, n=pairs: a.sample(r, n[i]))
         else:
-            results = [workers[0].sample(flat, pairs[0])]
+            results = [worker.sample(flat, args.pop_size)]
         sample_time += time.time() - t0
         noise_indices = np.concatenate([r["noise_indices"] for r in results])
         noisy_rewards = np.concatenate([r["noisy_rewards"] for r in results])
@@ -161,9 +166,9 @@ def train(args: Args) -> dict[str, float]:
             logger.info(f"iter {iteration}, step {steps}: mean perturbed return {noisy_rewards.mean():.1f}")
     train_wall = time.time() - train_start
     if args.actors:
-        parl.get([w.close() for w in workers])
-        for w in workers:
-            parl.kill(w)
+        deaths = sum(e.kind == "died" for e in pool.events)  # samplers that died (and came back)
+        restores = sum(e.kind == "restored" for e in pool.events)
+        pool.close("close")
     eval_return = float(evaluator.evaluate(agent.get_flat_weights(), args.eval_episodes)[0].mean())
     evaluator.close()
     tlog.log(steps, eval_return=eval_return)
@@ -172,7 +177,8 @@ def train(args: Args) -> dict[str, float]:
     wall = time.time() - start
     result = {"eval_return": eval_return, "initial_eval_return": initial_return, "wall_time": wall,
               "train_time": train_wall, "env_steps": float(steps), "iterations": float(iteration),
-              "steps_per_s": steps / train_wall, "sample_steps_per_s": steps / sample_time}
+              "steps_per_s": steps / train_wall, "sample_steps_per_s": steps / sample_time,
+              "sampler_deaths": float(deaths), "sampler_restores": float(restores)}
     logger.info(f"done: eval return {eval_return:.1f} ({args.eval_episodes} episodes), {wall:.1f} s, "
                 f"{result['steps_per_s']:.0f} env steps/s overall, {result['sample_steps_per_s']:.0f} while sampling")
     return result

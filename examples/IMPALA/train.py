@@ -139,30 +139,31 @@ def train(args: Args) -> dict[str, float]:
         group.set_weights(agent.get_weights())
 
     per_actor = args.num_envs // max(args.actors, 1)
-    if args.actors:
-        workers = [Actor(args.env, per_actor, args.sample_batch_steps, args.seed + 1000 * i)
-                   for i in range(args.actors)]
+    if args.actors:  # samplers that may die: training goes on with the others, the dead are restored
+        pool = parl.ActorPool(lambda i: Actor(args.env, per_actor, args.sample_batch_steps, args.seed + 1000 * i),
+                              args.actors)
     else:
-        workers = [ImpalaWorker(args.env, per_actor, args.sample_batch_steps, args.seed)]
+        worker = ImpalaWorker(args.env, per_actor, args.sample_batch_steps, args.seed)
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     logger.info(f"IMPALA on {args.env}: {args.num_envs} envs x {args.sample_batch_steps} steps, actors "
                 f"{args.actors}, learners {args.learners}, initial eval {initial_return:.1f}")
 
+    deaths = restores = 0
     steps, updates, wait_time, returns = 0, 0, 0.0, deque(maxlen=20)
     train_start = time.time()
     if args.actors:
         ref = parl.put(agent.get_weights())  # one shared copy of the weights, read in place by the actors
-        pending = [(w.sample(ref), w) for w in workers]
+        pool.submit("sample", ref)  # a sample call in flight on every actor
     while steps < args.total_steps:
         t0 = time.time()
         if args.actors:
-            done, _ = parl.wait([f for f, _ in pending], num_returns=1)
-            ready = [p for p in pending if any(p[0] is f for f in done)]  # all finished ones: one bigger batch
-            pending = [p for p in pending if p not in ready]
-            datas = [f.get() for f, _ in ready]
+            datas = [d for _, d in pool.ready(num_returns=1)]  # all finished ones: one bigger batch
+            while not datas:  # the actors in flight died: restored ones (when due) sample with the latest weights
+                pool.submit("sample", ref)
+                datas = [d for _, d in pool.ready(num_returns=1, timeout=1.0)]
             batch = {k: np.concatenate([d[k] for d in datas]) for k in datas[0]} if len(datas) > 1 else datas[0]
         else:
-            batch = workers[0].sample(agent.get_weights())
+            batch = worker.sample(agent.get_weights())
         wait_time += time.time() - t0
         if group is None:
             stats = agent.learn(batch)
@@ -171,11 +172,11 @@ def train(args: Args) -> dict[str, float]:
             agent.set_weights(group.get_weights())
         if args.actors:
             ref = parl.put(agent.get_weights())
-            pending += [(worker.sample(ref), worker) for _, worker in ready]
+            pool.submit("sample", ref)  # the actors that finished (and restored ones) sample again
         steps += len(batch["obs"])
         updates += 1
         if updates % 50 == 0:
-            metrics = parl.get([w.get_metrics() for w in workers]) if args.actors else [workers[0].get_metrics()]
+            metrics = pool.foreach("get_metrics") if args.actors else [worker.get_metrics()]
             for m in metrics:
                 returns.extend(m["episode_rewards"])
             tlog.log(steps, episode_return=float(np.mean(returns)) if returns else None,
@@ -184,12 +185,13 @@ def train(args: Args) -> dict[str, float]:
                 logger.info(f"step {steps}: mean return of the last {len(returns)} episodes {np.mean(returns):.1f}")
     train_wall = time.time() - train_start
     if args.actors:
-        parl.get([f for f, _ in pending])
-        parl.get([w.close() for w in workers])
-        for w in workers:
-            parl.kill(w)
+        while pool.in_flight:
+            pool.ready(num_returns=pool.in_flight)
+        deaths = sum(e.kind == "died" for e in pool.events)  # samplers that died (and came back)
+        restores = sum(e.kind == "restored" for e in pool.events)
+        pool.close("close")
     else:
-        workers[0].close()
+        worker.close()
     if group is not None:
         group.close()
     eval_return = evaluate(agent, eval_env, args.eval_episodes)
@@ -199,7 +201,8 @@ def train(args: Args) -> dict[str, float]:
     wall = time.time() - start
     result = {"eval_return": eval_return, "initial_eval_return": initial_return, "wall_time": wall,
               "train_time": train_wall, "env_steps": float(steps), "updates": float(updates),
-              "steps_per_s": steps / train_wall, "learner_wait_frac": wait_time / train_wall}
+              "steps_per_s": steps / train_wall, "learner_wait_frac": wait_time / train_wall,
+              "sampler_deaths": float(deaths), "sampler_restores": float(restores)}
     logger.info(f"done: eval return {eval_return:.1f} ({args.eval_episodes} greedy episodes), {wall:.1f} s, "
                 f"{result['steps_per_s']:.0f} env steps/s, learner waiting for data {100 * wait_time / train_wall:.0f}%")
     return result

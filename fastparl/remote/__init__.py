@@ -7,7 +7,8 @@ Layers, top down: :mod:`.api` (``connect``, ``put``, ``shared_array``, ...), :mo
 actor's process): :mod:`.local`, :mod:`.serial`, :mod:`.zmq`, :mod:`.ray`.  Shared by the backends:
 :mod:`.tracker` (request tracking over a :mod:`.transport`), :mod:`.dispatcher` (the actor side),
 :mod:`.class_transfer`, :mod:`.protocol`, :mod:`.serialization`, :mod:`.error_messages`,
-:mod:`.hosts`, :mod:`.resources` and :mod:`.system` (the operating system).
+:mod:`.hosts`, :mod:`.resources` and :mod:`.system` (the operating system).  On top of the API:
+:mod:`.restarts` (``max_restarts``) and :mod:`.pool` (``ActorPool``: samplers that survive deaths).
 """
 
 import sys as _sys
@@ -19,10 +20,12 @@ from fastparl.remote.backend import ActorHandle, Backend, Capabilities, register
 from fastparl.remote.futures import Future, get, wait
 from fastparl.remote.local.shm import SharedArray
 from fastparl.remote.objref import ObjectRef
+from fastparl.remote.pool import ActorPool
 from fastparl.remote.proxy import RemoteProxy, remote_class
 
 __all__ = [
     "ActorHandle",
+    "ActorPool",
     "Backend",
     "Capabilities",
     "Future",

@@ -49,6 +49,7 @@ class RemoteProxy:
         object.__setattr__(self, "_fp_actor", None)
         backend = api.current_backend()
         opts = cls._fp_opts
+        actor: ActorHandle
         if opts.get("max_restarts"):
             from fastparl.remote.restarts import RestartingActor
 

@@ -1,0 +1,1 @@
+"""``python -m perf.chaos``: A2C trains through host faults on namespace hosts (see report.py)."""

@@ -1,0 +1,5 @@
+"""``python -m perf.chaos``."""
+
+from perf.chaos.report import main
+
+main()
