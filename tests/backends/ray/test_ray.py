@@ -309,3 +309,31 @@ def test_wait_blocks_in_ray_wait_instead_of_polling(backend, monkeypatch):
     waits.clear()
     assert fastparl.wait([fut2], num_returns=1)[0] == [fut2]  # no timeout: ray.wait(timeout=None)
     assert len(waits) < 10 and any(kw.get("timeout") is None for _, kw in waits)
+
+
+def test_max_restarts_re_creates_a_dead_ray_actor(backend):
+    class Counter:
+        def __init__(self, start):
+            self.n = start
+
+        def incr(self):
+            self.n += 1
+            return self.n
+
+        def pid(self):
+            return os.getpid()
+
+    Restartable = fastparl.remote_class(max_restarts=1, max_task_retries=1)(Counter)
+    c = Restartable(10)
+    assert c.incr() == 11
+    first = c.pid()
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.5)
+    assert c.incr() == 11  # restarted from Counter(10), through fastparl's wrapper (fastparl/remote/restarts.py)
+    assert c.pid() != first
+    os.kill(c.pid(), signal.SIGKILL)
+    time.sleep(0.5)
+    with pytest.raises(ActorDiedError, match="no more restarts"):
+        for _ in range(50):  # the death may be noticed one call late
+            c.incr()
+            time.sleep(0.05)
