@@ -29,7 +29,7 @@ libzmq buffers that command whole: a stranger could declare a 200 MB "HELLO" and
 served socket takes frames of at most ``MAX_FRAME_BYTES`` (:mod:`.wire` splits larger parts, files
 travel in chunks), a connection that has not finished the handshake after ``HANDSHAKE_IVL_MS`` is
 closed by libzmq, and :class:`_HalfOpen` keeps at most ``MAX_HALF_OPEN`` connections in the handshake
-at once (on Linux), shutting the oldest ones down.  All strangers together can therefore make a
+at once (on Linux), shutting down those holding the most bytes.  All strangers together can therefore make a
 worker or a driver hold at most ``MAX_HALF_OPEN * MAX_FRAME_BYTES`` (32 MiB) plus libzmq's few KiB per
 connection, however many connect.
 """
@@ -193,7 +193,8 @@ class _HalfOpen:
     (``EVENT_ACCEPTED``), not when its handshake succeeds.  The kernel knows, though: until the gate
     has decided, the server has sent its 64-byte greeting and nothing more (``WELCOME``, ``READY`` or
     ``ERROR`` follow the decision).  So when more than ``MAX_HALF_OPEN`` young connections are open,
-    the oldest ones whose server side has sent no more than the greeting are shut down
+    those whose server side has sent no more than the greeting are shut down, the ones that sent us
+    the most bytes first (an honest handshake is ~100 bytes), then the oldest
     (``shutdown(2)`` on a duplicate of the descriptor: libzmq sees the end and closes it as usual).
     A descriptor is acted on only while it still joins the same two addresses as when it was
     accepted, so a number reused for a newer connection is never mistaken for an older one.
@@ -240,14 +241,18 @@ class _HalfOpen:
 
     def _enforce(self) -> None:
         expired = time.monotonic() - HANDSHAKE_IVL_MS / 1000 - 1.0
-        for fd, (accepted, *ends) in sorted(self.young.items(), key=lambda kv: kv[1][0]):
+        half_open = []
+        for fd, (accepted, *ends) in list(self.young.items()):
+            counts = _counts(fd, tuple(ends)) if accepted > expired else None
+            if counts is None or counts[0] > self.GREETING:  # gone, reused, or past the gate: no longer half-open
+                del self.young[fd]
+            else:
+                half_open.append((counts[1], -accepted, fd, tuple(ends)))
+        # Those holding the most bytes go first (an honest handshake is ~100 bytes), then the oldest.
+        for _, _, fd, ends in sorted(half_open, reverse=True):
             if len(self.young) <= MAX_HALF_OPEN:
                 return
-            sent = _server_sent(fd, tuple(ends)) if accepted > expired else None
-            if sent is None or sent > self.GREETING:  # gone, reused, or past the gate: no longer half-open
-                del self.young[fd]
-                continue
-            _shutdown(fd, tuple(ends))
+            _shutdown(fd, ends)
             del self.young[fd]
             self.shut += 1
             self.throttle.warn("half-open", "%s closed connections still in the handshake beyond %d at once "
@@ -273,8 +278,9 @@ def _ends(fd: int) -> tuple[tuple, tuple] | None:
         s.close()
 
 
-def _server_sent(fd: int, ends: tuple) -> int | None:
-    """Bytes the server side of ``fd`` has sent (acknowledged or queued), if it is still that connection."""
+def _counts(fd: int, ends: tuple) -> tuple[int, int] | None:
+    """(bytes the server side of ``fd`` has sent, acknowledged or queued; bytes it received), if ``fd`` is
+    still the connection between ``ends``."""
     import fcntl
     import termios
 
@@ -287,9 +293,9 @@ def _server_sent(fd: int, ends: tuple) -> int | None:
         info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
         if len(info) < 128:
             return None
-        acked = struct.unpack_from("@Q", info, 120)[0]  # tcpi_bytes_acked (Linux >= 4.1)
+        acked, received = struct.unpack_from("@QQ", info, 120)  # tcpi_bytes_acked, tcpi_bytes_received (Linux >= 4.1)
         queued = struct.unpack("@i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-        return acked + queued
+        return acked + queued, received
     except OSError:
         return None
     finally:
