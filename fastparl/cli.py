@@ -99,6 +99,9 @@ def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> arg
     p.add_argument("addresses", nargs="*", metavar="ADDRESS",
                    help="host:port of workers (default: FASTPARL_HOSTS, else 127.0.0.1:8037)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--driver", nargs="?", const="", metavar="SESSION",
+                   help="instead: a running driver's view of its workers (alive / suspect / lost), from its session "
+                        "folder (default: the newest; see `fastparl logs`)")
     return p
 
 
@@ -106,7 +109,12 @@ def _run_status(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from fastparl.remote.zmq.status import format_table, query
+    from fastparl.remote.zmq.status import driver_view, format_driver_view, format_table, query
+
+    if args.driver is not None:
+        view = driver_view(args.driver)
+        print(json.dumps(view, indent=1) if args.json else format_driver_view(view))
+        return 0 if "error" not in view else 1
 
     addresses = args.addresses or [a for a in (os.environ.get("FASTPARL_HOSTS") or "127.0.0.1:8037").split(",")
                                    if a.strip()]

@@ -12,9 +12,11 @@ over TCP like the others, e.g. to test that path on one machine).
 from __future__ import annotations
 
 import glob
+import json
 import os
 import secrets
 import threading
+import logging
 import time
 import warnings
 import weakref
@@ -39,6 +41,7 @@ from fastparl.remote.zmq.wire import FILE_CHUNK_BYTES
 from fastparl.remote.zmq.worker import host_id
 
 __all__ = ["ZmqBackend"]
+log = logging.getLogger("fastparl.remote")
 
 
 class ZmqBackend(ActorPlacer):
@@ -95,7 +98,9 @@ class ZmqBackend(ActorPlacer):
         self._local: LocalBackend | None = None
         self._place_lock = threading.Lock()
         self._closed = False
-        self.control = Control(self.workers, self._notice, self._worker_lost, self.host_timeout, self._handshake)
+        self.control = Control(self.workers, self._notice, self._worker_lost, self.host_timeout, self._handshake,
+                               self._write_hosts)
+        self._write_hosts()
         if distributed_files:
             self._distribute(distributed_files, [w for w in remote])
 
@@ -108,6 +113,18 @@ class ZmqBackend(ActorPlacer):
         free slots, the reason it was lost, and how many sessions were opened with it (re-admissions + 1)."""
         return [{"address": w.address, "host": w.host, "state": w.state, "free_cpus": w.free_slots,
                  "lost": w.lost, "sessions": w.admissions} for w in self.workers]
+
+    def _write_hosts(self) -> None:
+        """``<session log folder>/hosts.json``: this driver's view of its workers, for ``fastparl status --driver``."""
+        try:
+            os.makedirs(self.log_dir, exist_ok=True)
+            tmp = os.path.join(self.log_dir, f".hosts-{os.getpid()}.json")
+            with open(tmp, "w") as f:
+                json.dump({"driver_pid": os.getpid(), "updated": time.time(), "host_timeout": self.host_timeout,
+                           "hosts": self.hosts()}, f, indent=1)
+            os.replace(tmp, os.path.join(self.log_dir, "hosts.json"))
+        except OSError as e:  # a read-only home must not stop a run
+            log.debug("could not write hosts.json: %s", e)
 
     # ------------------------------------------------------------------ placement
     def create_actor(self, cls: type, args: tuple, kwargs: dict, opts: dict[str, Any]) -> Any:

@@ -196,8 +196,10 @@ class Control:
 
     def __init__(self, workers: list[WorkerLink], on_notice: Callable[[WorkerLink, dict, bytes | None], None],
                  on_lost: Callable[[WorkerLink], None], timeout: float,
-                 reconnect: Callable[[str], tuple[zmq.Socket, dict[str, Any]]] | None = None):
+                 reconnect: Callable[[str], tuple[zmq.Socket, dict[str, Any]]] | None = None,
+                 on_state: Callable[[], None] = lambda: None):
         self.workers = workers
+        self.on_state = on_state  # a worker turned alive / suspect / lost (called in the control thread)
         self.on_notice = on_notice
         self.on_lost = on_lost
         self.timeout = timeout
@@ -330,6 +332,7 @@ class Control:
             w.suspect = True
             log.warning("fastparl: worker %s (%s) has been silent for %.1f s: calls on its actors wait until it "
                         "answers, or for up to %g s (FASTPARL_HOST_TIMEOUT)", w.address, w.host, silent, self.timeout)
+            self.on_state()
         return True
 
     def _on_monitor(self, w: WorkerLink) -> None:
@@ -355,6 +358,7 @@ class Control:
             if w.suspect:
                 w.suspect = False
                 log.warning("fastparl: worker %s (%s) answers again", w.address, w.host)
+                self.on_state()
             try:
                 msg, raw = decode_control(frames)
             except BadMessage as e:
@@ -394,6 +398,7 @@ class Control:
                     slot[0].set()
                     del self._pending[req]
         self.on_lost(w)
+        self.on_state()
         if w.monitor is not None:
             w.monitor.close(linger=0)
             w.monitor = None
@@ -439,3 +444,4 @@ class Control:
         self._watch(w)
         log.warning("fastparl: worker %s (%s) is back: new actors may be placed there (%d free slot(s))",
                     w.address, w.host, w.free_cpus)
+        self.on_state()

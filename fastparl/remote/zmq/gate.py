@@ -241,18 +241,18 @@ class _HalfOpen:
 
     def _enforce(self) -> None:
         expired = time.monotonic() - HANDSHAKE_IVL_MS / 1000 - 1.0
-        half_open = []
-        for fd, (accepted, *ends) in list(self.young.items()):
-            counts = _counts(fd, tuple(ends)) if accepted > expired else None
+        half_open: list[tuple[int, float, int, tuple]] = []
+        for fd, (accepted, ours, theirs) in list(self.young.items()):
+            counts = _counts(fd, (ours, theirs)) if accepted > expired else None
             if counts is None or counts[0] > self.GREETING:  # gone, reused, or past the gate: no longer half-open
                 del self.young[fd]
             else:
-                half_open.append((counts[1], -accepted, fd, tuple(ends)))
+                half_open.append((counts[1], -accepted, fd, (ours, theirs)))
         # Those holding the most bytes go first (an honest handshake is ~100 bytes), then the oldest.
-        for _, _, fd, ends in sorted(half_open, reverse=True):
+        for _, _, fd, pair in sorted(half_open, reverse=True):
             if len(self.young) <= MAX_HALF_OPEN:
                 return
-            _shutdown(fd, ends)
+            _shutdown(fd, pair)
             del self.young[fd]
             self.shut += 1
             self.throttle.warn("half-open", "%s closed connections still in the handshake beyond %d at once "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from typing import Any
@@ -13,7 +14,7 @@ from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.control import handshake
 from fastparl.remote.zmq.wire import decode_control, encode_control
 
-__all__ = ["query", "format_table"]
+__all__ = ["query", "format_table", "driver_view", "format_driver_view"]
 
 
 def query(address: str, timeout: float = 3.0, curve: bool | None = None) -> dict[str, Any]:
@@ -67,3 +68,42 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                           f"{c['actors']} + {c['same_host_actors']} local", f"{c['rss_mb']:.0f}", ""])
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines)
+
+
+def driver_view(session: str = "") -> dict[str, Any]:
+    """A driver's view of its workers, from ``hosts.json`` in its session folder (the newest if ``session`` is
+    empty; a name or a path), or ``{"error": ...}``."""
+    from fastparl.remote.logs import log_root
+
+    root = log_root()
+    folder = session if os.path.isabs(session) else os.path.join(root, session)
+    if not session:
+        found = sorted(d for d in (os.listdir(root) if os.path.isdir(root) else [])
+                       if os.path.isfile(os.path.join(root, d, "hosts.json")))
+        if not found:
+            return {"error": f"no driver session with workers under {root} (a driver writes hosts.json there "
+                             "when it connects to workers)"}
+        folder = os.path.join(root, found[-1])
+    path = os.path.join(folder, "hosts.json")
+    try:
+        with open(path) as f:
+            view = dict(json.load(f))
+    except (OSError, ValueError) as e:
+        return {"error": f"cannot read {path}: {e}"}
+    view["session"] = os.path.basename(folder)
+    return view
+
+
+def format_driver_view(view: dict[str, Any]) -> str:
+    if "error" in view:
+        return str(view["error"])
+    import time
+
+    age = time.time() - float(view.get("updated", 0))
+    lines = [f"driver pid {view.get('driver_pid')} (session {view.get('session')}), FASTPARL_HOST_TIMEOUT="
+             f"{view.get('host_timeout')} s; as of {age:.0f} s ago (written when a worker changes state)"]
+    lines.append(f"{'worker':24} {'host':20} {'state':8} {'free':>5} {'sessions':>8}  reason")
+    for h in view.get("hosts", []):
+        lines.append(f"{h['address']:24} {str(h['host'])[:20]:20} {h['state']:8} {h['free_cpus']:>5} "
+                     f"{h['sessions']:>8}  {h.get('lost') or ''}")
+    return "\n".join(lines)

@@ -5,8 +5,11 @@ Run as root (or with CAP_NET_ADMIN + CAP_SYS_ADMIN); skipped with the reason els
 FASTPARL_HOST_TIMEOUT is TIMEOUT s here (default 20 s).
 """
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -57,7 +60,8 @@ def hosts(token_file, tmp_path_factory):
 
 
 @pytest.fixture
-def driver(hosts, monkeypatch, token_file):
+def driver(hosts, monkeypatch, token_file, tmp_path):
+    monkeypatch.setenv("FASTPARL_LOG_DIR", str(tmp_path / "logs"))  # hosts.json: `fastparl status --driver`
     with open(token_file) as f:
         monkeypatch.setenv("FASTPARL_TOKEN", f.read().strip())
     monkeypatch.delenv("FASTPARL_TOKEN_FILE", raising=False)
@@ -70,6 +74,13 @@ def driver(hosts, monkeypatch, token_file):
     fastparl.connect(",".join(h.address for h in hosts))
     yield fastparl.remote.current_backend()
     fastparl.disconnect()
+
+
+def _driver_view():
+    out = subprocess.run([sys.executable, "-m", "fastparl", "status", "--driver", "--json"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
 
 
 def _on(host, actor):
@@ -124,6 +135,8 @@ def test_a_partition_longer_than_the_timeout_fails_calls_and_the_host_is_used_ag
         assert TIMEOUT - 1 <= waited <= TIMEOUT + 3, waited
         assert hosts[0].address in str(info.value) and "no answer" in str(info.value)
         assert b.work(3).result(timeout=5) == 9
+        view = _driver_view()  # what `fastparl status --driver` shows, from another process
+        assert [h["state"] for h in view["hosts"]] == ["lost", "alive"], view
     finally:
         hosts[0].heal()
     _wait_state(driver, hosts[0], "alive", 15)  # re-admitted by the same driver
