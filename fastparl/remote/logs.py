@@ -4,6 +4,8 @@ Each driver writes its actors' output to one folder, ``<root>/<YYYYmmdd-HHMMSS>-
 per actor, ``<Class>-<pid>.log`` (``<Class>-<host>-<pid>.log`` for an actor on a worker host: the driver
 writes those too, from the output the worker forwards).  The root is ``FASTPARL_LOG_DIR``, else
 ``~/.fastparl/logs``; ``connect(log_dir=...)`` names the folder itself.  ``fastparl logs`` reads them.
+The root keeps the newest ``KEEP_SESSIONS`` (``FASTPARL_KEEP_SESSIONS``, default 50) session folders:
+older ones are removed when a new one is made (:func:`make_session_dir`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import datetime
 import os
 import re
 
-__all__ = ["log_mode", "log_root", "new_session_dir", "log_file_name"]
+__all__ = ["log_mode", "log_root", "new_session_dir", "make_session_dir", "prune_sessions", "log_file_name"]
+
+KEEP_SESSIONS = 50
+_SESSION = re.compile(r"^\d{8}-\d{6}-\d+$")
 
 MODES = {True: "terminal", False: "off", "terminal": "terminal", "file": "file", "both": "both", "off": "off"}
 _PREFIX = re.compile(r"\((\w+) pid=(\d+)(?: host=([^)\s]+))?\)")
@@ -35,6 +40,49 @@ def log_root() -> str:
 def new_session_dir() -> str:
     """A folder name for this driver's actor logs: ``<log root>/<YYYYmmdd-HHMMSS>-<driver pid>``."""
     return os.path.join(log_root(), f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}")
+
+
+def make_session_dir(folder: str) -> None:
+    """Create a session folder; if it is new and under the log root, prune the oldest sessions there."""
+    new = not os.path.isdir(folder)
+    os.makedirs(folder, exist_ok=True)
+    if new and os.path.dirname(os.path.abspath(folder)) == os.path.abspath(log_root()):
+        prune_sessions()
+
+
+def prune_sessions(keep: int | None = None) -> list[str]:
+    """Remove all but the newest ``keep`` session folders (``<date>-<time>-<pid>``) under the log root, skipping
+    those of drivers still running; returns the folders removed.  Other files and folders are left alone."""
+    import shutil
+
+    if keep is None:
+        try:
+            keep = int(os.environ.get("FASTPARL_KEEP_SESSIONS", KEEP_SESSIONS))
+        except ValueError:
+            keep = KEEP_SESSIONS
+    root = log_root()
+    try:
+        sessions = sorted(d for d in os.listdir(root) if _SESSION.match(d) and os.path.isdir(os.path.join(root, d)))
+    except OSError:
+        return []
+    removed = []
+    for d in sessions[:max(0, len(sessions) - keep)]:
+        pid = int(d.rsplit("-", 1)[1])
+        if pid == os.getpid() or _running(pid):
+            continue
+        shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def log_file_name(prefix: str) -> str:

@@ -38,7 +38,7 @@ import psutil
 
 from fastparl.errors import ResourceError
 from fastparl.remote.local.forkserver import OUT_RECORD, STDERR, STDERR_EOF, STDOUT, STDOUT_EOF
-from fastparl.remote.logs import log_file_name, log_mode, log_root, new_session_dir
+from fastparl.remote.logs import log_file_name, log_mode, log_root, make_session_dir, new_session_dir
 from fastparl.remote.system import portable
 
 __all__ = ["Monitor"]
@@ -356,7 +356,7 @@ class Monitor:
             if a.file is None:
                 if self.log_dir is None:
                     self.log_dir = new_session_dir()
-                os.makedirs(self.log_dir, exist_ok=True)
+                make_session_dir(self.log_dir)
                 a.file = open(os.path.join(self.log_dir, log_file_name(a.prefix)), "ab")
             a.file.write(b"".join(line + end for line, end in pieces))
             a.file.flush()

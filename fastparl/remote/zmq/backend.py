@@ -29,7 +29,7 @@ from fastparl.remote.backend import Capabilities
 from fastparl.remote.hosts import parse_hosts
 from fastparl.remote.local.backend import LocalBackend
 from fastparl.remote.local.monitor import Monitor
-from fastparl.remote.logs import log_mode, new_session_dir
+from fastparl.remote.logs import log_mode, make_session_dir, new_session_dir
 from fastparl.remote.objref import ObjectRef
 from fastparl.remote.system.processes import raise_fd_limit
 from fastparl.remote.zmq import auth
@@ -117,7 +117,7 @@ class ZmqBackend(ActorPlacer):
     def _write_hosts(self) -> None:
         """``<session log folder>/hosts.json``: this driver's view of its workers, for ``fastparl status --driver``."""
         try:
-            os.makedirs(self.log_dir, exist_ok=True)
+            make_session_dir(self.log_dir)
             tmp = os.path.join(self.log_dir, f".hosts-{os.getpid()}.json")
             with open(tmp, "w") as f:
                 json.dump({"driver_pid": os.getpid(), "updated": time.time(), "host_timeout": self.host_timeout,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -190,3 +191,26 @@ def test_a_quiet_actor_gets_no_note(local, capfd):
         t.lines(1)
         time.sleep(0.01)
     assert "keeps actors' output off it" not in capfd.readouterr().err
+
+
+def test_old_log_sessions_are_pruned_when_a_new_one_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTPARL_LOG_DIR", str(tmp_path))
+    monkeypatch.setenv("FASTPARL_KEEP_SESSIONS", "3")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone_pid = int(dead.stdout)  # a driver that has ended
+    old = [f"20260101-00000{k}-{gone_pid}" for k in range(5)]
+    running = f"20250101-000000-{os.getppid()}"  # the oldest, but its driver still runs: kept
+    for d in [*old, running]:
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "A-1.log").write_text("x")
+    (tmp_path / "notes.txt").write_text("not a session")  # other files are left alone
+    fastparl.disconnect()
+    fastparl.connect("local", log_to_driver="file")
+    try:
+        RemoteTalker().lines(1)
+    finally:
+        fastparl.disconnect()
+    left = sorted(os.listdir(tmp_path))
+    mine = [d for d in left if d.endswith(f"-{os.getpid()}")]
+    assert len(mine) == 1 and running in left and "notes.txt" in left, left
+    assert [d for d in left if d in old] == old[-2:], left  # the newest 3 sessions: 2 old ones and this run's
