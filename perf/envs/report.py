@@ -35,6 +35,7 @@ import fastparl
 from fastparl.env import make_vector_env
 from perf.common import plots
 from perf.common.harness import log, md_table, median, run_report, status
+from perf.envs.ecosystem import ATARI, bench_ecosystem, render_ecosystem
 
 TARGET = 1.8  # RemoteVectorEnv(2 actors x 64), double-buffered, with the MLP / SyncVectorEnv(64) with the MLP
 
@@ -47,6 +48,10 @@ class Config:
         self.min_quiet: int = 0 if a.quick else a.min_quiet
         self.max_seconds: float = 0.0 if a.quick else a.max_seconds
         self.max_actors = a.max_actors or min(os.cpu_count() or 1, 16)
+        self.quick = a.quick
+        self.eco_envs = ["CartPole-v1"] if a.quick else [e for e in a.eco_envs.split(",") if e]
+        self.eco_sizes = [8] if a.quick else [int(x) for x in a.eco_sizes.split(",") if x]
+        self.eco_rounds, self.eco_seconds = a.eco_rounds, (0.5 if a.quick else a.eco_seconds)
         self.actors = [k for k in (1, 2, 4, 8, 16) if k <= self.max_actors] or [1]
 
 
@@ -256,7 +261,7 @@ def _policy_rows(cfg: Config, envs: dict[str, Any], kinds: dict[str, tuple[str, 
 
 
 SECTIONS: list[tuple[str, Callable[[Any], dict]]] = [("random", bench_random), ("policy", bench_policy),
-                                                     ("big-policy", bench_big_policy)]
+                                                     ("big-policy", bench_big_policy), ("ecosystem", bench_ecosystem)]
 
 
 def _baseline(rows: dict) -> tuple[str, float]:
@@ -299,6 +304,8 @@ def render(R: dict) -> str:
         L += md_table(["vector env", "env steps/s", "× SyncVectorEnv"],
                       [[name, f"{v['steps_per_s']:,.0f}", f"{v['ratio']:.2f}"] for name, v in rows.items()])
         L.append("")
+    if isinstance(R.get("ecosystem"), dict):
+        L += render_ecosystem(R["ecosystem"])
     steps = next((R[k]["steps"] for k in ("policy", "random") if isinstance(R.get(k), dict) and "steps" in R[k]), "?")
     L += ["Double-buffered: `RemoteVectorEnv(groups=2 or N)`, one group per actor: the driver computes one group's "
           "actions while the actors step the others (a block includes filling and draining that pipeline).  Pinned: "
@@ -347,6 +354,11 @@ def _add_args(p: Any) -> None:
     p.add_argument("--min-quiet", type=int, default=20, help="add rounds until every system has this many quiet ones")
     p.add_argument("--max-seconds", type=float, default=150.0, help="... for at most this long per section")
     p.add_argument("--async-envs", type=int, default=8, help="gymnasium AsyncVectorEnv size (0: skip)")
+    p.add_argument("--eco-envs", default=f"CartPole-v1,HalfCheetah-v5,{ATARI}",
+                   help="ecosystem section: env ids (--quick: CartPole-v1)")
+    p.add_argument("--eco-sizes", default="8,64", help="ecosystem section: numbers of envs (--quick: 8)")
+    p.add_argument("--eco-rounds", type=int, default=5, help="ecosystem section: rounds (median)")
+    p.add_argument("--eco-seconds", type=float, default=4.0, help="ecosystem section: ~seconds per round and size")
 
 
 def main(argv: list[str] | None = None) -> dict:
