@@ -10,6 +10,7 @@ exploratory actions are computed in numpy on zero-copy views of the actor's weig
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import numpy as np
 import fastparl as parl
 from fastparl.core import NumpyMLP, import_paddle
 from fastparl.utils import ReplayMemory, TrainLogger, logger, progress_bar, set_seed
+
+import _checkpoint as checkpoint  # noqa: E402  (examples/ is on sys.path for every example)
 
 paddle = import_paddle()  # sets MKL_DEBUG_CPU_TYPE first (fast MKL path on AMD CPUs)
 
@@ -61,6 +64,10 @@ class OffPolicyArgs:
     """also write TensorBoard events (needs tensorboardX)"""
     progress: bool = False
     """show a tqdm progress bar"""
+    checkpoint_every: float = 0.0
+    """seconds between checkpoints of the whole training state into <logdir>/checkpoint (0: none)"""
+    resume: bool = False
+    """continue from <logdir>/checkpoint if there is one (see examples/_checkpoint.py for what is restored)"""
 
 
 class OffPolicyAgent(parl.Agent):
@@ -157,14 +164,23 @@ def train(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyA
 
     agent = make_agent(obs_dim, act_dim, args)
     rpm = ReplayMemory(args.memory_size, obs_dim, act_dim, rng=args.seed)
-    tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
+    ckpt = os.path.join(logdir, "checkpoint")
+    counters = {"step": 0, "episodes": 0, "wall": 0.0, "eval_return": float("nan")}
+    resumed = bool(getattr(args, "resume", False)) and checkpoint.exists(ckpt)
+    if resumed:
+        counters = checkpoint.load(ckpt, agent, rpm, (env, eval_env))
+        logger.info(f"{name}: resumed from {ckpt} at step {counters['step']} (a new episode starts)")
+    tlog = TrainLogger(logdir, tensorboard=args.tensorboard, resume_from=int(counters["step"]) if resumed else None)
     logger.info(f"{name} on {args.env}: obs_dim {obs_dim}, act_dim {act_dim}, logdir {logdir}")
 
-    start = time.time()
-    obs, _ = env.reset()
-    ep_return, ep_len, episodes, loss, eval_return = 0.0, 0, 0, float("nan"), float("nan")
-    bar = progress_bar(args.total_steps, desc=name, disable=not args.progress)
-    for step in range(1, args.total_steps + 1):
+    start = time.time() - counters["wall"]
+    every = float(getattr(args, "checkpoint_every", 0.0) or 0.0)
+    next_ckpt = time.time() + every
+    obs, _ = env.reset()  # after a resume: the episode the checkpoint was about to start (RNG restored)
+    ep_return, ep_len, loss = 0.0, 0, float("nan")
+    episodes, eval_return = int(counters["episodes"]), float(counters["eval_return"])
+    bar = progress_bar(args.total_steps, desc=name, disable=not args.progress, initial=int(counters["step"]))
+    for step in range(int(counters["step"]) + 1, args.total_steps + 1):
         if step <= args.warmup_steps:
             action = np.random.uniform(-1.0, 1.0, size=act_dim).astype(np.float32)
         else:
@@ -179,6 +195,13 @@ def train(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyA
         if terminated or truncated:
             episodes += 1
             tlog.log(step, episode_return=ep_return, episode_length=ep_len, critic_loss=loss)
+            if every and time.time() >= next_ckpt and step < args.total_steps and step % args.eval_every:
+                # between episodes and before the reset: a resumed run continues exactly as this one would
+                checkpoint.save(ckpt, agent, rpm, (env, eval_env), {"step": step, "episodes": episodes,
+                                                                    "wall": time.time() - start,
+                                                                    "eval_return": eval_return})
+                tlog.flush()
+                next_ckpt = time.time() + every
             obs, _ = env.reset()
             ep_return, ep_len = 0.0, 0
         if step % args.eval_every == 0 or step == args.total_steps:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 import fastparl as parl
 from fastparl.env import make_vector_env
@@ -34,7 +35,7 @@ class RolloutWorker:
     """
 
     def __init__(self, env_id: str, num_envs: int, n_steps: int, gamma: float, gae_lambda: float, seed: int) -> None:
-        self.envs = make_vector_env(env_id, num_envs)
+        self.envs = RecordEpisodeStatistics(make_vector_env(env_id, num_envs))  # same-step autoreset, episode stats
         self.obs, _ = self.envs.reset(seed=seed)
         self.n_steps, self.gamma, self.gae_lambda = n_steps, gamma, gae_lambda
         self.rng = np.random.default_rng(seed)
@@ -83,9 +84,9 @@ class RolloutWorker:
             self.obs, reward, term, trunc, info = self.envs.step(actions)
             b["obs"][t], b["actions"][t], b["rewards"][t], b["values"][t] = obs, actions, reward, values
             b["terminated"][t], b["truncated"][t] = term, trunc
-            if info:
-                if trunc.any():  # time limit: bootstrap from V(final obs)
-                    b["bootstrap"][t, trunc] = self._value(info["final_obs"][trunc])
+            if trunc.any():  # time limit: bootstrap from V(final obs)
+                b["bootstrap"][t, trunc] = self._value(np.stack(info["final_obs"][trunc]))
+            if "episode" in info:
                 done = info["_episode"]
                 self.episode_returns.extend(info["episode"]["r"][done].tolist())
                 self.episode_lengths.extend(info["episode"]["l"][done].tolist())

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 import fastparl as parl
 from fastparl.env import make_vector_env
@@ -33,7 +34,7 @@ class ImpalaWorker:
     """
 
     def __init__(self, env_id: str, num_envs: int, sample_batch_steps: int, seed: int) -> None:
-        self.envs = make_vector_env(env_id, num_envs)
+        self.envs = RecordEpisodeStatistics(make_vector_env(env_id, num_envs))  # same-step autoreset, episode stats
         self.obs, _ = self.envs.reset(seed=seed)
         self.T, self.n = sample_batch_steps, num_envs
         self.rng = np.random.default_rng(seed)
@@ -62,7 +63,7 @@ class ImpalaWorker:
             actions = np.minimum((cdf < u).sum(axis=1), logits.shape[1] - 1)
             self.obs, reward, term, trunc, info = self.envs.step(actions)
             obs_buf[t], act_buf[t], rew_buf[t], done_buf[t], logit_buf[t] = obs, actions, reward, term | trunc, logits
-            if info and "_episode" in info:
+            if "episode" in info:
                 done = info["_episode"]
                 self.episode_returns.extend(info["episode"]["r"][done].tolist())
                 self.episode_lengths.extend(info["episode"]["l"][done].tolist())

@@ -187,7 +187,8 @@ def train(args: Args) -> dict[str, float]:
     logdir = args.logdir or f"runs/ppo_{args.env}/seed{args.seed}"
     set_seed(args.seed, paddle=True)
     eval_env.reset(seed=args.seed + 10_000)
-    envs = make_vector_env(args.env, args.num_envs, num_actors=args.actors)
+    # same-step autoreset, gymnasium's infos; episode returns from gymnasium's own wrapper
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(make_vector_env(args.env, args.num_envs, num_actors=args.actors))
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     obs_dim = int(np.prod(obs_space.shape))
     act_dim = int(np.prod(act_space.shape)) if continuous else int(act_space.n)
@@ -229,10 +230,10 @@ def train(args: Args) -> dict[str, float]:
             value, action, logprob, _ = agent.sample(nobs)
             obs, reward, term, trunc, info = envs.step(np.clip(action, low, high) if continuous else action)
             boot = None
-            if info and trunc.any():  # bootstrap time-limit truncations from V(final obs)
+            if trunc.any():  # bootstrap time-limit truncations from V(final obs)
                 boot = np.zeros(args.num_envs, np.float32)
-                boot[trunc] = agent.value(norm(info["final_obs"][trunc]))
-            if info:
+                boot[trunc] = agent.value(norm(np.stack(info["final_obs"][trunc])))
+            if "episode" in info:
                 episodes.extend(info["episode"]["r"][info["_episode"]].tolist())
             if args.norm_reward:  # gymnasium's NormalizeReward, vectorised
                 disc_ret = disc_ret * args.gamma * (1.0 - term) + reward

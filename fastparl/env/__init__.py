@@ -8,7 +8,8 @@ PARL's names, on gymnasium: :class:`CompatWrapper` and :func:`is_gym_version_ge`
 fastparl's own: :func:`make_vector_env`, :class:`LocalVectorEnv` and :class:`RemoteVectorEnv` (many
 gymnasium envs per call, buffers in shared memory, optionally in actor processes; each a
 ``gymnasium.vector.VectorEnv``), :func:`register_vector_env` (for ``gymnasium.make_vec``),
-:class:`GymAdapter`.
+:class:`GymAdapter`; the submodule ``sb3`` (Stable-Baselines3's ``VecEnv`` API on them:
+``FastparlVecEnv``, ``make_sb3_vec_env``; needs the ``[sb3]`` extra), loaded on first use.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from fastparl.env.spaces import GymAdapter, action_dtype, check_spaces
 from fastparl.env.vector import LocalVectorEnv, RemoteVectorEnv, make_vector_env
 from fastparl.env.vector_env import VectorEnv
 
-_LAZY_MODULES = {"atari_wrappers", "mujoco_wrappers", "multiagent_env"}
+_LAZY_MODULES = {"atari_wrappers", "mujoco_wrappers", "multiagent_env", "sb3"}
 
 __all__ = [
     "V_GYM_CHANGED",

@@ -198,6 +198,10 @@ class Block:
             out.append(attr(*args, **(kwargs or {})) if callable(attr) else attr)
         return out
 
+    def apply(self, fn: Callable[[gym.Env], Any], indices: frozenset[int] | None = None) -> list[tuple[int, Any]]:
+        """``(index in the vector env, fn(env))`` for each env of the block (whose index is in ``indices``)."""
+        return [(self.lo + i, fn(env)) for i, env in enumerate(self.envs) if indices is None or self.lo + i in indices]
+
     def set_attr(self, name: str, values: Sequence[Any]) -> None:
         """Set ``name`` on env ``i`` to ``values[lo + i]`` (``values``: one per env of the vector env)."""
         for i, env in enumerate(self.envs):

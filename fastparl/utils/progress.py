@@ -79,8 +79,10 @@ class TrainLogger:
     ``env_steps`` (the x axis of ``fastparl plot``) and ``time_elapsed`` in seconds.
 
     Args:
-        logdir: directory to create (kept if it exists; ``progress.csv`` is overwritten).
+        logdir: directory to create (kept if it exists; ``progress.csv`` is overwritten unless ``resume``).
         tensorboard: also write TensorBoard events with tensorboardX when it is installed.
+        resume_from: keep the rows of an existing ``progress.csv`` up to this env step and go on after
+            them (``time_elapsed`` too): a run resumed from a checkpoint taken at that step.
         flush_every: flush the csv every this many rows (rows are also flushed by
             :meth:`close` and on new keys).
         echo: also print each row through :mod:`fastparl.utils.logger`.
@@ -91,17 +93,24 @@ class TrainLogger:
         >>> tl.close()
     """
 
-    def __init__(self, logdir: str, tensorboard: bool = True, flush_every: int = 1, echo: bool = False) -> None:
+    def __init__(self, logdir: str, tensorboard: bool = True, flush_every: int = 1, echo: bool = False,
+                 resume_from: int | None = None) -> None:
         self.logdir = logdir
         os.makedirs(logdir, exist_ok=True)
         self.path = os.path.join(logdir, "progress.csv")
+        kept = [] if resume_from is None else [  # a resumed run continues its csv, from its checkpoint's step
+            row for row in _read_rows(self.path) if int(row.get("env_steps", 0)) <= resume_from]
         self._file = open(self.path, "w", newline="")  # noqa: SIM115 - closed in close()
         self._fields: list[str] = []
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = kept
+        for row in kept:
+            self._fields.extend(k for k in row if k not in self._fields)
         self._writer: csv.DictWriter[str] | None = None
         self._flush_every = max(1, int(flush_every))
         self._echo = echo
-        self._start = time.time()
+        self._start = time.time() - (float(kept[-1].get("time_elapsed", 0.0)) if kept else 0.0)
+        if kept:
+            self._rewrite()
         self._tb: Any = None
         if tensorboard:
             try:
@@ -146,6 +155,13 @@ class TrainLogger:
         self._writer.writerows(self._rows)
         self._file.flush()
 
+    def flush(self) -> None:
+        """Write what was logged to disk now (a checkpoint is about to be taken)."""
+        if not self._file.closed:
+            self._file.flush()
+        if self._tb is not None:
+            self._tb.flush()
+
     def close(self) -> None:
         """Flush and close the csv and the TensorBoard writer."""
         if not self._file.closed:
@@ -160,6 +176,28 @@ class TrainLogger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_rows(path: str) -> list[dict[str, Any]]:
+    """The rows of an existing progress.csv (numbers as numbers), or [] if there is none."""
+    if not os.path.isfile(path):
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for raw in csv.DictReader(f):
+            row: dict[str, Any] = {}
+            for key, value in raw.items():
+                if value in ("", None):
+                    continue
+                try:
+                    row[key] = int(value)
+                except ValueError:
+                    try:
+                        row[key] = float(value)
+                    except ValueError:
+                        row[key] = value
+            rows.append(row)
+    return rows
 
 
 def progress_bar(total: int, desc: str | None = None, disable: bool | None = None, **kwargs: Any) -> Any:

@@ -19,16 +19,23 @@ def _rollout(env, steps=300, seed=3):
         if info:
             mask = info["_final_obs"]
             assert mask.any() and (mask == (term | trunc)).all()
+            assert np.array_equal(mask, info["_episode"])
             finals += int(mask.sum())
-            episodes += list(info["episode"]["r"][info["_episode"]])
+            episodes += list(info["episode"]["r"][mask])
         else:
             assert not (term | trunc).any()
     return np.stack(out), finals, episodes
 
 
-def test_remote_matches_in_process(local):
-    a = make_vector_env("CartPole-v1", 6, num_actors=0)
-    b = make_vector_env("CartPole-v1", 6, num_actors=2)
+@pytest.mark.parametrize("info_format", ["gymnasium", "fastparl"])
+def test_remote_matches_in_process(local, info_format):
+    """Same steps, final observations and episode returns in-process and over actors, in both info
+    formats (gymnasium's, the default, with its RecordEpisodeStatistics; fastparl's, counted in the actors)."""
+    def make(num_actors):
+        env = make_vector_env("CartPole-v1", 6, num_actors=num_actors, info_format=info_format)
+        return gym.wrappers.vector.RecordEpisodeStatistics(env) if info_format == "gymnasium" else env
+
+    a, b = make(0), make(2)
     try:
         oa, fa, ea = _rollout(a)
         ob, fb, eb = _rollout(b)
@@ -40,8 +47,42 @@ def test_remote_matches_in_process(local):
     assert all(10 <= r <= 500 for r in ea)  # CartPole: +1 per step
 
 
+def test_default_infos_are_gymnasiums_and_both_formats_count_the_same_episodes(local):
+    """The default info format is gymnasium's (so its RecordEpisodeStatistics wraps a default env); the
+    opt-in fastparl format's dense final_obs and episode stats agree with it step by step."""
+    for num_actors in (0, 2):
+        default = make_vector_env("CartPole-v1", 4, num_actors=num_actors, max_episode_steps=20)
+        assert default.info_format == "gymnasium"
+        ours = gym.wrappers.vector.RecordEpisodeStatistics(default)
+        dense = make_vector_env("CartPole-v1", 4, num_actors=num_actors, max_episode_steps=20, info_format="fastparl")
+        try:
+            ours.reset(seed=2)
+            dense.reset(seed=2)
+            rng, ended = np.random.default_rng(2), 0
+            for _ in range(60):
+                act = rng.integers(0, 2, 4)
+                o1, r1, te1, tr1, i1 = ours.step(act)
+                o2, r2, te2, tr2, i2 = dense.step(act)
+                assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
+                assert np.array_equal(te1, te2) and np.array_equal(tr1, tr2)
+                assert i1.keys() == ({"final_obs", "_final_obs", "final_info", "_final_info", "episode", "_episode"}
+                                     if (te1 | tr1).any() else set())
+                if i1:
+                    m = i1["_final_obs"]
+                    assert np.array_equal(m, i2["_final_obs"]) and np.array_equal(m, i2["_episode"])
+                    assert i1["final_obs"].dtype == object and all(x is None for x in i1["final_obs"][~m])
+                    assert np.array_equal(np.stack(i1["final_obs"][m]), i2["final_obs"][m])
+                    assert np.array_equal(i1["episode"]["r"][m], i2["episode"]["r"][m])
+                    assert np.array_equal(i1["episode"]["l"][m], i2["episode"]["l"][m])
+                    ended += int(m.sum())
+            assert ended >= 8  # terminations and 20-step truncations
+        finally:
+            ours.close()
+            dense.close()
+
+
 def test_autoreset_gives_final_obs_and_new_episode():
-    env = LocalVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+    env = gym.wrappers.vector.RecordEpisodeStatistics(LocalVectorEnv([lambda: gym.make("CartPole-v1")] * 2))
     env.reset(seed=0)
     for _ in range(200):
         obs, rew, term, trunc, info = env.step(np.ones(2, dtype=np.int64))  # always push right: falls fast
@@ -136,7 +177,8 @@ def test_same_results_as_gymnasium_sync_vector_env(limit):
         assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
         assert np.array_equal(te1, te2) and np.array_equal(tr1, tr2)
         if (te1 | tr1).any():
-            assert np.array_equal(i1["final_obs"][i1["_final_obs"]], np.stack(i2["final_obs"][i2["_final_obs"]]))
+            assert np.array_equal(np.stack(i1["final_obs"][i1["_final_obs"]]),
+                                  np.stack(i2["final_obs"][i2["_final_obs"]]))
         truncated += int(tr1.sum())
     assert (truncated > 0) == (limit is not None)
 
@@ -152,12 +194,13 @@ def _group_policy(obs, g, k):
                                                      (2, 2, False), (2, 4, False)])
 def test_groups_give_the_same_transitions_as_lockstep(local, num_actors, groups, futex):
     """Groups stepped out of phase (double-buffered) give exactly the transitions of stepping every env in
-    lockstep with the same actions: observations, rewards, flags, final observations and episode stats;
-    with steps signalled through futexes or through remote calls."""
+    lockstep with the same actions: observations, rewards, flags, final observations and episode stats
+    (fastparl's info format; gymnasium's: tests/unit/env/test_vector_gymnasium.py); with steps signalled
+    through futexes or through remote calls."""
     n, steps = 12, 60
     fns = [lambda: gym.make("CartPole-v1", max_episode_steps=25)] * n  # terminations and truncations both
-    ref = LocalVectorEnv(fns)
-    env = RemoteVectorEnv(fns, num_actors=num_actors, groups=groups, futex=futex)
+    ref = LocalVectorEnv(fns, info_format="fastparl")
+    env = RemoteVectorEnv(fns, num_actors=num_actors, groups=groups, futex=futex, info_format="fastparl")
     assert (env.ctl is not None) == futex
     try:
         assert len(env.group_slices) == groups and sum(s.stop - s.start for s in env.group_slices) == n

@@ -187,7 +187,7 @@ def test_wrappers_on_top(request, where):
             for env in pair(AutoresetMode.SAME_STEP):  # gymnasium 1.x refuses same-step envs here: ours too
                 with pytest.raises(ValueError, match="NEXT_STEP"):
                     wrap(env)
-        # fastparl's format (the default): episode stats as RecordEpisodeStatistics counts them
+        # fastparl's format (opt-in): episode stats as RecordEpisodeStatistics counts them
         ours, ref = pair(AutoresetMode.SAME_STEP, info_format="fastparl")
         ref = W.RecordEpisodeStatistics(ref)
         ours.reset(seed=1)

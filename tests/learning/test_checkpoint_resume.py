@@ -1,0 +1,68 @@
+"""A long off-policy run survives being killed: ``--resume`` continues from its last checkpoint exactly as the
+uninterrupted run would (examples/_checkpoint.py): the same final weights, bit for bit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("paddle")
+from _examples import ROOT  # noqa: E402
+
+ARGS = ["--env", "Pendulum-v1", "--seed", "3", "--total-steps", "2400", "--warmup-steps", "300", "--hidden", "32",
+        "--batch-size", "64", "--eval-every", "1000", "--eval-episodes", "1", "--no-tensorboard"]
+
+
+def _run(algo: str, logdir: str, *extra: str, wait: bool = True) -> subprocess.Popen:
+    cmd = [sys.executable, os.path.join(ROOT, "examples", algo, "train.py"), *ARGS, "--logdir", logdir, *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if wait:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    return proc
+
+
+def _weights(logdir: str) -> dict[str, np.ndarray]:
+    import paddle
+
+    return {k: np.asarray(v) for k, v in paddle.load(os.path.join(logdir, "model.ckpt.pdparams")
+                                                     if os.path.exists(os.path.join(logdir, "model.ckpt.pdparams"))
+                                                     else os.path.join(logdir, "model.ckpt")).items()}
+
+
+def _checkpoint_step(logdir: str) -> int:
+    import pickle
+
+    path = os.path.join(logdir, "checkpoint", "state.pkl")
+    try:
+        with open(path, "rb") as f:
+            return int(pickle.load(f)["counters"]["step"])
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError):
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["SAC", "TD3"])
+def test_a_killed_run_resumed_ends_with_the_same_weights(tmp_path, algo):
+    whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
+    _run(algo, whole)
+    proc = _run(algo, broken, "--checkpoint-every", "0.01", wait=False)
+    deadline = time.monotonic() + 300
+    while _checkpoint_step(broken) < 1400:  # past warm-up and an evaluation: learning and all RNGs in play
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _checkpoint_step(broken) < 2400
+    _run(algo, broken, "--resume", "--checkpoint-every", "0.01")
+    a, b = _weights(whole), _weights(broken)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "the resumed run diverged"
+    rows = open(os.path.join(broken, "progress.csv")).read().splitlines()
+    steps = [int(r.split(",")[0]) for r in rows[1:]]
+    assert steps == sorted(steps) and steps[-1] == 2400  # the csv goes on after the checkpoint, no repeats
