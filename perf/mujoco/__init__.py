@@ -1,0 +1,1 @@
+"""``python -m perf.mujoco``: the mid-scale MuJoCo reproduction runs (a resumable run list, see runs.py)."""

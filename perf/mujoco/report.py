@@ -1,0 +1,86 @@
+"""``python -m perf.mujoco report``: the mid-scale table (mean ± std over seeds) and curves, beside published values.
+
+Writes perf/results/mujoco.{md,json,png}.  ``PUBLISHED`` holds the published values at the same step counts, each
+with its source, env version and uncertainty; a row without one says so (never a guessed number).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from perf.common.plots import pyplot, save
+from perf.mujoco.runs import ROOT, Run, _done, _progress
+
+OUT = os.path.dirname(ROOT)
+# group -> (value, uncertainty, source).  Filled from sources reachable here (issue 19); empty: not found yet.
+PUBLISHED: dict[str, tuple[float, float, str]] = {}
+
+
+def _curve(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    path = os.path.join(run.folder, "progress.csv")
+    if os.path.isfile(path):
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("eval_return"):
+                    xs.append(int(float(row["env_steps"])))
+                    ys.append(float(row["eval_return"]))
+    return np.asarray(xs), np.asarray(ys)
+
+
+def report(runs: list[Run]) -> int:
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r.group].append(r)
+    rows: list[dict[str, Any]] = []
+    for g, rs in groups.items():
+        done = [r for r in rs if _done(r)]
+        finals = [_progress(r)["eval_return"] for r in done]
+        hours = [_progress(r)["time_s"] / 3600 for r in done]
+        rate = [_progress(r)["steps"] / max(_progress(r)["time_s"], 1e-9) for r in done]
+        pub = PUBLISHED.get(g)
+        rows.append({"group": g, "algo": rs[0].algo, "env": rs[0].env, "steps": rs[0].steps, "seeds_done": len(done),
+                     "seeds": len(rs), "mean": float(np.mean(finals)) if finals else None,
+                     "std": float(np.std(finals)) if finals else None, "wall_h": float(np.mean(hours)) if hours else None,
+                     "steps_per_s": float(np.mean(rate)) if rate else None, "published": pub})
+    lines = ["# Mid-scale MuJoCo runs (`python -m perf.mujoco`)", "",
+             "Final evaluation: mean of 10 deterministic episodes at the end of each run; mean ± std over seeds.", "",
+             "| algorithm | env | steps | seeds done | final return | wall (h / run) | env steps/s | published |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        val = "—" if r["mean"] is None else f"{r['mean']:.0f} ± {r['std']:.0f}"
+        pub = "not found yet" if r["published"] is None else f"{r['published'][0]:.0f} ± {r['published'][1]:.0f} ({r['published'][2]})"
+        wall = "—" if r["wall_h"] is None else f"{r['wall_h']:.1f}"
+        rate = "—" if r["steps_per_s"] is None else f"{r['steps_per_s']:.0f}"
+        lines.append(f"| {r['algo']} | {r['env']} | {r['steps']:,} | {r['seeds_done']} / {r['seeds']} | {val} | "
+                     f"{wall} | {rate} | {pub} |")
+    lines += ["", "Each run: `python -m perf.mujoco command <run>` prints its command; `python -m perf.mujoco status` "
+              "what is left.", "", "![mujoco.png](mujoco.png)", ""]
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "mujoco.md"), "w") as f:
+        f.write("\n".join(lines))
+    with open(os.path.join(OUT, "mujoco.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    plt = pyplot()
+    if plt is not None:
+        fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.2), squeeze=False)
+        for ax, (g, rs) in zip(axes[0], groups.items()):
+            curves = [_curve(r) for r in rs]
+            curves = [c for c in curves if len(c[0])]
+            if curves:
+                n = min(len(c[0]) for c in curves)
+                x = curves[0][0][:n]
+                ys = np.stack([c[1][:n] for c in curves])
+                ax.plot(x, ys.mean(0))
+                ax.fill_between(x, ys.mean(0) - ys.std(0), ys.mean(0) + ys.std(0), alpha=0.3)
+            ax.set_title(g, fontsize=9)
+            ax.set_xlabel("env steps")
+        save(fig, OUT, "mujoco.png")
+    print("\n".join(lines))
+    return 0
