@@ -566,7 +566,7 @@ def _actors_of(group: int, groups: int, num_actors: int) -> list[int]:
 def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: bool = True, groups: int = 1,
                     futex: bool | None = None, pin: bool = False,
                     autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP, info_format: str = "gymnasium",
-                    **make_kwargs: Any) -> LocalVectorEnv | RemoteVectorEnv:
+                    engine: str = "fastparl", **make_kwargs: Any) -> Any:
     """Make ``num_envs`` copies of an environment, in-process (``num_actors=0``) or over actors.
 
     Args:
@@ -583,8 +583,27 @@ def make_vector_env(env: str | EnvFn, num_envs: int, num_actors: int = 0, copy: 
         info_format: ``"gymnasium"`` (default: ``SyncVectorEnv``'s infos exactly; episode stats from
             gymnasium's ``RecordEpisodeStatistics``) or ``"fastparl"`` (dense ``final_obs`` and ``episode``
             stats counted in the actors, no env infos; SAME_STEP only).
-        **make_kwargs: passed to ``gymnasium.make`` when ``env`` is an id.
+        engine: ``"fastparl"`` (default: any gymnasium env, stepped here or in fastparl's actors) or
+            ``"envpool"`` (opt-in: EnvPool's C++ envs for the ids it has, behind the same interface; see
+            :mod:`fastparl.env.envpool_engine` for what it changes).  ``num_actors``, ``copy``, ``groups``,
+            ``futex``, ``pin`` and ``info_format`` are fastparl's; EnvPool takes ``make_kwargs``.
+        **make_kwargs: passed to ``gymnasium.make`` when ``env`` is an id (to ``envpool.make`` for EnvPool).
+
+    Returns:
+        a :class:`LocalVectorEnv` or :class:`RemoteVectorEnv` (an ``EnvPoolVectorEnv`` for EnvPool): all are
+        ``gymnasium.vector.VectorEnv``.
     """
+    if engine == "envpool":
+        if not isinstance(env, str):
+            raise TypeError("engine='envpool' takes a gymnasium id that EnvPool implements, not a function")
+        if num_actors or groups != 1 or pin:
+            raise ValueError("engine='envpool' steps its envs in EnvPool's own threads: num_actors, groups and pin "
+                             "are fastparl's; pass num_threads=... for EnvPool instead")
+        from fastparl.env.envpool_engine import EnvPoolVectorEnv
+
+        return EnvPoolVectorEnv(env, int(num_envs), autoreset_mode=autoreset_mode, **make_kwargs)
+    if engine != "fastparl":
+        raise ValueError(f"engine={engine!r}: use 'fastparl' (default) or 'envpool'")
     if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
         raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
     fn = _EnvMaker(env, make_kwargs) if isinstance(env, str) else env

@@ -85,3 +85,18 @@ def test_unknown_ids_and_modes_are_refused():
         EnvPoolVectorEnv("NoSuchEnv-v0", 2)
     with pytest.raises(ValueError, match="SAME_STEP or NEXT_STEP"):
         EnvPoolVectorEnv("CartPole-v1", 2, autoreset_mode="disabled")
+
+
+def test_make_vector_env_takes_the_envpool_engine_only_when_asked():
+    from fastparl.env import make_vector_env
+
+    env = make_vector_env("CartPole-v1", 2, engine="envpool")
+    try:
+        assert isinstance(env, EnvPoolVectorEnv)
+    finally:
+        env.close()
+    assert not isinstance(make_vector_env("CartPole-v1", 2), EnvPoolVectorEnv)  # never chosen silently
+    with pytest.raises(ValueError, match="num_actors"):
+        make_vector_env("CartPole-v1", 2, num_actors=2, engine="envpool")
+    with pytest.raises(ValueError, match="engine="):
+        make_vector_env("CartPole-v1", 2, engine="nope")
