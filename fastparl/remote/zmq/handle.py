@@ -139,6 +139,12 @@ class ZmqActor(TrackedActor):
 
     def _lost(self, what: str) -> FastparlError:
         self._exited.wait(1.0)  # the worker's notice is on its way (the link closing came first)
+        if self.exit_info is None and not self.worker.lost:  # the worker says nothing: the link broke, not the process
+            return ActorDiedError(
+                f"actor {self.cls_name} (pid {self.pid} on {self.host}) lost its connection to this driver during "
+                f"{what}, and its worker reported no exit (the TCP connection was reset or re-made: replies in "
+                "flight may be lost). It is ended now.\nCalls on this actor will fail from now on: create a new one "
+                "(or use @remote_class(max_restarts=...)).")
         code, tail, reason = self.exit_info or (None, "", "")
         if reason.startswith("actor ") and "max_memory" in reason:
             return ResourceError(reason)

@@ -560,3 +560,55 @@ def test_heavy_output_with_a_busy_driver_costs_no_actor_and_no_line(fresh, token
     assert driver.returncode == 0 and "DRIVER DONE" in text, text[-3000:]
     got = {int(m) for m in re.findall(r"line (\d+)$", text, re.M)}
     assert len(got) == lines, f"{lines - len(got)} of {lines} lines lost"
+
+
+class _Cuttable:
+    def sleep(self, s):
+        time.sleep(s)
+        return s
+
+    def cut_later(self, port, after):
+        """Shut this actor's TCP connection to its driver down from inside, ``after`` s from now."""
+        import socket
+        import threading
+
+        import psutil
+
+        def cut():
+            time.sleep(after)
+            for c in psutil.Process().net_connections(kind="tcp"):
+                if c.raddr and c.raddr.port == port:
+                    s = socket.socket(fileno=os.dup(c.fd))
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+
+        threading.Thread(target=cut, daemon=True).start()
+        return True
+
+
+def test_a_reset_actor_connection_never_hangs_a_call(cluster, use_token):
+    """A connection re-made under a live actor (a TCP reset, not a partition): calls end, served or failed."""
+    _connect(cluster[0])
+    try:
+        a = fastparl.remote_class(wait=False)(_Cuttable)()
+        hub = fastparl.remote.current_backend().hub.port
+        assert a.sleep(0).result(timeout=10) == 0
+        assert a.cut_later(hub, 0.3).result(timeout=10)
+        futures, t0 = [], time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            try:
+                futures.append(a.sleep(0.0))
+            except ActorDiedError:
+                break
+            time.sleep(0.002)
+        outcomes = []
+        for f in futures:
+            try:
+                outcomes.append(f.result(timeout=10))  # a FutureTimeoutError here is the hang this guards
+            except ActorDiedError as e:
+                outcomes.append(e)
+        died = [o for o in outcomes if isinstance(o, ActorDiedError)]
+        assert all(o == 0.0 for o in outcomes if not isinstance(o, ActorDiedError))
+        assert not died or "lost its connection to this driver" in str(died[0]), died[0]
+    finally:
+        fastparl.disconnect()
