@@ -9,9 +9,12 @@ What is saved, into one folder written atomically (a temporary folder, then rena
   evaluation envs' ``np_random``;
 * the loop's counters (env steps, episodes, wall time, last evaluation).
 
-The loop saves between episodes, just before the next ``reset`` (never at an evaluation step), so a
-resumed run starts that same episode with the same random states: it continues exactly as the
+The off-policy loop saves between episodes, just before the next ``reset`` (never at an evaluation step),
+so a resumed run starts that same episode with the same random states: it continues exactly as the
 uninterrupted run would (``tests/learning/test_checkpoint_resume.py`` checks the weights are identical).
+PPO saves between updates, with its normalisers, schedules and agent's generator (``extra``); its envs'
+episodes cannot be saved (they may run in actors), so a resumed PPO run starts new episodes: it
+continues the same learning, not bit for bit.
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ def _learners(alg: Any) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dict[str, Any]) -> None:
-    """Write the checkpoint (see the module docstring) to ``folder``, replacing the last one."""
+def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dict[str, Any],
+         extra: dict[str, Any] | None = None) -> None:
+    """Write the checkpoint (see the module docstring) to ``folder``, replacing the last one.  ``rpm`` may be
+    None (on-policy); ``extra`` holds picklable objects of the loop (normalisers, schedulers, ...)."""
     import paddle
 
     tmp = folder + ".tmp"
@@ -63,13 +68,15 @@ def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dic
         else:
             numbers[name] = value
     paddle.save(params, os.path.join(tmp, "learners.pdparams"))
-    n = rpm.size()
-    np.savez(os.path.join(tmp, "replay.npz"), obs=rpm.obs[:n], action=rpm.action[:n], reward=rpm.reward[:n],
-             terminal=rpm.terminal[:n], next_obs=rpm.next_obs[:n],
-             other=np.array([rpm.size(), rpm._curr_pos], dtype=np.int64))
+    if rpm is not None:
+        n = rpm.size()
+        np.savez(os.path.join(tmp, "replay.npz"), obs=rpm.obs[:n], action=rpm.action[:n], reward=rpm.reward[:n],
+                 terminal=rpm.terminal[:n], next_obs=rpm.next_obs[:n],
+                 other=np.array([rpm.size(), rpm._curr_pos], dtype=np.int64))
     state = {"counters": dict(counters), "numbers": numbers, "numpy": np.random.get_state(),
-             "paddle": paddle.get_rng_state(), "rpm_rng": None if rpm.rng is None else rpm.rng.bit_generator.state,
-             "envs": [env.unwrapped.np_random.bit_generator.state for env in envs]}
+             "paddle": paddle.get_rng_state(),
+             "rpm_rng": None if rpm is None or rpm.rng is None else rpm.rng.bit_generator.state,
+             "envs": [env.unwrapped.np_random.bit_generator.state for env in envs], "extra": extra or {}}
     with open(os.path.join(tmp, "state.pkl"), "wb") as f:
         pickle.dump(state, f)
     old = folder + ".old"
@@ -81,8 +88,9 @@ def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dic
 
 
 def load(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...]) -> dict[str, Any]:
-    """Restore what :func:`save` wrote into ``agent``, ``rpm`` and ``envs`` (made as for a new run, and reset
-    once so that their ``np_random`` exists); returns the loop's counters."""
+    """Restore what :func:`save` wrote into ``agent``, ``rpm`` (or None) and ``envs`` (made as for a new run,
+    and reset once so that their ``np_random`` exists); returns the loop's counters, with the ``extra``
+    objects under ``"extra"``."""
     import paddle
 
     with open(os.path.join(folder, "state.pkl"), "rb") as f:
@@ -95,15 +103,16 @@ def load(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...]) -> dict[str, 
             value.set_value(params[name])
         elif kind == "number" and name in state["numbers"]:
             setattr(agent.alg, name, state["numbers"][name])
-    with np.load(os.path.join(folder, "replay.npz")) as data:
-        size, pos = (int(x) for x in data["other"])
-        for key in ("obs", "action", "reward", "terminal", "next_obs"):
-            getattr(rpm, key)[:size] = data[key]
-    rpm._curr_size, rpm._curr_pos = size, pos
-    if state["rpm_rng"] is not None and rpm.rng is not None:
-        rpm.rng.bit_generator.state = state["rpm_rng"]
+    if rpm is not None:
+        with np.load(os.path.join(folder, "replay.npz")) as data:
+            size, pos = (int(x) for x in data["other"])
+            for key in ("obs", "action", "reward", "terminal", "next_obs"):
+                getattr(rpm, key)[:size] = data[key]
+        rpm._curr_size, rpm._curr_pos = size, pos
+        if state["rpm_rng"] is not None and rpm.rng is not None:
+            rpm.rng.bit_generator.state = state["rpm_rng"]
     np.random.set_state(state["numpy"])
     paddle.set_rng_state(state["paddle"])
     for env, s in zip(envs, state["envs"], strict=True):
         env.unwrapped.np_random.bit_generator.state = s
-    return state["counters"]
+    return {**state["counters"], "extra": state.get("extra", {})}

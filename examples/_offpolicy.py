@@ -169,7 +169,7 @@ def train(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyA
     resumed = bool(getattr(args, "resume", False)) and checkpoint.exists(ckpt)
     if resumed:
         counters = checkpoint.load(ckpt, agent, rpm, (env, eval_env))
-        logger.info(f"{name}: resumed from {ckpt} at step {counters['step']} (a new episode starts)")
+        logger.info(f"{name}: resumed from {ckpt} at step {counters['step']} (continuing exactly)")
     tlog = TrainLogger(logdir, tensorboard=args.tensorboard, resume_from=int(counters["step"]) if resumed else None)
     logger.info(f"{name} on {args.env}: obs_dim {obs_dim}, act_dim {act_dim}, logdir {logdir}")
 

@@ -47,6 +47,8 @@ from fastparl.utils.arguments import parse_args as fastparl_parse_args
 from fastparl.utils import TrainLogger, logger, set_seed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # examples/: _checkpoint
+import _checkpoint as checkpoint  # noqa: E402
 from ppo_model import PPOAgent, PPOModel  # noqa: E402
 
 # Hyper-parameters by action type: discrete = rl-baselines3-zoo's CartPole-v1 PPO, continuous =
@@ -98,6 +100,10 @@ class Args:
     logdir: str | None = None
     """progress.csv + TensorBoard (default runs/ppo_<env>/seed<seed>)"""
     tensorboard: bool = True
+    checkpoint_every: float = 0.0
+    """seconds between checkpoints into <logdir>/checkpoint, taken between updates (0: none; --learners 1 only)"""
+    resume: bool = False
+    """continue from <logdir>/checkpoint if there is one (new episodes start; see examples/_checkpoint.py)"""
 
 
 def resolve(args: Args, continuous: bool) -> Args:
@@ -212,17 +218,32 @@ def train(args: Args) -> dict[str, float]:
     if args.learners > 1:
         group = start_learners(args, agent, functools.partial(build_learner, obs_dim, act_dim, continuous, args,
                                                               num_updates))
-    tlog = TrainLogger(logdir, tensorboard=args.tensorboard)
     initial_return = evaluate(agent, eval_env, norm, args.eval_episodes)
+    ckpt = os.path.join(logdir, "checkpoint")
+    if (args.checkpoint_every or args.resume) and args.learners > 1:
+        raise ValueError("--checkpoint-every / --resume need --learners 1 (the learner group's state is not saved)")
     logger.info(f"PPO on {args.env} ({'continuous' if continuous else 'discrete'}): {args.num_envs} envs x "
                 f"{args.num_steps} steps, {num_updates} updates, actors {args.actors}, learners {args.learners}, "
                 f"initial eval {initial_return:.1f}; logging to {os.path.abspath(logdir)} (progress.csv"
                 f"{', TensorBoard' if args.tensorboard else ''})")
 
-    obs, _ = envs.reset(seed=args.seed)
     steps, sample_time, episodes = 0, 0.0, deque(maxlen=20)  # returns of the last 20 episodes
+    first, reset_seed = 1, args.seed
+    if args.resume and checkpoint.exists(ckpt):
+        saved = checkpoint.load(ckpt, agent, None, (eval_env,))
+        extra = saved["extra"]
+        norm.rms, rew_rms, episodes, agent.lr_scheduler = extra["obs_rms"], extra["rew_rms"], extra["episodes"], \
+            extra["lr_scheduler"]
+        agent.rng.bit_generator.state = extra["agent_rng"]
+        steps, sample_time, first = int(saved["step"]), float(saved["sample_time"]), int(saved["update"]) + 1
+        reset_seed = args.seed + 7919 * first  # the envs' episodes were not saved: new ones, from another seed
+        start -= float(saved["wall"])
+        logger.info(f"PPO: resumed from {ckpt} at update {first - 1} (step {steps}); the envs start new episodes")
+    tlog = TrainLogger(logdir, tensorboard=args.tensorboard, resume_from=steps if first > 1 else None)
+    obs, _ = envs.reset(seed=reset_seed)
     low, high = (act_space.low, act_space.high) if continuous else (None, None)
-    for update in range(1, num_updates + 1):
+    next_ckpt = time.time() + args.checkpoint_every
+    for update in range(first, num_updates + 1):
         t0 = time.time()
         rollout.reset()
         for _ in range(args.num_steps):
@@ -258,6 +279,13 @@ def train(args: Args) -> dict[str, float]:
                  **diagnostics)
         if update % max(1, num_updates // 10) == 0 and episodes:
             logger.info(f"step {steps}: mean return of the last {len(episodes)} episodes {np.mean(episodes):.1f}")
+        if args.checkpoint_every and time.time() >= next_ckpt and update < num_updates:
+            checkpoint.save(ckpt, agent, None, (eval_env,),
+                            {"step": steps, "update": update, "sample_time": sample_time, "wall": time.time() - start},
+                            {"obs_rms": norm.rms, "rew_rms": rew_rms, "episodes": episodes,
+                             "lr_scheduler": agent.lr_scheduler, "agent_rng": agent.rng.bit_generator.state})
+            tlog.flush()
+            next_ckpt = time.time() + args.checkpoint_every
     envs.close()
     if group is not None:
         group.close()

@@ -54,7 +54,7 @@ class Run:
         script = os.path.join("examples", self.algo, "train.py")
         cmd = [sys.executable, script, "--env", self.env, "--total-steps", str(self.steps), "--seed", str(self.seed),
                "--logdir", os.path.relpath(self.folder, REPO), "--no-tensorboard"]
-        if self.algo in ("SAC", "TD3", "DDPG"):
+        if self.algo in ("SAC", "TD3", "DDPG", "PPO"):
             cmd += ["--checkpoint-every", str(CHECKPOINT_EVERY_S), "--resume"]
         return cmd
 

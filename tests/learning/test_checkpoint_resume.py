@@ -66,3 +66,34 @@ def test_a_killed_run_resumed_ends_with_the_same_weights(tmp_path, algo):
     rows = open(os.path.join(broken, "progress.csv")).read().splitlines()
     steps = [int(r.split(",")[0]) for r in rows[1:]]
     assert steps == sorted(steps) and steps[-1] == 2400  # the csv goes on after the checkpoint, no repeats
+
+
+@pytest.mark.slow
+def test_a_killed_ppo_run_resumes_its_schedules_and_counters(tmp_path):
+    """PPO's envs cannot be saved (a resumed run starts new episodes), but everything that learns is: the
+    learning-rate schedule goes on where it stopped, the step count and the csv continue, the run finishes."""
+    args = ["--env", "CartPole-v1", "--seed", "2", "--total-steps", "20000", "--eval-episodes", "1",
+            "--no-tensorboard"]
+    whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
+    script = os.path.join(ROOT, "examples", "PPO", "train.py")
+    subprocess.run([sys.executable, script, *args, "--logdir", whole], check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen([sys.executable, script, *args, "--logdir", broken, "--checkpoint-every", "0.01"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while _checkpoint_step(broken) < 8000:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run([sys.executable, script, *args, "--logdir", broken, "--resume"], capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0 and "resumed from" in resumed.stderr + resumed.stdout, resumed.stderr[-3000:]
+
+    def lrs(logdir):
+        import csv
+
+        with open(os.path.join(logdir, "progress.csv"), newline="") as f:
+            return {int(r["env_steps"]): float(r["lr"]) for r in csv.DictReader(f) if r.get("lr")}
+
+    a, b = lrs(whole), lrs(broken)
+    assert a == b, "the learning-rate schedule (and the step count) did not continue where it stopped"
