@@ -1,7 +1,9 @@
 """``python -m perf.mujoco report``: the mid-scale table (mean ± std over seeds) and curves, beside published values.
 
 Writes perf/results/mujoco.{md,json,png}.  ``PUBLISHED`` holds the published values at the same step counts, each
-with its source, env version and uncertainty; a row without one says so (never a guessed number).
+with its source, env version and uncertainty, read from published data files (see the comment there); a row
+without one says so (never a guessed number).  Env versions differ (-v1/-v3 there, -v5 here): the dynamics
+are the same MuJoCo models, but -v5 fixed several bugs, so a difference within the seeds' spread is no finding.
 """
 
 from __future__ import annotations
@@ -18,8 +20,19 @@ from perf.common.plots import pyplot, save
 from perf.mujoco.runs import ROOT, Run, _done, _progress
 
 OUT = os.path.dirname(ROOT)
-# group -> (value, uncertainty, source).  Filled from sources reachable here (issue 19); empty: not found yet.
-PUBLISHED: dict[str, tuple[float, float, str]] = {}
+# group -> [(value, uncertainty, source)], at the run's step count, read from published data (issue 19):
+# - TD3 paper's learning curves (github.com/sfujim/TD3, learning_curves/*.npy: gym MuJoCo -v1, 10 seeds, each point
+#   10 deterministic episodes every 5k steps, index 60 = 300k); uncertainty = std over the 10 seeds.
+# - SB3 rl-zoo's trained agents (github.com/DLR-RM/rl-trained-agents, <algo>/<env>_1/evaluations.npz: gym -v3,
+#   ONE seed, 20 deterministic episodes per evaluation); uncertainty = std over those 20 episodes, not over seeds.
+PUBLISHED: dict[str, list[tuple[float, float, str]]] = {
+    "td3-halfcheetah": [(7697, 727, "TD3 paper curves, HalfCheetah-v1, 10 seeds"),
+                        (8488, 158, "SB3 zoo, HalfCheetah-v3, 1 seed")],
+    "td3-hopper": [(2410, 900, "TD3 paper curves, Hopper-v1, 10 seeds"), (2671, 525, "SB3 zoo, Hopper-v3, 1 seed")],
+    "sac-halfcheetah": [(7197, 46, "SB3 zoo, HalfCheetah-v3, 1 seed")],
+    "sac-hopper": [(1540, 669, "SB3 zoo, Hopper-v3, 1 seed")],
+    "ppo-hopper": [(2335, 14, "SB3 zoo, Hopper-v3, 1 seed, tuned zoo hyper-parameters (normalised obs/reward)")],
+}
 
 
 def _curve(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +68,8 @@ def report(runs: list[Run]) -> int:
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         val = "—" if r["mean"] is None else f"{r['mean']:.0f} ± {r['std']:.0f}"
-        pub = "not found yet" if r["published"] is None else f"{r['published'][0]:.0f} ± {r['published'][1]:.0f} ({r['published'][2]})"
+        pub = "not found yet" if not r["published"] else "; ".join(f"{v:.0f} ± {u:.0f} ({src})"
+                                                                    for v, u, src in r["published"])
         wall = "—" if r["wall_h"] is None else f"{r['wall_h']:.1f}"
         rate = "—" if r["steps_per_s"] is None else f"{r['steps_per_s']:.0f}"
         lines.append(f"| {r['algo']} | {r['env']} | {r['steps']:,} | {r['seeds_done']} / {r['seeds']} | {val} | "
