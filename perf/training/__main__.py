@@ -1,0 +1,5 @@
+"""``python -m perf.training``."""
+
+from perf.training.report import main
+
+main()
