@@ -50,6 +50,22 @@ def available() -> str | None:
     return None
 
 
+def _private_tmp() -> str:
+    """Shell commands giving the host a /tmp of its own, in which the folders of this checkout and of the
+    interpreter stay visible when they live under /tmp (a CI clone, a venv there): the old /tmp is kept
+    at /mnt while the new one is mounted, and those folders are bound back into it."""
+    keep = set()
+    for path in (ROOT, sys.prefix, sys.base_prefix, os.path.realpath(sys.executable),
+                 *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)):
+        real = os.path.realpath(path)
+        if real.startswith("/tmp/"):
+            keep.add("/tmp/" + real.split("/")[2])
+    if not keep:
+        return "mount -t tmpfs tmpfs /tmp"
+    binds = " && ".join(f"mkdir -p {d} && mount --bind /mnt/{d[5:]} {d}" for d in sorted(keep))
+    return f"mount --rbind /tmp /mnt && mount -t tmpfs tmpfs /tmp && {binds}"
+
+
 class NetHost:
     """One namespace host.  ``start_worker`` may be called again after the worker ended (a restart)."""
 
@@ -82,7 +98,7 @@ class NetHost:
                    PYTHONPATH=ROOT + (os.pathsep + path if path else ""))
         env.pop("FASTPARL_TOKEN_FILE", None)
         env.pop("FASTPARL_HOST_ID", None)  # its own hostname and boot id: another host
-        inner = (f"hostname {self.name} && mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /tmp && "
+        inner = (f"hostname {self.name} && mount -t tmpfs tmpfs /dev/shm && {_private_tmp()} && "
                  f"exec {sys.executable} -m fastparl worker --host {self.ip} --port {PORT} --cpus {cpus} "
                  "--log-file /dev/null")
         with open(self.log, "w") as err:

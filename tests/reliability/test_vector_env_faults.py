@@ -7,7 +7,6 @@ import os
 import signal
 
 import numpy as np
-import psutil
 import pytest
 
 from fastparl.env import make_vector_env
@@ -16,10 +15,9 @@ from fastparl.errors import ActorDiedError
 pytestmark = [pytest.mark.backends("local"), pytest.mark.timeout(60)]
 
 
-def _env_actor_pids() -> list[int]:
-    """Our actors: the fork server's children."""
-    me = os.getpid()
-    return [p.pid for p in psutil.Process().children(recursive=True) if p.ppid() != me]
+def _env_actor_pids(env) -> list[int]:
+    """The processes of the env's actors (other tests' processes may run beside them)."""
+    return [w._fp_actor.pid for w in env.workers]
 
 
 @pytest.mark.parametrize("futex,groups", [(True, 1), (False, 1), (None, 2)])
@@ -30,7 +28,7 @@ def test_a_dead_env_actor_fails_the_step(clean, futex, groups):
         actions = np.zeros(4, dtype=np.int64)
         for _ in range(5):
             env.step(actions)
-        pids = _env_actor_pids()
+        pids = _env_actor_pids(env)
         assert len(pids) == 2, pids
         clean.track(*pids)
         os.kill(pids[-1], signal.SIGKILL)
