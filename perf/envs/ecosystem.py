@@ -16,6 +16,7 @@ episodic life off here, noop starts) and it runs its envs in C++ threads; the Mu
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any, Callable
@@ -24,28 +25,13 @@ import gymnasium as gym
 import numpy as np
 
 from perf.common.harness import log, md_table, median
+from perf.rl.workload import features as _features, make_env
 
 ATARI = "ALE/Pong-v5"
 
 
 def _make_gym(env_id: str) -> Callable[[], gym.Env]:
-    def make() -> gym.Env:
-        if env_id.startswith("ALE/"):
-            import ale_py
-
-            gym.register_envs(ale_py)
-            env = gym.make(env_id, frameskip=1, repeat_action_probability=0.0, disable_env_checker=True)
-            env = gym.wrappers.AtariPreprocessing(env, frame_skip=4, screen_size=84, noop_max=30)
-            return gym.wrappers.FrameStackObservation(env, 4)
-        return gym.make(env_id, disable_env_checker=True)
-    return make
-
-
-def _features(obs: Any) -> np.ndarray:
-    x = np.asarray(obs)
-    if x.dtype == np.uint8:
-        x = x[..., ::4, ::4].astype(np.float32) * (1.0 / 255.0)
-    return x.reshape(len(x), -1).astype(np.float32, copy=False)
+    return functools.partial(make_env, env_id)  # perf.rl's envs: Atari preprocessed as there
 
 
 class _Policy:
@@ -68,18 +54,15 @@ class _Policy:
 
 # ------------------------------------------------------------------ systems: name -> (make, block)
 def _gym_lockstep(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
-    state = {"obs": env.reset(seed=0)[0]}
-
-    def block() -> None:
-        obs = state["obs"]
-        for _ in range(steps):
-            obs = env.step(policy(obs))[0]
-        state["obs"] = obs
-    return block
+    return _lockstep(env, policy, steps, env.reset(seed=0)[0])
 
 
 def _sb3_lockstep(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
-    state = {"obs": env.reset()}
+    return _lockstep(env, policy, steps, env.reset())  # SB3's reset returns the observations only
+
+
+def _lockstep(env: Any, policy: _Policy, steps: int, obs: Any) -> Callable[[], None]:
+    state = {"obs": obs}
 
     def block() -> None:
         obs = state["obs"]
@@ -90,20 +73,9 @@ def _sb3_lockstep(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
 
 
 def _double_buffered(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
-    obs = env.reset(seed=0)[0]
-    state = {g: np.array(obs[s]) for g, s in enumerate(env.group_slices)}
+    from perf.envs.report import _double_buffered_block  # the policy section's block (report imports this module)
 
-    def block() -> None:
-        for g in range(env.groups):
-            env.step_async(policy(state[g]), group=g)
-        for i in range(steps):
-            for g in range(env.groups):
-                o = env.step_wait(group=g)[0]
-                if i + 1 < steps:
-                    env.step_async(policy(o), group=g)
-                else:
-                    state[g] = np.array(o)
-    return block
+    return _double_buffered_block(env, steps, policy)
 
 
 def _envpool_async(env: Any, policy: _Policy, steps: int, n: int) -> Callable[[], None]:
