@@ -145,12 +145,17 @@ class Block:
             rewards.append(r)
             terms.append(term)
             truncs.append(trunc)
+        self._write_step(observations, rewards, terms, truncs)
+        self.infos = infos
+        return ended
+
+    def _write_step(self, observations: list, rewards: list, terms: list, truncs: list) -> None:
+        """One bulk write per field of a step's results into the shared block."""
+        b = self.b
         b["obs"][:] = observations
         b["rewards"][:] = rewards
         b["terminations"][:] = terms
         b["truncations"][:] = truncs
-        self.infos = infos
-        return ended
 
     def _step_same(self) -> int:
         """SAME_STEP without infos: the hot loop of fastparl's own format (dense final_obs, episode stats)."""
@@ -173,10 +178,7 @@ class Block:
             rewards.append(r)
             terms.append(term)
             truncs.append(trunc)
-        b["obs"][:] = observations
-        b["rewards"][:] = rewards
-        b["terminations"][:] = terms
-        b["truncations"][:] = truncs
+        self._write_step(observations, rewards, terms, truncs)
         ep_ret, ep_len = b["ep_return"], b["ep_length"]
         ep_ret += b["rewards"]
         ep_len += 1

@@ -23,10 +23,19 @@ from fastparl.errors import FastparlError, FutureTimeoutError, RemoteAttributeEr
 from fastparl.remote.protocol import GETATTR, SETATTR
 from fastparl.remote.serialization import PROTOCOL
 
-__all__ = ["build_error", "error_info", "unpicklable_reply", "no_pickle", "describe_request", "timeout_error",
+__all__ = ["first_line", "build_error", "error_info", "unpicklable_reply", "no_pickle", "describe_request", "timeout_error",
            "describe_exit", "describe_unpicklable", "fd_error"]
 
 _subclasses: dict[type, type] = {}
+
+
+def first_line(error: BaseException, empty: str | None = None, limit: int = 300) -> str:
+    """The first line of ``str(error)`` (at most ``limit`` characters): how a log line or a list of causes names
+    an error.  An empty message gives ``empty`` (default: the error's type name)."""
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__ if empty is None else empty
+    return text.splitlines()[0][:limit]
 
 
 def build_error(info: tuple, what: str) -> BaseException:

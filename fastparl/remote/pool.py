@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from fastparl.errors import ActorDiedError, FastparlError
 from fastparl.remote import api
+from fastparl.remote.error_messages import first_line
 from fastparl.remote.futures import Future, get
 from fastparl.remote.futures import wait as wait_futures
 
@@ -85,7 +86,7 @@ class ActorPool:
             return
         self._actors[i] = None
         self._in_flight.pop(i, None)
-        self._event("died", i, str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__)
+        self._event("died", i, first_line(error))
         log.warning("fastparl.ActorPool: actor %d died (%s); going on with %d of %d", i, self.events[-1].detail,
                     len(self.healthy), self.size)
         try:
@@ -107,7 +108,7 @@ class ActorPool:
                 if self.on_restore is not None:
                     _resolve(self.on_restore(a))  # e.g. set_weights: done before its first batch
             except (FastparlError, OSError) as e:  # no slot yet, host still lost, ...: later
-                self._event("restore-failed", i, str(e).strip().splitlines()[0][:300] if str(e).strip() else "")
+                self._event("restore-failed", i, first_line(e, empty=""))
                 continue
             self._actors[i] = a
             restored.append(i)

@@ -28,6 +28,7 @@ from typing import Any
 
 from fastparl.errors import ActorDiedError, FastparlError
 from fastparl.remote.backend import ActorHandle, Backend
+from fastparl.remote.error_messages import first_line
 from fastparl.remote.futures import Future
 
 __all__ = ["RestartingActor", "RetryingFuture"]
@@ -92,7 +93,7 @@ class RestartingActor(ActorHandle):
                 return self.inner  # another thread restarted it already
             if self._final is not None:
                 raise self._final
-            self.causes.append(_first_line(error))
+            self.causes.append(first_line(error))
             if self.max_restarts >= 0 and self.restarts >= self.max_restarts:
                 causes = "".join(f"\n  {i + 1}. {c}" for i, c in enumerate(self.causes))
                 self._final = ActorDiedError(
@@ -105,7 +106,7 @@ class RestartingActor(ActorHandle):
             try:
                 new = self.backend.create_actor(cls, args, kwargs, opts)
             except FastparlError as e:
-                self.causes.append(f"the restart failed: {_first_line(e)}")
+                self.causes.append(f"the restart failed: {first_line(e)}")
                 raise ActorDiedError(f"actor {dead.cls_name} died ({self.causes[-2]}) and could not be restarted: "
                                      f"{e}") from e
             self.inner = new
@@ -192,8 +193,3 @@ class RetryingFuture(Future):
             return False
         return True
 
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
