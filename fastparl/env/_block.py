@@ -87,6 +87,10 @@ class Block:
         self.autoreset, self.keep_infos = autoreset, keep_infos
         self.stats = autoreset is AutoresetMode.SAME_STEP and not keep_infos
         self.to_reset = [False] * len(self.envs)  # NEXT_STEP: ended in the last step, reset in the next
+        # Envs never reset yet: step() resets them first (SyncVectorEnv would raise).  Not at construction: a
+        # reset there would feed stateful wrappers (NormalizeObservation's running mean) an observation that
+        # SyncVectorEnv never sees, so reset(seed=...) would no longer give SyncVectorEnv's trajectories.
+        self.unreset = set(range(len(self.envs)))
         self.infos: list[InfoEntry] = []
 
     def reset(self, seeds: Sequence[int | None] | None = None, options: dict | None = None,
@@ -101,6 +105,7 @@ class Block:
             b["obs"][i] = obs
             self.elapsed[i] = 0
             self.to_reset[i] = False
+            self.unreset.discard(i)
             b["ep_return"][i] = 0
             b["ep_length"][i] = 0
             b["ended"][i] = False
@@ -110,6 +115,8 @@ class Block:
 
     def step(self) -> int:
         """Step every env once with the actions in the buffer; returns how many episodes ended."""
+        if self.unreset:  # stepped before reset(): reset those envs first, unseeded
+            self.reset(mask=[self.lo <= i < self.hi and i - self.lo in self.unreset for i in range(self.hi)])
         if not (self.keep_infos or self.autoreset is not AutoresetMode.SAME_STEP):
             return self._step_same()
         b = self.b

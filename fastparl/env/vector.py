@@ -241,7 +241,6 @@ class LocalVectorEnv(_BatchEnv):
         self._setup(env_fns[0](), len(env_fns), np.zeros, autoreset_mode, info_format)
         self.copy = copy
         self.block = Block(env_fns, self.bufs, 0, self.autoreset_mode, self.keep_infos)
-        self.block.reset()  # as RemoteVectorEnv: step() works before reset(); reset(seed=...) seeds
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None
               ) -> tuple[np.ndarray, dict]:
@@ -284,6 +283,9 @@ class _EnvWorker:
         self.blocks = [Block(fns, bufs, lo, autoreset, boxes is not None) for fns, lo in blocks]
         self.ctl = ctl  # futex words (fastparl.env._futex), when steps are signalled through them
         self.boxes = None if boxes is None else [box.view(np.ndarray) for box in boxes]  # infos, one per block
+
+    def ready(self) -> None:
+        """Nothing: the driver's wait for the envs to be made (their errors raise there)."""
 
     def reset(self, seeds: Sequence[int | None] | None = None, options: dict | None = None,
               mask: Sequence[bool] | None = None) -> list[tuple[int, dict]]:
@@ -419,7 +421,7 @@ class RemoteVectorEnv(_BatchEnv):
         self.workers = [_EnvWorker(b, self.bufs, self.ctl, cpus[a % len(cpus)] if pin else None,
                                    self.autoreset_mode, None if boxes is None else boxes[a])
                         for a, b in enumerate(blocks)]
-        get([w.reset() for w in self.workers])  # type: ignore[func-returns-value]  # futures
+        get([w.ready() for w in self.workers])  # type: ignore[func-returns-value]  # errors of making the envs, here
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None
               ) -> tuple[np.ndarray, dict]:

@@ -48,8 +48,16 @@ def _fns(case):
                 info = {**info, "blob": np.arange(300_000, dtype=np.float64) + self.t}
             return obs, r, term, trunc, info
 
+    def normalized():
+        """Stateful per-env wrappers, as CleanRL's ppo_continuous_action.py stacks them: an extra reset
+        (say, at construction) feeds NormalizeObservation an observation SyncVectorEnv never sees."""
+        env = gym.wrappers.ClipAction(gym.make("Pendulum-v1", max_episode_steps=15))
+        return gym.wrappers.NormalizeReward(gym.wrappers.NormalizeObservation(env), gamma=0.99)
+
     env_id, kwargs = {"cartpole": ("CartPole-v1", {}), "pendulum": ("Pendulum-v1", {"max_episode_steps": 15}),
-                      "infos": ("CartPole-v1", {}), "big": ("CartPole-v1", {})}[case]
+                      "infos": ("CartPole-v1", {}), "big": ("CartPole-v1", {}), "normalized": ("", {})}[case]
+    if case == "normalized":
+        return [normalized] * 4
     if case in ("infos", "big"):
         return [lambda: WithInfos(gym.make(env_id, **kwargs), big=case == "big")] * 4
     return [lambda: gym.make(env_id, **kwargs)] * 4
@@ -85,7 +93,7 @@ def _run_against_sync(ours, ref, steps, seed=7):
 
 @pytest.mark.parametrize("where", ["local", "remote"])
 @pytest.mark.parametrize("mode", MODES, ids=[m.value for m in MODES])
-@pytest.mark.parametrize("case", ["cartpole", "pendulum", "infos"])
+@pytest.mark.parametrize("case", ["cartpole", "pendulum", "infos", "normalized"])
 def test_steps_and_infos_match_sync_vector_env(request, case, mode, where):
     """Observations, rewards, flags and infos (final_obs / final_info and their masks in SAME_STEP)
     are those of SyncVectorEnv in the same autoreset mode, on the same seeds and actions."""
@@ -100,6 +108,20 @@ def test_steps_and_infos_match_sync_vector_env(request, case, mode, where):
     finally:
         ours.close()
         ref.close()
+
+
+@pytest.mark.parametrize("where", ["local", "remote"])
+def test_a_step_before_reset_resets_first(request, where):
+    """SyncVectorEnv refuses a step before reset; ours resets the envs then (not at construction)."""
+    if where == "remote":
+        request.getfixturevalue("local")
+    env = _ours(_fns("normalized"), where)
+    try:
+        obs, rewards, *_ = env.step(env.action_space.sample())
+        assert obs.shape == (4, 3) and np.isfinite(obs).all() and np.isfinite(rewards).all()
+        assert env.get_attr("obs_rms")[0].count > 1  # the reset's observation and the step's
+    finally:
+        env.close()
 
 
 def test_remote_groups_and_large_infos_match_sync_vector_env(local):
