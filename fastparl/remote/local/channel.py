@@ -60,6 +60,8 @@ _is_plain = serialization.is_plain
 _channel_ids = itertools.count(1)
 # Polling before blocking (see Channel._spin_recv): FASTPARL_SPIN_US=0 turns it off.
 SPIN_NS = int(float(os.environ.get("FASTPARL_SPIN_US", "50")) * 1000)
+# A poll grows to cover replies that came within this long of the last poll's start (FASTPARL_SPIN_MAX_US).
+SPIN_MAX_NS = int(float(os.environ.get("FASTPARL_SPIN_MAX_US", "2000")) * 1000)
 _SHARED_CPU_NS = 3000  # a sched_yield that took longer ran another task
 _SPIN_MISSES, _SPIN_SKIP = 4, 256  # after 4 fruitless polls in a row, block at once for 256 waits
 _clock = time.perf_counter_ns
@@ -107,6 +109,8 @@ class Channel:
         self._segs: list[Segment] = []
         self._spin_skip = 0  # waits left that block without polling first (see _spin_recv); -1: never poll
         self._spin_misses = 0
+        self._spin_ns = 0  # learned poll length (0: SPIN_NS); see _spin_recv
+        self._spun_at = 0  # clock at the start of a poll that timed out, until the blocking read returns
         self.cid = next(_channel_ids)
         self._encoder = serialization.Encoder(self._on_buffer, self._on_shared, self._on_retry, oob_threshold)
         # Regions of the peer's arena we hold views of: id(weakref) -> (weakref, segment id, offset).  A plain
@@ -362,11 +366,14 @@ class Channel:
                 return None
             if self._rstart == self._rend and not self.closed:  # empty: read at the start (inlined _read)
                 try:
-                    n = self._spin_recv() if self._spin_skip == 0 else -1
+                    polled = self._spin_skip == 0
+                    n = self._spin_recv() if polled else -1
                     if n < 0:
                         if self._spin_skip > 0:
                             self._spin_skip -= 1
                         n = self.sock.recv_into(self._rview)
+                        if polled and self._spun_at:
+                            self._learn_wait(_clock() - self._spun_at)
                 except (InterruptedError, BlockingIOError):
                     continue
                 except OSError as e:
@@ -379,18 +386,23 @@ class Channel:
             self._read(block=True)
 
     def _spin_recv(self) -> int:
-        """Poll for the next frame for up to ``SPIN_US`` before blocking; returns the bytes read, or -1.
+        """Poll for the next frame before blocking; returns the bytes read, or -1.
 
         A process that blocks leaves its CPU idle, and on a VM an idle CPU halts: waking it for the
         reply then costs ~15-25 us on these machines (a no-op call across CPUs: 25-32 us blocking,
-        10 us polling).  The poll yields the CPU at every turn and gives up as soon as another task
-        ran on it (the peer may share the CPU: polling would only add system calls); after a few
-        polls in a row that found nothing (long calls, a sharing peer) it stays off for a while."""
+        10 us polling), and more after a longer wait (a 1.2 ms call: ~140 us more than polling).  The
+        poll lasts ``SPIN_US``, or as long as the last wait that outlasted it took (x 1.25, at most
+        ``SPIN_MAX_US``): a caller whose replies take a steady 1 ms polls for them.  It yields the CPU
+        at every turn and gives up as soon as another task ran on it (the peer may share the CPU:
+        polling would only add system calls); after a few polls in a row that found nothing (long
+        calls, a sharing peer) it stays off for a while."""
         if not SPIN_NS:
             self._spin_skip = -1  # never again: the inlined check above sees a skip count forever
             return -1
         sock, view, clock = self.sock, self._rview, _clock
-        end = clock() + SPIN_NS
+        start = clock()
+        end = start + max(SPIN_NS, self._spin_ns)
+        self._spun_at = 0
         while True:
             try:
                 n = sock.recv_into(view, 0, _MSG_DONTWAIT)
@@ -399,15 +411,27 @@ class Channel:
             except BlockingIOError:
                 t = clock()
                 if t > end:
+                    self._spun_at = start  # the blocking read that follows tells how long the wait was
                     break
                 _yield()
                 if clock() - t > _SHARED_CPU_NS:  # another task ran on this CPU meanwhile
+                    self._spin_ns = 0
                     break
         self._spin_misses += 1
         if self._spin_misses >= _SPIN_MISSES:
             self._spin_misses = 0
             self._spin_skip = _SPIN_SKIP
         return -1
+
+    def _learn_wait(self, wait_ns: int) -> None:
+        """After a poll that timed out: poll long enough for such a wait next time, if that is short."""
+        self._spun_at = 0
+        if wait_ns <= SPIN_MAX_NS:
+            self._spin_ns = min(SPIN_MAX_NS, wait_ns + wait_ns // 4)
+            self._spin_misses = 0  # not fruitless: a longer poll would have caught it
+            self._spin_skip = 0
+        else:
+            self._spin_ns = 0
 
     def _read_error(self, e: OSError) -> None:
         if isinstance(e, ConnectionResetError) or e.errno in (errno.ECONNRESET, errno.EBADF, errno.ENOTCONN):

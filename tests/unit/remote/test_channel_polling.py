@@ -60,3 +60,35 @@ def test_a_closed_peer_is_seen_while_polling(pair, monkeypatch):
     threading.Timer(0.005, lambda: x.sock.shutdown(socket.SHUT_RDWR)).start()
     with pytest.raises(C.PeerClosed):
         y.recv()
+
+
+def _recv_after(x, y, delay_s: float, seq: int):
+    """``y.recv()`` of a frame ``x`` sends ``delay_s`` from now."""
+    timer = threading.Timer(delay_s, lambda: x.send(0, seq, None))
+    timer.start()
+    try:
+        return y.recv()
+    finally:
+        timer.join()
+
+
+def test_a_poll_grows_to_cover_a_steady_short_wait(pair, monkeypatch):
+    monkeypatch.setattr(C, "SPIN_NS", 100_000)
+    monkeypatch.setattr(C, "SPIN_MAX_NS", 10_000_000_000)
+    monkeypatch.setattr(C, "_SHARED_CPU_NS", 10_000_000_000)  # never give up for sharing: the test is about length
+    x, y = pair
+    assert _recv_after(x, y, 0.02, 1)[1] == 1  # the 0.1 ms poll missed, the blocking read waited ~20 ms
+    learned = y._spin_ns
+    assert learned >= 1.25 * 15_000_000 and y._spin_misses == 0 and y._spun_at == 0
+    assert _recv_after(x, y, 0.005, 2)[1] == 2  # the grown poll finds this one: nothing to learn
+    assert y._spin_ns == learned and y._spin_misses == 0 and y._spun_at == 0
+
+
+def test_a_wait_beyond_the_longest_poll_is_not_learned(pair, monkeypatch):
+    monkeypatch.setattr(C, "SPIN_NS", 100_000)
+    monkeypatch.setattr(C, "SPIN_MAX_NS", 5_000_000)
+    monkeypatch.setattr(C, "_SHARED_CPU_NS", 10_000_000_000)
+    x, y = pair
+    y._spin_ns = 4_000_000
+    assert _recv_after(x, y, 0.05, 1)[1] == 1
+    assert y._spin_ns == 0 and y._spin_misses == 1  # back to the short poll, and a miss counted
