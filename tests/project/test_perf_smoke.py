@@ -55,3 +55,13 @@ def test_a_report_without_out_writes_to_scratch_not_the_committed_results(tmp_pa
     run_report("probe", [("one", lambda cfg: {"x": 1})], lambda R: "# probe\n", lambda args: args, argv=["--quick"])
     assert (tmp_path / "perf" / "scratch" / "probe.md").exists()
     assert not (tmp_path / "perf" / "results").exists()
+
+
+def test_rl_breakdown_quick(tmp_path):
+    """perf.rl.breakdown measures every part of a sampler call in one run."""
+    _run(["perf.rl.breakdown", "--quick", "--out", str(tmp_path)], tmp_path)
+    us = json.loads((tmp_path / "rl_breakdown.json").read_text())["us"]
+    assert set(us) == {"serial", "inner", "call", "call_blocking", "noop", "same_payload", "busy", "busy_inner"}
+    assert all(v > 0 for v in us.values()), us
+    assert us["busy"] > us["busy_inner"]  # a call that busy-waits takes at least its wait
+    assert "| runtime round trip (no-op call) |" in (tmp_path / "rl_breakdown.md").read_text()
