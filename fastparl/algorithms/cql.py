@@ -31,6 +31,7 @@ from fastparl.algorithms.common import (
     SoftTargetMixin,
     check_actor_critic_args,
     check_bool,
+    frozen,
     gaussian_log_prob,
     tanh_gaussian_sample,
 )
@@ -218,23 +219,24 @@ class CQL(SoftTargetMixin, Algorithm):
         return critic_loss, mse
 
     def _actor_learn(self, obs: Any, action: Any) -> tuple[Any, Any]:
-        act, log_pi = self.sample(obs)
-        q1_pi, q2_pi = self.model.value(obs, act)
-        min_q_pi = paddle.minimum(q1_pi, q2_pi)
-        if self.with_automatic_entropy_tuning:
-            if self.target_entropy is None:
-                self.target_entropy = -float(act.shape[-1])
-            alpha_loss = -(self.log_alpha * (log_pi + self.target_entropy).detach()).mean()
-            self.alpha_optimizer.clear_grad()
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
-            self.alpha = float(self.log_alpha.exp().item())
-        if self._current_steps < self.policy_eval_start:  # behaviour cloning: maximise log pi(a_data | s)
-            actor_loss = (self.alpha * log_pi).mean() - self._sample_log_prob(obs, action).mean()
-        else:
-            actor_loss = (self.alpha * log_pi - min_q_pi).mean()
-        self.actor_optimizer.clear_grad()
-        actor_loss.backward()
+        with frozen(self.model.get_critic_params(), keep=self.model.get_actor_params()):
+            act, log_pi = self.sample(obs)
+            q1_pi, q2_pi = self.model.value(obs, act)
+            min_q_pi = paddle.minimum(q1_pi, q2_pi)
+            if self.with_automatic_entropy_tuning:
+                if self.target_entropy is None:
+                    self.target_entropy = -float(act.shape[-1])
+                alpha_loss = -(self.log_alpha * (log_pi + self.target_entropy).detach()).mean()
+                self.alpha_optimizer.clear_grad()
+                alpha_loss.backward()
+                self.alpha_optimizer.step()
+                self.alpha = float(self.log_alpha.exp().item())
+            if self._current_steps < self.policy_eval_start:  # behaviour cloning: maximise log pi(a_data | s)
+                actor_loss = (self.alpha * log_pi).mean() - self._sample_log_prob(obs, action).mean()
+            else:
+                actor_loss = (self.alpha * log_pi - min_q_pi).mean()
+            self.actor_optimizer.clear_grad()
+            actor_loss.backward()
         self.actor_optimizer.step()
         return actor_loss, min_q_pi.mean()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args
+from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args, frozen
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 
 paddle = import_paddle()
@@ -102,8 +102,9 @@ class DDPG(SoftTargetMixin, Algorithm):
         return critic_loss
 
     def _actor_learn(self, obs: Any) -> Any:
-        actor_loss = -self.model.value(obs, self.model.policy(obs)).mean()
-        self.actor_optimizer.clear_grad()
-        actor_loss.backward()
+        with frozen(self.model.get_critic_params(), keep=self.model.get_actor_params()):
+            actor_loss = -self.model.value(obs, self.model.policy(obs)).mean()
+            self.actor_optimizer.clear_grad()
+            actor_loss.backward()
         self.actor_optimizer.step()
         return actor_loss

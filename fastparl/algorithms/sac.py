@@ -18,6 +18,7 @@ from fastparl.algorithms.common import (
     SoftTargetMixin,
     check_actor_critic_args,
     check_bool,
+    frozen,
     tanh_gaussian_sample,
 )
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
@@ -169,11 +170,12 @@ class SAC(SoftTargetMixin, Algorithm):
         return critic_loss
 
     def _actor_learn(self, obs: Any) -> Any:
-        act, log_pi = self.sample(obs)
-        q1_pi, q2_pi = self.model.value(obs, act)
-        actor_loss = (self.alpha * log_pi - paddle.minimum(q1_pi, q2_pi)).mean()
-        self.actor_optimizer.clear_grad()
-        actor_loss.backward()
+        with frozen(self.model.get_critic_params(), keep=self.model.get_actor_params()):
+            act, log_pi = self.sample(obs)
+            q1_pi, q2_pi = self.model.value(obs, act)
+            actor_loss = (self.alpha * log_pi - paddle.minimum(q1_pi, q2_pi)).mean()
+            self.actor_optimizer.clear_grad()
+            actor_loss.backward()
         self.actor_optimizer.step()
         if self.log_alpha is not None:
             self._alpha_learn(log_pi.detach(), int(act.shape[-1]))

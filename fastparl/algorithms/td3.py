@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args
+from fastparl.algorithms.common import ACTOR_CRITIC_METHODS, SoftTargetMixin, check_actor_critic_args, frozen
 from fastparl.core import Algorithm, Model, check_model_method, import_paddle
 
 paddle = import_paddle()
@@ -129,9 +129,10 @@ class TD3(SoftTargetMixin, Algorithm):
         return critic_loss
 
     def _actor_learn(self, obs: Any) -> Any:
-        actor_loss = -self.model.Q1(obs, self.model.policy(obs)).mean()
-        self.actor_optimizer.clear_grad()
-        actor_loss.backward()
+        with frozen(self.model.get_critic_params(), keep=self.model.get_actor_params()):
+            actor_loss = -self.model.Q1(obs, self.model.policy(obs)).mean()
+            self.actor_optimizer.clear_grad()
+            actor_loss.backward()
         self.actor_optimizer.step()
         self.sync_target()
         return actor_loss

@@ -358,3 +358,61 @@ def test_sac_stable_log_prob_option():
     assert exact_lp.numpy()[1, 0] > parl_lp.numpy()[1, 0] + 5
     with pytest.raises(TypeError, match="stable_log_prob"):
         make("SAC", stable_log_prob=1)
+
+
+@pytest.mark.parametrize("name", ["DDPG", "TD3", "SAC"])
+def test_the_actor_step_computes_no_critic_weight_gradients_and_changes_no_number(name, monkeypatch):
+    """The critic is frozen for the actor's backward pass (its weight gradients were thrown away unread);
+    the updates stay bit-identical to the unfrozen ones."""
+    alg = make(name, policy_freq=1) if name == "TD3" else make(name)
+    obs = batch(0)[0]
+    for p in alg.model.get_critic_params():
+        p.clear_gradient(False)
+    alg._actor_learn(obs)
+    assert all(p.grad is None for p in alg.model.get_critic_params()), name
+    assert all(not p.stop_gradient for p in alg.model.get_critic_params())  # unfrozen after the step
+    assert all(p.grad is not None for p in alg.model.get_actor_params())
+
+    import contextlib
+
+    module = sys.modules[type(alg).__module__]
+    runs = []
+    for freeze in (True, False):
+        if not freeze:
+            monkeypatch.setattr(module, "frozen", lambda *a, **k: contextlib.nullcontext())
+        alg = make(name, policy_freq=1) if name == "TD3" else make(name)
+        paddle.seed(1)
+        for i in range(5):
+            alg.learn(*batch(i))
+        runs.append(params(alg.model) + params(alg.target_model))
+    assert same(*runs), name
+
+
+class SharedModel(ACModel):
+    """Actor and critic read the observation through one shared encoder (in both parameter lists)."""
+
+    def __init__(self) -> None:
+        super().__init__(twin=False)
+        self.enc = nn.Linear(OBS, OBS)
+
+    def policy(self, obs):
+        return self.actor_model(F.relu(self.enc(obs)))
+
+    def value(self, obs, act):
+        return self.critic_model(F.relu(self.enc(obs)), act)
+
+    def get_actor_params(self):
+        return self.actor_model.parameters() + self.enc.parameters()
+
+    def get_critic_params(self):
+        return self.critic_model.parameters() + self.enc.parameters()
+
+
+def test_a_layer_shared_by_actor_and_critic_still_learns_from_the_actor():
+    paddle.seed(0)
+    alg = DDPG(SharedModel(), gamma=0.99, tau=0.005, actor_lr=1e-3, critic_lr=1e-3)
+    for p in alg.model.get_critic_params():
+        p.clear_gradient(False)
+    alg._actor_learn(batch(0)[0])
+    assert all(p.grad is not None for p in alg.model.enc.parameters())
+    assert all(p.grad is None for p in alg.model.critic_model.parameters())
