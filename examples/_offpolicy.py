@@ -6,6 +6,10 @@ actions, as PARL.  Agents act in ``[-1, 1]``; the loop maps actions to the env's
 truncation bootstraps (PARL computes the same from ``_max_episode_steps``).  Greedy and
 exploratory actions are computed in numpy on zero-copy views of the actor's weights
 (:class:`fastparl.core.NumpyMLP`), never through a paddle eager call.
+
+``--actors n`` (env steps in n actor processes) and ``--learners k`` (k data-parallel learners) take
+the loop in ``examples/_offpolicy_parallel.py``; the defaults (``--actors 0 --learners 1``) run
+:func:`train`'s own loop below, unchanged.
 """
 
 from __future__ import annotations
@@ -68,6 +72,14 @@ class OffPolicyArgs:
     """seconds between checkpoints of the whole training state into <logdir>/checkpoint (0: none)"""
     resume: bool = False
     """continue from <logdir>/checkpoint if there is one (see examples/_checkpoint.py for what is restored)"""
+    actors: int = 0
+    """0: step the env in this process (PARL's loop); n > 0: n actor processes step an env each with a numpy copy
+    of the policy, asynchronously (examples/_offpolicy_parallel.py)"""
+    learners: int = 1
+    """1: learn in this process; k > 1: k data-parallel learner processes, each taking batch_size / k rows of
+    every minibatch, gradients all-reduced (fastparl.learners.LearnerGroup)"""
+    actor_steps: int = 50
+    """with --actors n or --learners k: env steps per collection call; the policy's weights are sent between calls"""
 
 
 class OffPolicyAgent(parl.Agent):
@@ -106,6 +118,32 @@ class OffPolicyAgent(parl.Agent):
         )
         return float(losses[0] if isinstance(losses, tuple) else losses)
 
+    # ------------------------------------------------- for examples/_offpolicy_parallel.py (--actors, --learners)
+    def acting_policy(self) -> Callable[..., np.ndarray] | None:
+        """A numpy copy of :meth:`sample` that actor processes run without paddle: ``policy(weights, obs, rng)``
+        over :meth:`acting_weights` (``examples/_offpolicy_actor.py``), or None if this agent has none (then
+        ``--actors``/``--learners`` are refused)."""
+        return None
+
+    def acting_weights(self) -> dict[str, np.ndarray]:
+        """Copies of the actor network's weights (``alg.model.actor_model.get_weights()``): what
+        :meth:`acting_policy` reads."""
+        return self.alg.model.actor_model.get_weights()
+
+    def learn_noise(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """The random draws one :meth:`learn_with_noise` on ``batch_size`` rows takes, drawn by the caller, so
+        that k learners, each on its rows of the batch, use the draws one learner would.  ``()``: the algorithm
+        draws its own (DDPG draws none; TD3's target-smoothing noise is then drawn on each learner)."""
+        return ()
+
+    def learn_with_noise(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
+                         terminal: np.ndarray, *noise: np.ndarray) -> float:
+        """:meth:`learn` with the draws of :meth:`learn_noise` (here none); returns the critic loss."""
+        if noise:
+            raise TypeError(f"{type(self).__name__}.learn_with_noise takes no noise arrays (learn_noise() is empty), "
+                            f"got {len(noise)}")
+        return self.learn(obs, action, reward, next_obs, terminal)
+
 
 class DeterministicAgent(OffPolicyAgent):
     """Deterministic policy plus Gaussian exploration noise, as PARL's DDPG/TD3 ``MujocoAgent``.
@@ -128,6 +166,14 @@ class DeterministicAgent(OffPolicyAgent):
         """``clip(predict(obs) + N(0, expl_noise), -1, 1)``."""
         action = self.predict(obs) + np.random.normal(0.0, self.expl_noise, size=self.act_dim)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+    def acting_policy(self) -> Callable[..., np.ndarray] | None:
+        """:meth:`sample` in numpy for actor processes; None for a subclass that samples otherwise."""
+        if type(self).sample is not DeterministicAgent.sample:
+            return None
+        from _offpolicy_actor import GaussianNoisePolicy
+
+        return GaussianNoisePolicy(("l1", "l2", "l3"), self.expl_noise)
 
 
 def evaluate(agent: OffPolicyAgent, env: gym.Env, episodes: int) -> float:
@@ -153,6 +199,10 @@ def train(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyA
         ``{"eval_return", "wall_time", "env_steps"}``; ``eval_return`` is the mean of
         ``args.eval_episodes`` deterministic episodes at the end, on a separately seeded env.
     """
+    if getattr(args, "actors", 0) or getattr(args, "learners", 1) != 1:
+        from _offpolicy_parallel import train_parallel
+
+        return train_parallel(name, args, make_agent)
     logdir = args.logdir or f"runs/{name}_{args.env}/seed{args.seed}"
     env, eval_env = gym.make(args.env), gym.make(args.env)
     if not isinstance(env.action_space, gym.spaces.Box):

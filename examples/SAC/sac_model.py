@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
 import fastparl as parl
+from fastparl.algorithms.common import tanh_gaussian_sample
 from fastparl.core import NumpyMLP, import_paddle
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -108,3 +110,49 @@ class MujocoAgent(OffPolicyAgent):
         log_std = np.clip(self._log_std(h), LOG_SIG_MIN, LOG_SIG_MAX)
         x = self._mean(h) + np.exp(log_std) * np.random.standard_normal(self.act_dim)
         return np.tanh(x).astype(np.float32)
+
+    def acting_policy(self) -> Callable[..., np.ndarray] | None:
+        """:meth:`sample` in numpy for actor processes; None for a subclass that samples otherwise (OAC's
+        optimistic exploration reads the critics)."""
+        if type(self).sample is not MujocoAgent.sample:
+            return None
+        from _offpolicy_actor import TanhGaussianPolicy
+
+        return TanhGaussianPolicy(("l1", "l2"), "mean_linear", "std_linear", (LOG_SIG_MIN, LOG_SIG_MAX))
+
+    def learn_noise(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """SAC's two draws of ``eps ~ N(0, 1)`` per row: for ``a' ~ pi(s')`` (critic target), then ``a ~ pi(s)``."""
+        shape = (batch_size, self.act_dim)
+        return rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
+
+    def learn_with_noise(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
+                         terminal: np.ndarray, *noise: np.ndarray) -> float:
+        """:meth:`learn` with SAC's draws given (:meth:`learn_noise`) instead of drawn by paddle.
+
+        ``SAC.learn`` samples the policy twice, at ``next_obs`` (critic step) then at ``obs`` (actor step):
+        this agent's ``alg.sample`` takes the two arrays in that order, for this call only.
+
+        Raises:
+            RuntimeError: if ``alg.learn`` did not sample exactly twice (the draws would be misplaced).
+        """
+        if len(noise) != 2:
+            raise TypeError(f"{type(self).__name__}.learn_with_noise takes 2 noise arrays (learn_noise()), "
+                            f"got {len(noise)}")
+        alg, draws = self.alg, [paddle.to_tensor(n, dtype="float32") for n in noise]
+
+        def sample(obs_t: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+            if not draws:
+                raise RuntimeError(f"{type(alg).__name__}.learn sampled the policy more than twice: learn_with_noise "
+                                   f"feeds SAC's two draws (next_obs, then obs)")
+            mean, log_std = alg.model.policy(obs_t)
+            return tanh_gaussian_sample(mean, log_std, stable=alg.stable_log_prob, noise=draws.pop(0))
+
+        alg.sample = sample  # shadows SAC.sample on this instance, for this call
+        try:
+            loss = self.learn(obs, action, reward, next_obs, terminal)
+        finally:
+            del alg.sample
+        if draws:
+            raise RuntimeError(f"{type(alg).__name__}.learn sampled the policy {2 - len(draws)} time(s), not 2: "
+                               f"learn_with_noise feeds SAC's two draws (next_obs, then obs)")
+        return loss
