@@ -1,43 +1,123 @@
-"""End to end (issue 18 deliverable 5): the same Stable-Baselines3 PPO trained with fastparl's vector env and with
-SB3's own ``SubprocVecEnv`` / ``DummyVecEnv``, wall-clock and final return side by side.
+"""End to end (issue 18 deliverable 5): the same training with fastparl's vector env and with the vector env
+its framework ships, wall-clock and final return side by side.  Two parts, each in the interpreter that has
+its framework:
 
-    python -m perf.envs.e2e [--env HalfCheetah-v5] [--num-envs 8] [--steps 100000] [--seed 0] [--out DIR]
+    /tmp/sb3venv/bin/python -m perf.envs.e2e sb3 [--rounds 3] [--out perf/results]   # Stable-Baselines3 + torch
+    python -m perf.envs.e2e cleanrl [--rounds 3] [--out perf/results]                # paddle (the project's venv)
+    python -m perf.envs.e2e render [--out perf/results]                              # e2e.md from e2e.json
 
-Needs Stable-Baselines3 (``pip install "fastparl[sb3]"``; torch, several GB: a venv of its own is fine, with
-``pip install -e <this checkout>[sb3]``).  Every system trains ``PPO("MlpPolicy", env, seed=seed)`` with SB3's
-defaults (n_steps 2048 per env, batch 64, 10 epochs) on ``--num-envs`` envs for ``--steps`` env steps, torch on one
-thread, the systems in turn; then 10 deterministic evaluation episodes on a separate env.  The learner's share of the
-wall time bounds any speed-up the vector env can bring: the report states the sampling and learning shares measured
-with SB3's own timers (``time/fps`` covers both).
+* ``sb3``: ``PPO("MlpPolicy", env, seed=seed)`` with SB3's defaults (n_steps 2048 per env, batch 64, 10
+  epochs; no VecNormalize) on ``SubprocVecEnv`` (fork), ``DummyVecEnv`` and fastparl's adapter
+  (``make_sb3_vec_env``: over actors, and in-process), then 10 deterministic evaluation episodes on a
+  separate env.  SB3 needs ``pip install "fastparl[sb3]"`` (torch, several GB: a venv of its own is fine, with
+  ``pip install -e <this checkout>[sb3]``).
+* ``cleanrl``: ``examples/cleanrl_ppo_continuous_action.py`` (CleanRL's PPO on paddle, its hyper-parameters
+  and per-env normalising wrappers) with ``--vector-env sync``, ``async`` (gymnasium's ``AsyncVectorEnv``,
+  one process per env) and ``fastparl`` (``RemoteVectorEnv`` over as many actors as usable CPUs); the final
+  return is CleanRL's: the mean training return of the episodes that ended in the last iteration.
+
+Every run is a child interpreter of its own (``--one PART SYSTEM``), one math-library thread (torch's or
+paddle's, and ``OMP/MKL/OPENBLAS_NUM_THREADS=1``), the systems in turn and their order rotated each round;
+the table gives the median wall time.  Each run splits its wall time into stepping the envs (the vector
+env's ``step``, timed around it), acting (the policy's forward pass while collecting: the rest of SB3's
+``collect_rollouts``) and learning (SB3's ``train``; CleanRL's GAE and updates).  The learner's share
+bounds what any vector env can bring: "ceiling" is the baseline's wall time over its wall time without
+env stepping.  Each part writes its rows into ``<out>/e2e.json`` and keeps the other part's.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from perf.common.harness import SCRATCH, log, machine_info, md_table
+from perf.common.harness import REPO, SCRATCH, children_left, log, machine_info, md_table
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+RESULT_TAG = "E2E_RESULT "
+ACTORS = max(1, len(os.sched_getaffinity(0)))
+# per part: the systems in the order of the table, and the baseline the ratios are to
+SYSTEMS = {
+    "sb3": ["SubprocVecEnv", "DummyVecEnv", "fastparl actors", "fastparl in-process"],
+    "cleanrl": ["AsyncVectorEnv", "SyncVectorEnv", "fastparl actors"],
+}
+BASELINE = {"sb3": "SubprocVecEnv", "cleanrl": "AsyncVectorEnv"}
 
 
-def _systems(env_id: str, n: int, seed: int) -> dict[str, Callable[[], Any]]:
+# ---------------------------------------------------------------- one run (in a child interpreter)
+def _sb3_run(system: str, env_id: str, n: int, steps: int, seed: int) -> dict[str, Any]:
+    import torch
+    from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvWrapper
 
     from fastparl.env.sb3 import make_sb3_vec_env
 
-    actors = max(1, min(n, len(os.sched_getaffinity(0))))
-    return {
-        f"SB3 SubprocVecEnv({n})": lambda: make_vec_env(env_id, n, seed=seed, vec_env_cls=SubprocVecEnv,
-                                                         vec_env_kwargs={"start_method": "fork"}),
-        f"SB3 DummyVecEnv({n})": lambda: make_vec_env(env_id, n, seed=seed, vec_env_cls=DummyVecEnv),
-        f"fastparl, {actors} actors": lambda: make_sb3_vec_env(env_id, n, num_actors=actors, seed=seed),
-        "fastparl, in-process": lambda: make_sb3_vec_env(env_id, n, seed=seed),
-    }
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+
+    class Timed(VecEnvWrapper):
+        """The vector env, with the seconds spent in its step (async + wait) added up."""
+
+        def __init__(self, venv: Any):
+            super().__init__(venv)
+            self.env_s = 0.0
+
+        def reset(self) -> Any:
+            return self.venv.reset()
+
+        def step_async(self, actions: Any) -> None:
+            t = time.perf_counter()
+            self.venv.step_async(actions)
+            self.env_s += time.perf_counter() - t
+
+        def step_wait(self) -> Any:
+            t = time.perf_counter()
+            out = self.venv.step_wait()
+            self.env_s += time.perf_counter() - t
+            return out
+
+    class TimedPPO(PPO):
+        collect_s = train_s = 0.0
+
+        def collect_rollouts(self, *args: Any, **kwargs: Any) -> bool:
+            t = time.perf_counter()
+            try:
+                return super().collect_rollouts(*args, **kwargs)
+            finally:
+                self.collect_s += time.perf_counter() - t
+
+        def train(self) -> None:
+            t = time.perf_counter()
+            super().train()
+            self.train_s += time.perf_counter() - t
+
+    make = {
+        "SubprocVecEnv": lambda: make_vec_env(env_id, n, seed=seed, vec_env_cls=SubprocVecEnv,
+                                              vec_env_kwargs={"start_method": "fork"}),
+        "DummyVecEnv": lambda: make_vec_env(env_id, n, seed=seed, vec_env_cls=DummyVecEnv),
+        "fastparl actors": lambda: make_sb3_vec_env(env_id, n, num_actors=min(n, ACTORS), seed=seed),
+        "fastparl in-process": lambda: make_sb3_vec_env(env_id, n, seed=seed),
+    }[system]
+    env = Timed(make())
+    try:
+        model = TimedPPO("MlpPolicy", env, seed=seed, verbose=0, device="cpu")
+        t0 = time.perf_counter()
+        model.learn(steps)
+        wall = time.perf_counter() - t0
+    finally:
+        env.close()
+    return {"wall_s": wall, "env_s": env.env_s, "act_s": model.collect_s - env.env_s, "learn_s": model.train_s,
+            "env_steps": int(model.num_timesteps), "final_return": _evaluate(model, env_id, seed),
+            "final_return_kind": "10 deterministic evaluation episodes"}
 
 
 def _evaluate(model: Any, env_id: str, seed: int, episodes: int = 10) -> float:
@@ -58,48 +138,165 @@ def _evaluate(model: Any, env_id: str, seed: int, episodes: int = 10) -> float:
     return float(np.mean(returns))
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _cleanrl_run(system: str, env_id: str, n: int, steps: int, seed: int) -> dict[str, Any]:
+    path = os.path.join(REPO, "examples", "cleanrl_ppo_continuous_action.py")
+    spec = importlib.util.spec_from_file_location("cleanrl_ppo_continuous_action", path)
+    example = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = example  # type: ignore[union-attr]
+    spec.loader.exec_module(example)  # type: ignore[union-attr]
+    vector_env = {"AsyncVectorEnv": "async", "SyncVectorEnv": "sync", "fastparl actors": "fastparl"}[system]
+    with tempfile.TemporaryDirectory(prefix="fastparl-e2e-") as logdir:
+        args = example.Args(env_id=env_id, seed=seed, num_envs=n, total_timesteps=steps, vector_env=vector_env,
+                            num_actors=min(n, ACTORS), logdir=logdir)
+        out = example.train(args)
+    return {"wall_s": out["wall_s"], "env_s": out["env_s"], "act_s": out["act_s"], "learn_s": out["learn_s"],
+            "env_steps": out["global_step"], "final_return": out["final_return"],
+            "final_return_kind": "mean training return of the episodes that ended in the last iteration",
+            "episodes": len(out["episodes"])}
+
+
+def _one(part: str, system: str, a: argparse.Namespace) -> None:
+    run = {"sb3": _sb3_run, "cleanrl": _cleanrl_run}[part]
+    row = run(system, a.env, a.num_envs, a.steps, a.seed)
+    print(RESULT_TAG + json.dumps(row), flush=True)
+
+
+# ---------------------------------------------------------------- the rounds (parent)
+def _child(part: str, system: str, a: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "perf.envs.e2e", "--one", part, system, "--env", a.env, "--num-envs",
+           str(a.num_envs), "--steps", str(a.steps), "--seed", str(a.seed)]
+    load = [round(x, 2) for x in os.getloadavg()]
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **ONE_THREAD}, capture_output=True, text=True,
+                          timeout=a.timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{part} {system} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return {**json.loads(lines[-1][len(RESULT_TAG):]), "loadavg_start": load}
+
+
+def _measure(part: str, a: argparse.Namespace) -> dict[str, Any]:
+    systems = [s for s in SYSTEMS[part] if not a.only or any(x in s for x in a.only.split(","))]
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
+    for r in range(a.rounds):
+        order = systems[r % len(systems):] + systems[:r % len(systems)]
+        for system in order:
+            log(f"e2e {part} round {r + 1}/{a.rounds}: {system} ...")
+            row = _child(part, system, a)
+            runs[system].append(row)
+            log(f"e2e {part}: {system}: {row['wall_s']:.1f} s (envs {row['env_s']:.1f}, acting {row['act_s']:.1f}, "
+                f"learning {row['learn_s']:.1f}), final return {row['final_return']:.1f}")
+    left = children_left()
+    return {"args": {k: v for k, v in vars(a).items() if k not in ("one", "out")}, "machine": machine_info(),
+            "background": _background(), "runs": runs, "children_left": left}
+
+
+def _background() -> list[str]:
+    """Other busy processes when the part ended (the machine is shared: the report says with what)."""
+    try:
+        out = subprocess.run(["ps", "-eo", "ni,pcpu,args", "--sort=-pcpu"], capture_output=True, text=True,
+                             timeout=10).stdout.splitlines()[1:]
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [" ".join(ln.split()[:2] + [" ".join(ln.split()[2:])[:120]]) for ln in out
+            if len(ln.split()) > 2 and float(ln.split()[1]) >= 10 and "perf.envs.e2e" not in ln][:6]
+
+
+# ---------------------------------------------------------------- the report
+TITLES = {
+    "sb3": "Stable-Baselines3 PPO (`PPO(\"MlpPolicy\")`, SB3's defaults)",
+    "cleanrl": "CleanRL-style PPO (`examples/cleanrl_ppo_continuous_action.py`, paddle)",
+}
+
+
+def render(data: dict[str, Any]) -> str:
+    lines = ["# End to end: the same training on fastparl's vector env and on its framework's own",
+             "", "`python -m perf.envs.e2e sb3|cleanrl` (see `perf/envs/e2e.py`); wall time: median over the "
+             "rounds (min–max); each run in its own interpreter, one math-library thread; env / acting / "
+             "learning: the run's wall time split as the module docstring says (medians); ceiling: the "
+             "baseline's wall time over its wall time without env stepping (what a free vector env would "
+             "give).", ""]
+    for part in ("sb3", "cleanrl"):
+        if part not in data:
+            lines += [f"## {TITLES[part]}", "", "not run yet", ""]
+            continue
+        d = data[part]
+        args, runs, base = d["args"], d["runs"], BASELINE[part]
+        med = {s: {k: float(np.median([r[k] for r in rs])) for k in ("wall_s", "env_s", "act_s", "learn_s")}
+               for s, rs in runs.items() if rs}
+        b = med.get(base)
+        lines += [f"## {TITLES[part]}: {args['env']}, {args['num_envs']} envs, {args['steps']:,} steps asked "
+                  f"({runs[next(iter(runs))][0]['env_steps']:,} run: whole rollouts), seed {args['seed']}, "
+                  f"{args['rounds']} rounds", ""]
+        head = ["vector env", "wall (s)", f"× {base}", "env step (s, share)", "acting (s)", "learning (s, share)",
+                "env steps/s", "final return"]
+        rows = []
+        for s, rs in runs.items():
+            if not rs:
+                continue
+            m, walls = med[s], [r["wall_s"] for r in rs]
+            rets = sorted({round(r["final_return"], 1) for r in rs})
+            rows.append([s, f"{m['wall_s']:.1f} ({min(walls):.1f}–{max(walls):.1f})",
+                         "—" if b is None else f"{b['wall_s'] / m['wall_s']:.2f}",
+                         f"{m['env_s']:.1f} ({m['env_s'] / m['wall_s']:.0%})", f"{m['act_s']:.1f}",
+                         f"{m['learn_s']:.1f} ({m['learn_s'] / m['wall_s']:.0%})",
+                         f"{rs[0]['env_steps'] / m['wall_s']:.0f}", " / ".join(f"{x:.1f}" for x in rets)])
+        lines += md_table(head, rows)
+        rs0 = next(iter(runs.values()))[0]
+        lines += ["", f"Final return: {rs0['final_return_kind']}; one value per system when every round gave the "
+                  "same (the same seed gives the same training on every vector env)."]
+        if b is not None:
+            lines += [f"Ceiling: {b['wall_s'] / (b['wall_s'] - b['env_s']):.2f}× {base} "
+                      f"(its env stepping is {b['env_s'] / b['wall_s']:.0%} of its wall time)."]
+        mi = d["machine"]
+        lines += ["", f"Machine: {mi['cpu']}, {mi['usable_cores']} usable cores, {mi['memory_gb']} GB, Python "
+                  f"{mi['python']}, {mi['date']}; load average at each run's start "
+                  f"{min(r['loadavg_start'][0] for rs in runs.values() for r in rs):.1f}–"
+                  f"{max(r['loadavg_start'][0] for rs in runs.values() for r in rs):.1f}; child processes left "
+                  f"after the runs: {d['children_left']}."]
+        if d.get("background"):
+            lines += ["Other busy processes at the end (nice, %CPU, command): "
+                      + "; ".join(f"`{p}`" for p in d["background"]) + "."]
+        lines += [""]
+    return "\n".join(lines)
+
+
+def _write(out: str, part: str | None, result: dict[str, Any] | None) -> None:
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "e2e.json")
+    data: dict[str, Any] = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+    if part is not None:
+        data[part] = result
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
+    text = render(data)
+    with open(os.path.join(out, "e2e.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m perf.envs.e2e", description=__doc__.split("\n")[0])
+    ap.add_argument("part", nargs="?", choices=["sb3", "cleanrl", "render"], default="render")
     ap.add_argument("--env", default="HalfCheetah-v5")
     ap.add_argument("--num-envs", type=int, default=8)
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", default="", help="comma-separated system names (substrings)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    ap.add_argument("--one", nargs=2, metavar=("PART", "SYSTEM"), help=argparse.SUPPRESS)
     ap.add_argument("--out", default=SCRATCH, help="folder for e2e.md / e2e.json (default: perf/scratch)")
     a = ap.parse_args(argv)
-    import torch
-    from stable_baselines3 import PPO
-
-    torch.set_num_threads(1)
-    rows: dict[str, dict[str, float]] = {}
-    for name, make in _systems(a.env, a.num_envs, a.seed).items():
-        if a.only and not any(s in name for s in a.only.split(",")):
-            continue
-        log(f"e2e: {name} ...")
-        env = make()
-        try:
-            model = PPO("MlpPolicy", env, seed=a.seed, verbose=0, device="cpu")
-            t0 = time.perf_counter()
-            model.learn(a.steps)
-            wall = time.perf_counter() - t0
-        finally:
-            env.close()
-        rows[name] = {"wall_s": wall, "steps_per_s": a.steps / wall, "final_return": _evaluate(model, a.env, a.seed)}
-        log(f"e2e: {name}: {wall:.0f} s, final return {rows[name]['final_return']:.0f}")
-    base = next((v["wall_s"] for k, v in rows.items() if k.startswith("SB3 SubprocVecEnv")), None)
-    lines = [f"# SB3 PPO end to end (`python -m perf.envs.e2e`): {a.env}, {a.num_envs} envs, {a.steps:,} steps, "
-             f"seed {a.seed}", "", f"{machine_info()['cpu']}; torch on one thread.", ""]
-    lines += md_table(["vector env", "wall (s)", "env steps/s", "× SubprocVecEnv", "final return (10 episodes)"],
-                      [[k, f"{v['wall_s']:.0f}", f"{v['steps_per_s']:.0f}",
-                        "—" if base is None else f"{base / v['wall_s']:.2f}", f"{v['final_return']:.0f}"]
-                       for k, v in rows.items()])
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "e2e.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(a.out, "e2e.json"), "w") as f:
-        json.dump({"args": vars(a), "rows": rows}, f, indent=1)
-    print("\n".join(lines))
-    return rows
+    if a.one:
+        _one(a.one[0], a.one[1], a)
+        return
+    if a.part == "render":
+        _write(a.out, None, None)
+        return
+    _write(a.out, a.part, _measure(a.part, a))
 
 
 if __name__ == "__main__":
