@@ -277,11 +277,20 @@ def target_row(rows: dict, actors: int) -> str | None:
     return next((k for k, v in rows.items() if v.get("actors") == actors and v.get("mode") == TARGET_MODE), None)
 
 
+def _info_format(date: str) -> str:
+    """The vector envs' default ``info_format`` on the day of the run (commit c7be398 changed it)."""
+    if date < "2026-12-07 21:48":
+        return ("info_format='fastparl' (the default then: no env infos; the default since 2026-12-07, "
+                "'gymnasium', steps within 5% of it on CartPole at 8-128 envs)")
+    return "info_format='gymnasium' (SyncVectorEnv's infos)"
+
+
 def render(R: dict) -> str:
     m = R["machine"]
     L = ["# Vector env throughput (`python -m perf.envs`)", "",
          f"{m['date']}, {m['cpu']}, {m['usable_cores']} cores, load {m['loadavg_start']} → {m.get('loadavg_end')}; "
-         f"Python {m['python']}, gymnasium {gym.__version__}{' — quick run' if R['quick'] else ''}.", ""]
+         f"Python {m['python']}, gymnasium {gym.__version__}{' — quick run' if R['quick'] else ''}.", "",
+         f"fastparl's envs with their default infos: {_info_format(m['date'])}.", ""]
     pol = R.get("policy", {}).get("rows")
     if pol:
         name = target_row(pol, 2)
