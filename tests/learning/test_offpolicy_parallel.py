@@ -5,7 +5,8 @@ What must hold:
 * actors: the replay memory receives exactly ``total_steps`` transitions, each one a real step of Pendulum-v1
   (the stored reward is Pendulum's cost of the stored observation and action; within a chunk, a step's
   ``next_obs`` is the next step's ``obs``), and the learner takes one gradient step per transition past the
-  warm-up; SAC with 2 actors learns Pendulum on the serial test's budget and bar;
+  warm-up; SAC with 2 actors learns Pendulum on the serial test's budget and bar; ``--resume`` goes on from a
+  checkpoint with its replay memory;
 * learners: a block of steps on 2 learners equals the same block on one learner (SGD, to float32 rounding: see
   tests/unit/rl/test_learners.py for why SGD), including the target networks and SAC's learned temperature; SAC's
   draws given with the batch are exactly the draws SAC makes itself; end to end, ``--actors 0 --learners 2``
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -124,6 +126,36 @@ def test_sac_with_two_actors_learns_pendulum(tmp_path, seed):
         result = sac.train(sac.Args(seed=seed, total_steps=5_000, actors=2, logdir=str(tmp_path), **FAST))
     print(f"SAC --actors 2: {result}")
     assert result["eval_return"] > -400, result
+
+
+def _checkpoint(logdir) -> tuple[int, int]:
+    """The step of the checkpoint in ``logdir`` and the transitions its replay memory holds."""
+    import pickle
+
+    with open(os.path.join(logdir, "checkpoint", "state.pkl"), "rb") as f:
+        step = int(pickle.load(f)["counters"]["step"])
+    with np.load(os.path.join(logdir, "checkpoint", "replay.npz")) as data:
+        return step, int(data["other"][0])
+
+
+def test_a_run_with_actors_resumes_from_its_checkpoint(tmp_path):
+    """``--actors 2 --checkpoint-every``: ``--resume`` goes on from the checkpoint's step with its replay memory and
+    counters (the actors start new episodes), and the csv goes on without repeats.  In new processes, as a
+    resumed run is (paddle names a process's second model's parameters apart from its first's)."""
+    cmd = [sys.executable, os.path.join(EXAMPLES, "SAC", "train.py"), "--env", "Pendulum-v1", "--seed", "3",
+           "--hidden", "32", "--batch-size", "64", "--warmup-steps", "300", "--eval-every", "100000",
+           "--eval-episodes", "1", "--no-tensorboard", "--actors", "2", "--checkpoint-every", "0.01",
+           "--logdir", str(tmp_path)]
+    subprocess.run([*cmd, "--total-steps", "1000"], check=True, capture_output=True, timeout=600)
+    saved, held = _checkpoint(tmp_path)
+    assert 300 < saved < 1_000 and held == saved
+    out = subprocess.run([*cmd, "--total-steps", "1400", "--resume"], check=True, capture_output=True, text=True,
+                         timeout=600)
+    assert f"resumed from {tmp_path / 'checkpoint'} at step {saved}" in out.stdout + out.stderr
+    last, held = _checkpoint(tmp_path)
+    assert saved < last < 1_400 and held == last  # the resumed run's memory holds the saved steps and its own
+    steps = [int(r.split(",")[0]) for r in open(tmp_path / "progress.csv").read().splitlines()[1:]]
+    assert steps == sorted(steps) and steps[-1] == 1_400 and any(s > saved for s in steps[:-1])
 
 
 # ----------------------------------------------------------------------------- learners
