@@ -4,6 +4,7 @@
   rendering (``main``);
 - ``perf/training/runner.py``: one run, as a script (``perf/training/`` is its ``sys.path[0]``), in fastparl's
   interpreter or SB3's;
+- ``perf/training/sb3_models.py``: SB3's models with the examples' settings (also used by ``perf.mujoco``);
 - ``perf/training/profiling.py``: cProfile of the update step, split into the framework's kernels and Python.
 """
 

@@ -3,7 +3,8 @@
     <python> perf/training/runner.py --system {fastparl,sb3} --algo {dqn,ppo,td3,sac,ddpg}
                                      --warmup W --skip K --window N [--profile P] [--quick] --out result.json
 
-Run by ``python -m perf.training`` (:mod:`perf.training.report`) with each system's own interpreter:
+Run by ``python -m perf.training`` (:mod:`perf.training.report`) with each system's own interpreter
+(SB3's models and settings: ``perf/training/sb3_models.py``, shared with ``perf/mujoco/sb3_run.py``):
 fastparl's (``.venv``) runs the example's own ``train(args)`` (``examples/<ALGO>/train.py``), Stable-Baselines3's
 (a separate venv with torch) runs ``model.learn``.  Neither loop is changed: the runner only wraps
 
@@ -37,14 +38,11 @@ import time
 from typing import Any, Callable
 
 import profiling  # noqa: I001 - perf/training/ is sys.path[0]
+from sb3_models import DQN_GRAD_STEPS, DQN_LEARN_FREQ, PPO_FULL, PPO_QUICK, make_env, make_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENVS = {"dqn": "CartPole-v1", "ppo": "Hopper-v5", "td3": "HalfCheetah-v5", "sac": "HalfCheetah-v5",
         "ddpg": "HalfCheetah-v5"}
-# PPO (the example's continuous preset): 1 env x 2048 steps, 10 epochs of 32 minibatches of 64; --quick: 512 x 2 x 8
-PPO_FULL = dict(num_steps=2048, update_epochs=10, num_minibatches=32)
-PPO_QUICK = dict(num_steps=512, update_epochs=2, num_minibatches=8)
-DQN_LEARN_FREQ, DQN_GRAD_STEPS = 256, 128  # the DQN example's defaults: 128 gradient steps every 256 env steps
 
 
 class Done(Exception):
@@ -191,13 +189,9 @@ def run_fastparl(a: argparse.Namespace, clock: Clock, logdir: str) -> dict[str, 
 # ------------------------------------------------------------------------------------------ SB3
 def run_sb3(a: argparse.Namespace, clock: Clock, logdir: str) -> dict[str, Any]:
     import gymnasium as gym
-    import numpy as np
     import stable_baselines3 as sb3
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.noise import NormalActionNoise
-    from stable_baselines3.common.vec_env import VecNormalize
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -207,42 +201,10 @@ def run_sb3(a: argparse.Namespace, clock: Clock, logdir: str) -> dict[str, Any]:
             clock.after_steps(self.training_env.num_envs)
             return True
 
-    env = make_vec_env(ENVS[a.algo], n_envs=1, seed=a.seed)
-    common = dict(seed=a.seed, device="cpu", verbose=0)
-    if a.algo == "ppo":
-        ppo = PPO_QUICK if a.quick else PPO_FULL
-        env = VecNormalize(env, gamma=0.99)
-        lr = 3e-4
-        model = sb3.PPO("MlpPolicy", env, n_steps=ppo["num_steps"], batch_size=ppo["num_steps"] // ppo["num_minibatches"],
-                        n_epochs=ppo["update_epochs"], learning_rate=lambda left: lr * left, gamma=0.99,
-                        gae_lambda=0.95, clip_range=0.2, clip_range_vf=0.2, ent_coef=0.0, vf_coef=0.5,
-                        max_grad_norm=0.5, policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]),
-                                                              activation_fn=torch.nn.Tanh), **common)
-        grads = ppo["update_epochs"] * ppo["num_minibatches"]
-        total = 10**8
-        settings = {"hidden": 64, **ppo, "minibatch": ppo["num_steps"] // ppo["num_minibatches"]}
-    elif a.algo == "dqn":
-        model = sb3.DQN("MlpPolicy", env, learning_rate=1e-3, buffer_size=200_000, learning_starts=a.warmup,
-                        batch_size=256, gamma=0.99, train_freq=DQN_LEARN_FREQ, gradient_steps=DQN_GRAD_STEPS,
-                        target_update_interval=DQN_LEARN_FREQ, exploration_fraction=0.16, exploration_initial_eps=1.0,
-                        exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[128, 128]), **common)
-        grads, total = DQN_GRAD_STEPS, 50_000
-        settings = {"hidden": 128, "batch_size": 256, "warmup_steps": a.warmup, "memory_size": 200_000,
-                    "learn_freq": DQN_LEARN_FREQ, "gradient_steps": DQN_GRAD_STEPS}
-    else:
-        act_dim = env.action_space.shape[0]
-        noise = NormalActionNoise(np.zeros(act_dim), 0.1 * np.ones(act_dim))
-        off = dict(buffer_size=1_000_000, learning_starts=a.warmup, batch_size=256, tau=0.005, gamma=0.99,
-                   train_freq=1, gradient_steps=1, policy_kwargs=dict(net_arch=[256, 256]), **common)
-        if a.algo == "sac":
-            model = sb3.SAC("MlpPolicy", env, learning_rate=3e-4, ent_coef=0.2, **off)
-        elif a.algo == "td3":
-            model = sb3.TD3("MlpPolicy", env, learning_rate=3e-4, action_noise=noise, policy_delay=2,
-                            target_policy_noise=0.2, target_noise_clip=0.5, **off)
-        else:
-            model = sb3.DDPG("MlpPolicy", env, learning_rate=1e-3, action_noise=noise, **off)
-        grads, total = 1, 10**8
-        settings = {"hidden": 256, "batch_size": 256, "warmup_steps": a.warmup, "memory_size": 1_000_000}
+    ppo = PPO_QUICK if a.quick else PPO_FULL
+    model, settings = make_model(a.algo, make_env(a.algo, ENVS[a.algo], a.seed), a.seed, warmup=a.warmup, ppo=ppo)
+    grads, total = {"ppo": (ppo["update_epochs"] * ppo["num_minibatches"], 10**8),
+                    "dqn": (DQN_GRAD_STEPS, 50_000)}.get(a.algo, (1, 10**8))
     model.train = clock.learner(model.train, grads)
     try:
         model.learn(total_timesteps=total, callback=ClockCallback())
