@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 from dataclasses import dataclass
 
 from perf.common.harness import REPO
@@ -36,6 +38,7 @@ from perf.training.report import DEFAULT_SB3
 
 ROOT = os.path.join(REPO, "perf", "results", "mujoco")
 CHECKPOINT_EVERY_S = 300
+LOCK = ".run.lock"  # in ROOT: one `run` at a time
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,30 @@ def run_all(runs: list[Run], parallel: int, sb3: str | None = None) -> int:
     if skipped:
         print(f"{NO_SB3} (--sb3-python PATH or $SB3_PYTHON): {', '.join(skipped)}", flush=True)
     pending = [r for r in runs if not _done(r) and r.name not in skipped]
+    lock = _take_lock()
+    if lock is None:
+        print(f"another `python -m perf.mujoco run` is running (it holds {LOCK}): two would run the same runs "
+              "in the same folders; stop it first (SIGTERM: its runs checkpoint)", flush=True)
+        return 1
+    try:
+        return _run_pending(pending, parallel, sb3)
+    finally:
+        lock.close()
+
+
+def _take_lock() -> Any:
+    """An exclusive lock on the run list's folder, held while this process lives (None: held elsewhere)."""
+    os.makedirs(ROOT, exist_ok=True)
+    f = open(os.path.join(ROOT, LOCK), "a+")  # noqa: SIM115 - held until closed by the caller
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
+def _run_pending(pending: list[Run], parallel: int, sb3: str | None) -> int:
     active: dict[subprocess.Popen, Run] = {}
     stopping = {"now": False}
 

@@ -158,3 +158,18 @@ def test_a_sigtermed_run_checkpoints_exits_143_and_resumes_at_that_step(sb3, tmp
     assert steps == sorted(steps) and steps[-1] <= step + 50  # one run's rows: the resumed steps go on from `step`
     assert [int(r["env_steps"]) for r in _rows(logdir) if r["eval_return"]] == [300 * k for k in
                                                                                 range(1, (step + 50) // 300 + 1)]
+
+
+def test_a_second_run_list_refuses_to_start_while_one_runs(tmp_path, monkeypatch, capsys):
+    """Nothing else keeps two managers from running the same runs in the same folders."""
+    monkeypatch.setattr(runs, "ROOT", str(tmp_path))
+    held = runs._take_lock()
+    assert held is not None
+    tiny = runs.Run("TD3", "InvertedPendulum-v5", 600, 0, "fastparl")
+    try:
+        assert runs.run_all([tiny], 1, None) == 1
+        assert "another `python -m perf.mujoco run` is running" in capsys.readouterr().out
+        assert not os.path.exists(tiny.folder)  # nothing started
+    finally:
+        held.close()
+    assert runs._take_lock() is not None  # free again once the holder is gone
