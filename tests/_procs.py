@@ -1,9 +1,12 @@
 """Process and shared-memory probes for the runtime tests: polling for processes to end (with a
-deadline, never a bare sleep), descendants, and fastparl's memfd segments seen through /proc."""
+deadline, never a bare sleep), descendants, killing what a test started, and fastparl's memfd segments seen
+through /proc."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
 
 import psutil
@@ -45,6 +48,21 @@ def session_pids(sid: int) -> list[int]:
         except (OSError, psutil.Error):
             pass
     return out
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` (a program started with ``start_new_session=True``) and whatever still runs in its session,
+    then reap it: how a test makes sure a program it started, and all that started, is gone however it ended."""
+    for pid in [proc.pid, *session_pids(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if proc.returncode is None:
+        try:
+            proc.communicate(timeout=10)
+        except ValueError:  # the test closed its pipes
+            proc.wait(timeout=10)
 
 
 def descendants(pid: int | None = None) -> set[int]:

@@ -135,7 +135,8 @@ class Backend(ABC):
         # Threads reading replies on behalf of others write here, so that fastparl.wait() wakes up
         # when a reply it waits for was taken off the wire by someone else (see TrackedActor).
         self._wake_r, self._wake_w = _wake_pipe()
-        self.waiters = 0
+        # The threads in wait().  A set, changed by one C call each (no lock, nothing a Ctrl-C can cut in two).
+        self.waiters: set[int] = set()
 
     # ------------------------------------------------------------------ actors
     @abstractmethod
@@ -201,12 +202,16 @@ class Backend(ABC):
         if not fds:
             time.sleep(0.001 if remaining is None else min(0.001, remaining))
             return
-        with self._waiting():
+        me = threading.get_ident()
+        try:
+            self.waiters.add(me)
             if any(f.done() for f in pending):  # a reply stored before we registered
                 return
             r, _, _ = select.select([*fds, self._wake_r], [], [], remaining)
             if self._wake_r in r:
                 _drain_pipe(self._wake_r)
+        finally:
+            self.waiters.discard(me)
 
     def wake_waiters(self) -> None:
         """Called by a thread that stored a reply for another thread."""
@@ -216,30 +221,12 @@ class Backend(ABC):
             except (BlockingIOError, OSError):
                 pass
 
-    def _waiting(self) -> "_Waiting":
-        return _Waiting(self)
-
     def close_wake_pipe(self) -> None:
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
-
-
-class _Waiting:
-    _lock = threading.Lock()
-
-    def __init__(self, backend: Backend):
-        self.backend = backend
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self.backend.waiters += 1
-
-    def __exit__(self, *exc: Any) -> None:
-        with self._lock:
-            self.backend.waiters -= 1
 
 
 def _wake_pipe() -> tuple[int, int]:

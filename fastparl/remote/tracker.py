@@ -6,9 +6,17 @@ replies to requests by sequence number.  It knows nothing of sockets or shared m
 
 Threads: sending is serialised by a lock that covers only the send.  Receiving follows a
 leader/follower scheme: the first thread that needs a reply reads the wire for everyone
-(storing replies meant for others and waking them), the others wait on a condition with their
-own timeout.  So a ``result(timeout=1)`` returns in about a second even while another thread is
-blocked on a slow call of the same actor, and ``done()`` never blocks.
+(storing replies meant for others and waking them), the others wait with their own timeout.
+So a ``result(timeout=1)`` returns in about a second even while another thread is blocked on a
+slow call of the same actor, and ``done()`` never blocks.
+
+Ctrl-C: a KeyboardInterrupt can land wherever CPython acts on a signal (see
+:mod:`fastparl.remote.waiting`), and whatever it interrupts must leave the lock free and the
+reading to someone.  So the lock is only ever taken by ``with self._lock:`` (never through
+``threading.Condition``, whose Python ``__enter__`` can be interrupted holding it), waiters block
+on gates outside it, and the reader is a thread id (``_reader``): every path ends in
+``_stop_reading(me)``, which stops only this thread's reading, so it is safe to call wherever the
+interrupt landed, and twice.
 
 Lifetime: when the proxy is gone (:meth:`TrackedActor.release`) the actor ends as soon as no
 request is outstanding, so a future keeps its actor alive until it resolves.  When the
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from threading import get_ident
 from abc import abstractmethod
 from typing import Any, cast
 
@@ -31,8 +40,13 @@ from fastparl.remote.futures import Future
 from fastparl.remote.protocol import CALL, CALLABLE, CALLABLE_ATTR, ERR, GETATTR, OK, OUTPUT, SETATTR, PeerClosed
 from fastparl.remote.serialization import PLAIN_TYPES
 from fastparl.remote.transport import Frame, Transport
+from fastparl.remote.waiting import Waiters, closed_gate, wait_at
 
 __all__ = ["TrackedActor"]
+
+# A follower looks at the state again at least this often, whatever woke it: a wake-up that Ctrl-C cut short
+# (a reply stored, its thread not yet woken) costs that thread at most this delay, never a hang.
+_RECHECK_S = 1.0
 
 
 class TrackedActor(ActorHandle):
@@ -49,15 +63,16 @@ class TrackedActor(ActorHandle):
         self.error: FastparlError | None = None  # set once the actor is gone: later requests raise it
         self.kill_reason: FastparlError | None = None
         self._send_lock = threading.Lock()
-        self._lock = threading.Lock()  # guards the reply state below; never held across a blocking read
-        self._cv = threading.Condition(self._lock)
+        # Guards the reply state below; never held across a blocking read, taken by `with` only (see Ctrl-C above).
+        # Reentrant: a Future's __del__ (drop) may run in a thread that holds it, when the garbage collector runs
+        # inside a `with self._lock:` block; a plain lock would wait for itself there for ever.
+        self._lock = threading.RLock()
         self._seq = 0
         self._pending: dict[int, tuple[int, str]] = {}  # seq -> (op, name): sent, no reply yet
         self._replies: dict[int, tuple[bool, Any]] = {}  # replies read for another thread or a future
         self._dropped: set[int] = set()
-        self._reading = False  # a thread is reading the transport (the leader)
-        self._sleepers = 0  # threads waiting for a reply or for their turn to read
-        self._waiting: dict[int, threading.Condition] = {}  # seq -> the condition its waiting thread sleeps on
+        self._reader: int | None = None  # the id of the thread reading the transport (the leader)
+        self._waiting = Waiters()  # seq -> the gate of the thread waiting for its reply, or for its turn to read
         self._released = False
         self._close_when_idle = False
         self._cleaned = False
@@ -77,17 +92,20 @@ class TrackedActor(ActorHandle):
     # ------------------------------------------------------------------ ActorHandle
     def call(self, name: str, args: tuple, kwargs: dict | None, wait: bool) -> Any:
         plain = kwargs is None and (not args or all(type(a) in PLAIN_TYPES for a in args))
+        me = get_ident()  # before the request: from its sending on, an interrupt must drop it
         seq = self._request(CALL, (name, args, kwargs), name, args, kwargs, plain)
         if not wait:
-            return Future(self, seq, name)
-        # Locks are taken with `with` only: a Ctrl-C between a bare acquire() and release() would leave
-        # the lock held, and every later call, and exit's disconnect, would wait for it for ever.
-        reading = False
+            try:
+                return Future(self, seq, name)
+            except BaseException:
+                self.drop(seq)
+                raise
         try:
             with self._lock:
-                if not (self._reading or self.error is not None or self._replies):
-                    self._reading = reading = True  # one statement: no interruption between the two
-            if not reading:  # not the plain case: the general path
+                lead = self._reader is None and self.error is None and not self._replies
+                if lead:
+                    self._reader = me
+            if not lead:  # not the plain case: the general path
                 ok, value = self.result(seq, None)
             else:  # the plain case, inlined: nobody else reads, and the next reply is ours
                 try:
@@ -105,17 +123,18 @@ class TrackedActor(ActorHandle):
                         ok, value = self._read_until(seq, None, None)
                 except PeerClosed:
                     ok, value = self._read_until(seq, None, None)  # finds the link closed: the backend's reason
-                finally:
-                    reading = self._stop_reading()
         except BaseException:  # interrupted (Ctrl-C): nobody will read this reply, do not keep it when it comes
-            if reading:  # interrupted before we stopped reading: stop now, or nobody ever reads again
-                self._stop_reading()
             self.drop(seq)
             raise
+        finally:  # wherever an interrupt landed: stop reading if we still do (see _stop_reading)
+            try:
+                self._stop_reading(me)
+            except BaseException:
+                self._stop_reading(me)
+                raise
         if ok:
             return value
         raise value
-
 
     def getattr(self, name: str) -> Any:
         return self.request(GETATTR, name, name)
@@ -178,30 +197,30 @@ class TrackedActor(ActorHandle):
 
     def _drain(self) -> bool:
         """Read replies while a send waits for room (pipelining), unless another thread reads."""
-        reading = False
+        me = get_ident()
         try:
-            with self._cv:
-                if self._reading:
+            with self._lock:
+                if self._reader is not None:
                     return False
-                self._reading = reading = True
+                self._reader = me
             try:
                 for frame in self.transport.poll():
                     self._store(frame)
             except PeerClosed:
                 pass  # the send that called us fails next, and reports it
-            finally:
-                reading = self._stop_reading()
-        except BaseException:
-            if reading:  # interrupted before we stopped reading (see call())
-                self._stop_reading()
-            raise
+        finally:
+            try:
+                self._stop_reading(me)
+            except BaseException:
+                self._stop_reading(me)
+                raise
         return True
 
     # ------------------------------------------------------------------ receiving
     def result(self, seq: int, timeout: float | None) -> tuple[bool, Any]:
         """The reply of request ``seq``, waiting up to ``timeout`` s: the leader/follower protocol.
 
-        At most one thread at a time reads the transport: the *leader* (``_reading`` is set).  A
+        At most one thread at a time reads the transport: the *leader* (``_reader`` is its id).  A
         thread that wants a reply, under ``_lock``:
 
         1. takes its reply if another thread has already read and stored it (``_replies``);
@@ -211,15 +230,17 @@ class TrackedActor(ActorHandle):
            (:meth:`_store`, which wakes that owner only).  Done, or timed out, or interrupted, it
            stops reading (:meth:`_stop_reading`) and *hands over*: it wakes one waiting thread,
            which goes back to step 1 and, its reply not being in, becomes the next leader;
-        4. else it is a *follower*: it sleeps on a condition of its own (``_waiting[seq]``), so
-           that a stored reply wakes only its thread, with its own deadline, and is woken by its
-           reply, a hand-over or the actor's death (:meth:`_fail` wakes all); then back to step 1.
+        4. else it is a *follower*: it registers a gate of its own (``_waiting[seq]``, see
+           :mod:`fastparl.remote.waiting`) and blocks on it outside the lock, so that a stored
+           reply wakes only its thread, with its own deadline; it is woken by its reply, a
+           hand-over or the actor's death (:meth:`_fail` wakes all); then back to step 1.
 
         A follower woken by a hand-over may find its reply already stored: it then returns at step
         1, so it passes the hand-over on to another waiter, or nobody would read for them.  The lock
         is never held across a blocking read, so a follower's timeout fires while the leader waits
         on a slow call, and :meth:`poll` never waits.  Any interruption (Ctrl-C) of a leader stops
-        its reading, so the others are never left without a reader.
+        its reading, and of a follower passes on a hand-over it may have taken, so the others are
+        never left without a reader.
 
         Returns:
             ``(True, value)`` or ``(False, exception to raise)``.
@@ -228,45 +249,44 @@ class TrackedActor(ActorHandle):
             FutureTimeoutError: no reply within ``timeout`` (the request stays pending: ask again).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        cv = self._cv
-        reading = False
+        me = get_ident()
+        gate: threading.Lock | None = None  # ours while registered: woken for our reply, or to take over the reading
         try:
-            with cv:
-                while True:
+            while True:
+                with self._lock:
+                    if gate is not None:
+                        self._waiting.remove(seq, gate)
+                        gate = None
                     reply = self._replies.pop(seq, None)
                     if reply is not None:
                         # A hand-over may have woken us (and been absorbed, our reply being in already):
                         # pass it on, or nobody reads for the others.
-                        if not self._reading and self._waiting:
-                            self._hand_over()
+                        if self._reader is None:
+                            self._waiting.wake_one()
                         return reply
                     if self.error is not None:
                         return False, self._error()
-                    if not self._reading:
-                        self._reading = reading = True
+                    if self._reader is None:
+                        self._reader = me
                         break
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         raise timeout_error(self._what(seq), timeout)
-                    mine = threading.Condition(self._lock)  # woken for our reply, or to take over the reading
-                    self._waiting[seq] = mine
-                    self._sleepers += 1
-                    try:
-                        mine.wait(remaining)
-                    finally:
-                        self._sleepers -= 1
-                        if self._waiting.get(seq) is mine:
-                            del self._waiting[seq]
-                        if not self._reading and self._waiting:  # interrupted after a hand-over: pass it on
-                            self._hand_over()
+                    gate = closed_gate()
+                    self._waiting.add(seq, gate)
+                wait_at(gate, _RECHECK_S if remaining is None else min(remaining, _RECHECK_S))
+            return self._read_until(seq, deadline, timeout)
+        finally:
+            if gate is not None:  # interrupted (Ctrl-C) while waiting
+                with self._lock:
+                    self._waiting.remove(seq, gate)
+                    if self._reader is None:  # a hand-over may have woken us: pass it on
+                        self._waiting.wake_one()
             try:
-                return self._read_until(seq, deadline, timeout)
-            finally:
-                reading = self._stop_reading()
-        except BaseException:
-            if reading:  # interrupted before we stopped reading (see call())
-                self._stop_reading()
-            raise
+                self._stop_reading(me)
+            except BaseException:
+                self._stop_reading(me)
+                raise
 
     def _read_until(self, seq: int, deadline: float | None, timeout: float | None) -> tuple[bool, Any]:
         transport = self.transport
@@ -293,36 +313,36 @@ class TrackedActor(ActorHandle):
             self._store(frame)
 
     def poll(self, seq: int) -> tuple[bool, Any] | None:
-        reading = False
+        me = get_ident()
         try:
-            with self._cv:
+            with self._lock:
                 reply = self._replies.pop(seq, None)
                 if reply is not None:
                     return reply
                 if self.error is not None:
                     return False, self._error()
-                if self._reading:
+                if self._reader is not None:
                     return None  # another thread reads: it stores our reply and never makes us wait
-                self._reading = reading = True
+                self._reader = me
             try:
                 for frame in self.transport.poll():
                     self._store(frame)
             except PeerClosed:
                 self._died(self._what(seq))
-            finally:
-                reading = self._stop_reading()
-        except BaseException:
-            if reading:  # interrupted before we stopped reading (see call())
-                self._stop_reading()
-            raise
-        with self._cv:
+        finally:
+            try:
+                self._stop_reading(me)
+            except BaseException:
+                self._stop_reading(me)
+                raise
+        with self._lock:
             reply = self._replies.pop(seq, None)
             if reply is not None:
                 return reply
             return (False, self._error()) if self.error is not None else None
 
     def drop(self, seq: int) -> None:
-        with self._cv:
+        with self._lock:
             if self._replies.pop(seq, None) is None and seq in self._pending:
                 self._dropped.add(seq)
         if self._released and self._idle():  # nobody can read this actor's replies any more: end it
@@ -334,16 +354,16 @@ class TrackedActor(ActorHandle):
 
     def _store(self, frame: Frame) -> None:
         seq = frame[1]
-        op, name = self._pending.pop(seq, (CALL, f"call #{seq}"))
-        reply = self._reply(frame, op, name)
-        with self._cv:
+        request = self._pending.pop(seq, None)
+        if request is None:  # nobody asked: its sending was interrupted (Ctrl-C) and given up
+            return
+        reply = self._reply(frame, *request)
+        with self._lock:
             if seq in self._dropped:
                 self._dropped.discard(seq)
             else:
                 self._replies[seq] = reply
-            waiter = self._waiting.get(seq)
-            if waiter is not None:  # only the thread this reply is for
-                waiter.notify()
+            self._waiting.wake(seq)  # only the thread this reply is for
         if self._released and self._idle():
             self._close_when_idle = True
         self.backend.wake_waiters()
@@ -374,26 +394,17 @@ class TrackedActor(ActorHandle):
         """What keys this actor's output records in the backend's monitor."""
         return self.pid
 
-    def _stop_reading(self) -> bool:
-        """This thread stops reading; returns False (for the caller's "am I reading" flag)."""
-        with self._lock:
-            self._reading = False
-            if self._sleepers:
-                self._hand_over()
-        if self._close_when_idle:
-            self._close_when_idle = False
-            self._close_link()
-        return False
-
-    def _hand_over(self) -> None:
-        """We stop reading (the lock is held): wake one waiting thread to read in our place."""
-        for waiter in self._waiting.values():
-            waiter.notify()
-            return
-
-    def _wake_all(self) -> None:
-        for waiter in self._waiting.values():
-            waiter.notify()
+    def _stop_reading(self, me: int) -> None:
+        """If thread ``me`` (this one) reads, it stops, and hands the reading over to a waiting thread; then closes
+        the link if that is due.  A no-op when done, and a second call finishes what an interrupt cut short, so
+        every path that may read ends in ``finally: try: _stop_reading  except: _stop_reading; raise`` (a call can
+        be interrupted at its very start: the retry must be the caller's)."""
+        if self._reader == me:  # only this thread makes itself the reader, or stops: no lock needed to ask
+            with self._lock:
+                self._waiting.wake_one()  # before giving up the reading: if cut short, we still read, and retry
+                self._reader = None
+        if self._close_when_idle and self._reader is None:
+            self._close_link()  # clears the flag once closed: if cut short, a second call closes again
 
     def _error(self) -> FastparlError:
         """A copy of the error that ended the actor, to raise.  The stored one is never raised itself, so
@@ -417,17 +428,21 @@ class TrackedActor(ActorHandle):
         self._fail(self.kill_reason or self._lost(what))
 
     def _fail(self, reason: FastparlError) -> None:
-        with self._cv:
+        with self._lock:
             if self.error is None:
                 self.error = reason
-            self._wake_all()
+            self._waiting.wake_all()
         self.backend.wake_waiters()
         self._cleanup_once()
 
     def _cleanup_once(self) -> None:
         if not self._cleaned:
             self._cleaned = True
-            self._cleanup()
+            try:
+                self._cleanup()
+            except BaseException:  # interrupted (Ctrl-C): the next close or failure does it again
+                self._cleaned = False
+                raise
 
     def kill(self, reason: FastparlError | None = None) -> None:
         if self.error is None and self.kill_reason is None:
@@ -450,8 +465,8 @@ class TrackedActor(ActorHandle):
         self._close_link()
 
     def _close_link(self) -> None:
-        with self._cv:
-            if self._reading:  # the reader closes it when it is done (closing under a reader could hang it)
+        with self._lock:
+            if self._reader is not None:  # the reader closes it when it is done (closing under a reader could hang it)
                 self._close_when_idle = True
                 return
         if self.error is None:
@@ -459,4 +474,5 @@ class TrackedActor(ActorHandle):
         transport = getattr(self, "transport", None)
         if transport is not None:
             transport.close()
+        self._close_when_idle = False  # only now: a close cut short by Ctrl-C is done again by the next reader's stop
         self._cleanup_once()

@@ -13,7 +13,7 @@ import signal
 import time
 
 import pytest
-from _drive import read_json_line, run_driver
+from _drive import driver, read_json_line
 
 import fastparl
 from _actors import AsyncFaulty, Faulty, RemoteFaulty, RemotePlain
@@ -39,18 +39,18 @@ def test_a_dying_actor_takes_its_children_and_fails_the_call_at_once(kind, clean
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("end", ["normal", "exception", "sigint", "sigkill", "sigkill-group"])
 def test_nothing_an_actor_started_outlives_the_driver(end):
-    proc = run_driver("children", end.partition("-")[0], start_new_session=True)
-    info = read_json_line(proc)
-    if end != "normal" and end != "exception":
-        assert proc.stdout.readline().strip() == "busy"
-        time.sleep(0.1)
-        if end == "sigkill":
-            proc.kill()  # the driver alone
-        else:  # the whole process group, as a terminal (Ctrl-C) or `kill -9 -PGID` does
-            os.killpg(proc.pid, signal.SIGINT if end == "sigint" else signal.SIGKILL)
-    proc.communicate(timeout=30)
-    pids = [info["server"], *info["actors"], *info["children"]]
-    assert still_alive(pids, 5) == []
+    with driver("children", end.partition("-")[0]) as proc:  # killed, with all it started, however the test ends
+        info = read_json_line(proc)
+        if end != "normal" and end != "exception":
+            assert proc.stdout.readline().strip() == "busy"
+            time.sleep(0.1)
+            if end == "sigkill":
+                proc.kill()  # the driver alone
+            else:  # the whole process group, as a terminal (Ctrl-C) or `kill -9 -PGID` does
+                os.killpg(proc.pid, signal.SIGINT if end == "sigint" else signal.SIGKILL)
+        proc.communicate(timeout=30)
+        pids = [info["server"], *info["actors"], *info["children"]]
+        assert still_alive(pids, 5) == []
 
 
 # ------------------------------------------------------------------ the fork server
@@ -83,9 +83,10 @@ def test_a_late_fork_server_reply_is_never_taken_for_the_next(local, monkeypatch
 # ------------------------------------------------------------------ descriptors
 @pytest.mark.timeout(120)
 def test_300_actors_under_a_1024_descriptor_limit_then_a_clear_error():
-    proc = run_driver("fd-limit", "300")
-    info = read_json_line(proc)
-    out, err = proc.communicate(timeout=100)
+    with driver("fd-limit", "300") as proc:
+        info = read_json_line(proc)
+        out, err = proc.communicate(timeout=100)
+        assert still_alive([info["server"], *info["actors"]], 10) == []  # by themselves, before the block kills
     assert info["ok"], err
     assert info["fds"] < 700, f"the driver holds {info['fds']} descriptors for 300 actors"
     assert "ResourceError after" in out and "out of file descriptors" in out and "ulimit -n" in out, out + err
@@ -93,7 +94,6 @@ def test_300_actors_under_a_1024_descriptor_limit_then_a_clear_error():
     assert "ResourceError for actors after" in out, out + err
     assert "out of file descriptors while creating the sockets" in out.split("for actors after")[1], out + err
     assert proc.returncode == 0, err
-    assert still_alive([info["server"], *info["actors"]], 10) == []
 
 
 @pytest.mark.timeout(30)

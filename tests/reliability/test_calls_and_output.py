@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from _drive import run_driver
+from _drive import driver
 
 import fastparl
 from _actors import AsyncFaulty, RemoteFaulty
@@ -93,8 +93,8 @@ def test_an_unpicklable_reply_names_the_method(clean):
 
 # ------------------------------------------------------------------ classes of __main__
 def test_a_main_class_ships_with_the_globals_of_now():
-    proc = run_driver("main-globals")
-    out, err = proc.communicate(timeout=60)
+    with driver("main-globals") as proc:
+        out, err = proc.communicate(timeout=60)
     assert "greetings: first second" in out, out + err
 
 
@@ -104,21 +104,20 @@ def test_carriage_return_updates_are_forwarded_as_they_come_at_linear_cost(tmp_p
     n = 250_000  # 25 MB of "\r" updates in one line: the old monitor took ~3.3 s of CPU (quadratic), then ~1.4
     # printing each one; now the latest is shown ~10 times a second (issue 17)
     out = tmp_path / "out"
-    with open(out, "wb") as f:
-        proc = run_driver("progress", str(n), "2", stdout=f, text=False)
-    deadline = time.monotonic() + 40
-    last = f" {n - 1}\r".encode()
-    while time.monotonic() < deadline:
-        data = out.read_bytes()
-        if last in data or b"driver cpu" in data:
-            break
-        time.sleep(0.05)
-    assert b"driver cpu" not in data, "the updates came out only after the call ended"
-    assert last in data, data[-300:]
-    pid = read_pid(data)
-    shown = data.count(f"(Faulty pid={pid}) ".encode())
-    assert 1 <= shown <= 200, shown  # at a display rate (~10 a second), not each of the 250,000
-    _, err = proc.communicate(timeout=30)
+    with open(out, "wb") as f, driver("progress", str(n), "2", stdout=f, text=False) as proc:
+        deadline = time.monotonic() + 40
+        last = f" {n - 1}\r".encode()
+        while time.monotonic() < deadline:
+            data = out.read_bytes()
+            if last in data or b"driver cpu" in data:
+                break
+            time.sleep(0.05)
+        assert b"driver cpu" not in data, "the updates came out only after the call ended"
+        assert last in data, data[-300:]
+        pid = read_pid(data)
+        shown = data.count(f"(Faulty pid={pid}) ".encode())
+        assert 1 <= shown <= 200, shown  # at a display rate (~10 a second), not each of the 250,000
+        _, err = proc.communicate(timeout=30)
     data = out.read_bytes()
     cpu = float(data.rsplit(b"driver cpu", 1)[1].split()[0])
     assert cpu < 1.5, f"the driver spent {cpu} s of CPU on 25 MB of progress updates"

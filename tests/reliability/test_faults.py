@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from _drive import read_json_line, run_driver
+from _drive import driver, read_json_line
 
 import fastparl
 from _actors import AsyncFaulty, FailsInit, Faulty, RemoteFaulty
@@ -132,18 +132,18 @@ def test_actor_children_end_with_the_actor(clean, end):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGKILL"])
 def test_driver_dies_with_8_busy_actors_and_shared_memory(signame, record_property):
-    proc = run_driver("eight", "signal", start_new_session=True)
-    info = read_json_line(proc)
-    assert proc.stdout.readline().strip() == "busy"
-    os.killpg(proc.pid, getattr(signal, signame))  # the whole group, as a terminal or a job killer does
-    t0 = time.monotonic()
-    proc.communicate(timeout=30)
-    pids = [info["server"], *info["actors"]]
-    assert still_alive(pids, 5) == [], f"processes outlived a {signame} of the driver"
-    record_property("time_to_end_s", round(time.monotonic() - t0, 3))
-    assert time.monotonic() - t0 < 6
-    assert memfd_segments(pids) == {}
-    assert session_pids(proc.pid) == [], "processes of the driver's session still run"
+    with driver("eight", "signal") as proc:  # killed, with all it started, however the test ends
+        info = read_json_line(proc)
+        assert proc.stdout.readline().strip() == "busy"
+        os.killpg(proc.pid, getattr(signal, signame))  # the whole group, as a terminal or a job killer does
+        t0 = time.monotonic()
+        proc.communicate(timeout=30)
+        pids = [info["server"], *info["actors"]]
+        assert still_alive(pids, 5) == [], f"processes outlived a {signame} of the driver"
+        record_property("time_to_end_s", round(time.monotonic() - t0, 3))
+        assert time.monotonic() - t0 < 6
+        assert memfd_segments(pids) == {}
+        assert session_pids(proc.pid) == [], "processes of the driver's session still run"
 
 
 # ------------------------------------------------------------------ scale and concurrency

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _drive import run_driver
+from _drive import driver
 
 import fastparl
 from _actors import Keeper
@@ -74,8 +74,8 @@ def test_a_huge_shared_array_is_refused_with_a_clear_error(clean):
 
 @pytest.mark.timeout(60)
 def test_shared_memory_running_out_gives_clear_errors_and_the_driver_goes_on():
-    proc = run_driver("low-memory")
-    out, err = proc.communicate(timeout=50)
+    with driver("low-memory") as proc:
+        out, err = proc.communicate(timeout=50)
     assert proc.returncode == 0, out + err
     lines = out.splitlines()
     assert lines[0].startswith("ResourceError after") and "could not map 64.0 MB" in lines[0], out

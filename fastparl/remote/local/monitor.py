@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import weakref
+from threading import get_ident
 from typing import Any, Callable
 
 import psutil
@@ -40,6 +41,7 @@ from fastparl.errors import ResourceError
 from fastparl.remote.local.forkserver import OUT_RECORD, STDERR, STDERR_EOF, STDOUT, STDOUT_EOF
 from fastparl.remote.logs import log_file_name, log_mode, log_root, make_session_dir, new_session_dir
 from fastparl.remote.system import portable
+from fastparl.remote.waiting import Flag, Waiters, closed_gate, wait_at
 
 __all__ = ["Monitor"]
 
@@ -60,11 +62,11 @@ class _Actor:
         self.cr_shown = {STDOUT: True, STDERR: True}  # ... and whether it was printed
         self.next_cr = {STDOUT: 0.0, STDERR: 0.0}  # not before this time (monotonic)
         self.received = {STDOUT: 0, STDERR: 0}  # bytes received per stream (what the actor's replies count)
-        self.waiters = 0
+        self.synced = Waiters()  # threads in Monitor.sync() for this actor, woken when its output arrives
         self.file: Any = None  # its log file, opened at its first output (mode "file" or "both")
         self.flood = [0.0, 0, 0, 0]  # window start, lines, bytes, windows over the limit in a row
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
-        self.stderr_closed = threading.Event()
+        self.stderr_closed = Flag()
         self.eofs = 0
         self.max_memory_mb = max_memory_mb
         self.process: psutil.Process | None = None
@@ -85,7 +87,9 @@ class Monitor:
         self.log_dir = log_dir  # the session's folder (made at the first file), None: new_session_dir()
         self.flood_noted = False
         self._cr_due = 0.0  # the earliest time a held progress update is due (0: none held)
-        self._cv = threading.Condition(threading.Lock())  # record() and sync() print under it
+        # record() and sync() print under it.  A plain lock, taken by `with` only, and sync() waits outside it: a
+        # driver's thread interrupted there (Ctrl-C) must not leave it held (see fastparl.remote.waiting).
+        self._printing = threading.Lock()
         # Where output goes instead of our stdout/stderr: sink(pid, stream, data) (a worker daemon
         # forwards it to the actor's driver); stderr tails are kept either way.
         self.sink: Any = None
@@ -132,7 +136,7 @@ class Monitor:
         self._wake()
         if self._thread is not threading.current_thread():
             self._thread.join(drain)
-        with self._cv:
+        with self._printing:
             for a in list(self.actors.values()):
                 for stream in (STDOUT, STDERR):
                     self._show_cr(a, stream, time.monotonic(), force=True)
@@ -231,10 +235,9 @@ class Monitor:
             elif stream == STDERR_EOF:
                 a.stderr_closed.set()
             return
-        with self._cv:
+        with self._printing:
             self._record(a, stream, data)
-            if a.waiters:
-                self._cv.notify_all()
+            a.synced.wake_all()
 
     def _record(self, a: _Actor, stream: int, data: bytes) -> None:
         if stream in (STDOUT_EOF, STDERR_EOF):
@@ -304,7 +307,7 @@ class Monitor:
                 self._wake()
 
     def _flush_due(self, now: float) -> None:
-        with self._cv:
+        with self._printing:
             self._cr_due = 0.0
             for a in list(self.actors.values()):
                 for stream in (STDOUT, STDERR):
@@ -317,21 +320,28 @@ class Monitor:
         if a is None or not self.receives or self.mode == "off":
             return
         deadline = None
-        with self._cv:
-            while a.received[STDOUT] < n_out or a.received[STDERR] < n_err:
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + timeout
-                elif now >= deadline:
-                    break
-                a.waiters += 1
-                try:
-                    self._cv.wait(deadline - now)
-                finally:
-                    a.waiters -= 1
-            now = time.monotonic()
-            for stream in (STDOUT, STDERR):
-                self._show_cr(a, stream, now, force=True)
+        me = get_ident()
+        gate: threading.Lock | None = None
+        try:
+            while True:
+                with self._printing:
+                    if gate is not None:
+                        a.synced.remove(me, gate)
+                        gate = None
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + timeout
+                    if a.received[STDOUT] >= n_out and a.received[STDERR] >= n_err or now >= deadline:
+                        for stream in (STDOUT, STDERR):
+                            self._show_cr(a, stream, now, force=True)
+                        return
+                    gate = closed_gate()
+                    a.synced.add(me, gate)
+                wait_at(gate, deadline - now)
+        finally:
+            if gate is not None:  # interrupted (Ctrl-C) while waiting
+                with self._printing:
+                    a.synced.remove(me, gate)
 
     def _emit(self, a: _Actor, pieces: list[tuple[bytes, bytes]], is_err: bool) -> None:
         if is_err:

@@ -32,6 +32,7 @@ from fastparl.remote.zmq.gate import monitor_socket, plain_client, routing_id, t
 from fastparl.remote.zmq.liveness import PING_INTERVAL, SUSPECT_AFTER
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
 from fastparl.remote.system import portable
+from fastparl.remote.waiting import Flag
 
 __all__ = ["WorkerLink", "Control", "handshake", "PING_INTERVAL"]
 
@@ -225,7 +226,7 @@ class Control:
             raise ConnectionError(f"worker {w.address} is lost ({w.lost})")
         timeout = max(timeout, self.timeout + 1.0)
         req = next(self._ids)
-        slot: list[Any] = [threading.Event(), None, w]
+        slot: list[Any] = [Flag(), None, w]  # a Flag, not an Event: a Ctrl-C in our wait must not block its set()
         with self._lock:
             self._pending[req] = slot
         self.send(w, kind, raw, req=req, **fields)

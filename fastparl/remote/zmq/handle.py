@@ -5,7 +5,6 @@ worker's slot)."""
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import weakref
 from abc import abstractmethod
@@ -19,6 +18,7 @@ from fastparl.remote.local.handle import ActorSpawner, LocalActor
 from fastparl.remote.local.monitor import Monitor
 from fastparl.remote.protocol import INIT
 from fastparl.remote.tracker import TrackedActor
+from fastparl.remote.waiting import Flag
 from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.control import Control, WorkerLink
 from fastparl.remote.zmq.hub import Hub
@@ -94,7 +94,7 @@ class ZmqActor(TrackedActor):
         self.identity = secrets.token_bytes(16)
         self.host = worker.host
         self.exit_info: tuple[Any, str, str] | None = None
-        self._exited = threading.Event()
+        self._exited = Flag()  # not an Event: a Ctrl-C in _lost()'s wait must not block the control thread's set()
         nonce = auth.nonce()
         hub = backend.hub
         connected = hub.expect(self.identity, nonce)

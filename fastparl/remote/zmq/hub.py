@@ -10,8 +10,10 @@ nobody blocks inside ZeroMQ: a reader waits on the socket's descriptor (``ZMQ_FD
 outside the lock.  That descriptor is edge-triggered, so a thread whose send may have taken in
 a message wakes the reader through a pipe (see :meth:`Hub._after_socket_call`).  Reading follows
 the same leader/follower scheme as :mod:`fastparl.remote.tracker`, one level down: the thread that
-reads stores what it gets for the other actors' queues.  What travels is :mod:`.wire`'s: data frames,
-and the ``actor-hello`` / ``actor-welcome`` control messages of the handshake.
+reads stores what it gets for the other actors' queues; it is safe against Ctrl-C the same way (the
+reader is a thread id, waiters block on gates outside the lock: see :mod:`fastparl.remote.waiting`).
+What travels is :mod:`.wire`'s: data frames, and the ``actor-hello`` / ``actor-welcome`` control
+messages of the handshake.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import select
 import threading
 import time
+from threading import get_ident
 from typing import Any, Callable
 
 import zmq
@@ -31,6 +34,7 @@ from fastparl.remote.zmq import auth
 from fastparl.remote.zmq.gate import Gate, ticket
 from fastparl.remote.zmq.wire import BadMessage, decode_control, encode_control
 from fastparl.remote.system import portable
+from fastparl.remote.waiting import Waiters, closed_gate, wait_at
 
 __all__ = ["Hub"]
 
@@ -38,6 +42,7 @@ _GOODBYE = [b""]
 # Plain ints: pyzmq's constants are enums, and each "&" on them builds a new enum member (~1 us).
 _EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 _SAFETY_POLL_S = 0.1  # a bounded wait, in case an edge of ZMQ_FD is ever missed
+_RECHECK_S = 1.0  # a waiting thread looks again at least this often (a wake-up cut short by Ctrl-C costs no more)
 
 
 class _Closed:
@@ -68,12 +73,11 @@ class Hub:
         self.port = port
         self.fd = self.sock.getsockopt(zmq.FD)
         self.sock_lock = threading.Lock()
-        self._lock = threading.Lock()
-        self._cv = threading.Condition(self._lock)
+        self._lock = threading.Lock()  # taken by `with` only (Ctrl-C safe); never held across a blocking read
         self._queues: dict[bytes, collections.deque] = {}  # authenticated peers -> frames not yet taken
         self._expected: dict[bytes, tuple[str, threading.Event]] = {}  # peers we started, not yet proven
-        self._reading = False
-        self._sleepers = 0
+        self._reader: int | None = None  # the id of the thread reading the socket (the leader)
+        self._waiters = Waiters()  # thread id -> the gate it waits on for a message or its turn to read
         self._wake_r, self._wake_w = portable.pipe(nonblocking=True)
         self.rejected = 0  # messages dropped from peers that did not authenticate
         self.on_message: Callable[[], None] = lambda: None  # fastparl.wait's wake-up (set by the backend)
@@ -102,8 +106,7 @@ class Hub:
             q = self._queues.get(identity)
             if q is not None:
                 q.append(_Closed(reason))
-            if self._sleepers:
-                self._cv.notify_all()
+            self._waiters.wake_all()
         self._wake_reader()
         self.on_message()
 
@@ -135,7 +138,7 @@ class Hub:
 
     def _after_socket_call(self) -> None:
         """A send may have taken in a message and consumed ZMQ_FD's edge: wake the reader to look."""
-        if self._reading and self.sock.get(_EVENTS) & _POLLIN:
+        if self._reader is not None and self.sock.get(_EVENTS) & _POLLIN:
             self._wake_reader()
 
     def _wake_reader(self) -> None:
@@ -148,45 +151,58 @@ class Hub:
     def recv(self, identity: bytes, timeout: float | None) -> list[Any] | None:
         """The next message of ``identity`` (its frames), or None after ``timeout`` s."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                while True:
+        me = get_ident()
+        gate: threading.Lock | None = None
+        try:
+            while True:
+                with self._lock:
+                    if gate is not None:
+                        self._waiters.remove(me, gate)
+                        gate = None
                     item = self._take(identity)
                     if item is not None:
                         return item
-                    if not self._reading:
-                        self._reading = True
-                        break
                     remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
+                    if self._reader is None:
+                        self._reader = me
+                    elif remaining is not None and remaining <= 0:
                         return None
-                    self._sleepers += 1
-                    try:
-                        self._cv.wait(remaining)
-                    finally:
-                        self._sleepers -= 1
-            try:
-                remaining = None if deadline is None else deadline - time.monotonic()
+                    else:
+                        gate = closed_gate()
+                        self._waiters.add(me, gate)
+                if gate is not None:
+                    wait_at(gate, _RECHECK_S if remaining is None else min(remaining, _RECHECK_S))
+                    continue
                 if remaining is not None and remaining <= 0:
                     return None
                 self._read(remaining)
-            finally:
-                self._stop_reading()
+                self._stop_reading(me)
+        finally:  # wherever an interrupt (Ctrl-C) landed: no gate left behind, and stop reading if we still do
+            if gate is not None:
+                with self._lock:
+                    self._waiters.remove(me, gate)
+            try:
+                self._stop_reading(me)
+            except BaseException:  # cut short, even at its start: a second call finishes it
+                self._stop_reading(me)
+                raise
 
     def poll(self, identity: bytes) -> list[list[Any]]:
         """Every message of ``identity`` that has arrived, without waiting."""
-        with self._lock:
-            if not self._reading:
-                self._reading = True
-                reader = True
-            else:
-                reader = False
-        if reader:
-            try:
+        me = get_ident()
+        try:
+            with self._lock:
+                if self._reader is None:
+                    self._reader = me
+            if self._reader == me:
                 while self._read(0.0):
                     pass
-            finally:
-                self._stop_reading()
+        finally:
+            try:
+                self._stop_reading(me)
+            except BaseException:
+                self._stop_reading(me)
+                raise
         out: list[list[Any]] = []
         with self._lock:
             while True:
@@ -198,19 +214,28 @@ class Hub:
     def wait_any(self, deadline: float | None) -> None:
         """Block until some message arrives (for anyone) or ``deadline`` passes: fastparl.wait's sleep."""
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        with self._lock:
-            if self._reading:
-                self._sleepers += 1
-                try:
-                    self._cv.wait(remaining if remaining is not None else _SAFETY_POLL_S)
-                finally:
-                    self._sleepers -= 1
-                return
-            self._reading = True
+        me = get_ident()
+        gate: threading.Lock | None = None
         try:
-            self._read(remaining, once=True)
+            with self._lock:
+                if self._reader is not None:
+                    gate = closed_gate()
+                    self._waiters.add(me, gate)
+                else:
+                    self._reader = me
+            if gate is not None:
+                wait_at(gate, remaining if remaining is not None else _SAFETY_POLL_S)
+            else:
+                self._read(remaining, once=True)
         finally:
-            self._stop_reading()
+            if gate is not None:
+                with self._lock:
+                    self._waiters.remove(me, gate)
+            try:
+                self._stop_reading(me)
+            except BaseException:
+                self._stop_reading(me)
+                raise
 
     def _take(self, identity: bytes, raise_closed: bool = True) -> list[Any] | None:
         q = self._queues.get(identity)
@@ -227,11 +252,13 @@ class Hub:
             return None
         return q.popleft()
 
-    def _stop_reading(self) -> None:
-        with self._lock:
-            self._reading = False
-            if self._sleepers:
-                self._cv.notify_all()
+    def _stop_reading(self, me: int) -> None:
+        """If thread ``me`` (this one) reads, it stops and wakes the waiting threads (one of them reads next).
+        A no-op otherwise: safe wherever an interrupt landed, and a second call finishes a first one cut short."""
+        if self._reader == me:  # only this thread makes itself the reader, or stops: no lock needed to ask
+            with self._lock:
+                self._waiters.wake_all()  # before giving up the reading: if cut short, we still read, and retry
+                self._reader = None
 
     def _read(self, timeout: float | None, once: bool = False) -> bool:
         """Read and route one message, waiting up to ``timeout`` s; returns whether one came.  Also
@@ -270,8 +297,7 @@ class Hub:
             q = self._queues.get(identity)
             if q is not None:
                 q.append(frames[1:])
-                if self._sleepers:
-                    self._cv.notify_all()
+                self._waiters.wake_all()
                 expected = None
             else:
                 expected = self._expected.get(identity)

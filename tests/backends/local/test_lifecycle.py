@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 import pytest
-from _procs import descendants, memfd_fds, memfd_segments, own_memfds, pooled_memfds, session_pids, still_alive
+from _procs import (descendants, kill_session, memfd_fds, memfd_segments, own_memfds, pooled_memfds, session_pids,
+                    still_alive)
 
 import fastparl
 from _actors import AsyncFaulty, RemoteFaulty, RemotePlain
@@ -21,9 +22,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 pytestmark = pytest.mark.timeout(120)
 
 
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_what_the_test_started():
+    """However a test ends (a failure, a timeout), its driver program and all that started are killed."""
+    yield
+    while _started:
+        kill_session(_started.pop())
+
+
 def _start(mode, **kw):
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "driver.py"), mode], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+    _started.append(proc)
     info = json.loads(proc.stdout.readline())
     return proc, info
 

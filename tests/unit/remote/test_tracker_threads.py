@@ -94,7 +94,7 @@ def test_a_hand_over_to_a_thread_whose_reply_is_in_is_passed_on():
         threads = {name: threading.Thread(target=wait_for, args=(name, seq), daemon=True)
                    for name, seq in zip(("reader", "A", "B"), seqs)}
         threads["reader"].start()
-        _wait_until(lambda: actor._reading)
+        _wait_until(lambda: actor._reader)
         threads["A"].start()
         _wait_until(lambda: seqs[1] in actor._waiting)
         threads["B"].start()
@@ -178,3 +178,22 @@ def test_an_interrupt_anywhere_in_a_call_leaves_the_actor_usable(method):
     free afterwards and the next calls work (no hang at the next call, nor at exit's disconnect)."""
     stuck = [line for line in _lines(getattr(TrackedActor, method)) if _stuck_after_interrupt(method, line)]
     assert stuck == [], f"interrupted at these lines of TrackedActor.{method}, the actor is stuck: {stuck}"
+
+
+def test_a_future_finalised_while_its_thread_holds_the_lock_is_dropped_without_a_deadlock():
+    """The garbage collector may finalise a Future (its ``__del__`` drops the request) inside a ``with actor._lock:``
+    block of the very thread it interrupts, when an allocation there starts a collection: the drop must get in."""
+    actor = _Actor()
+    futures = [actor.call("m", (), None, False)]
+    done: list[bool] = []
+
+    def collect_under_the_lock() -> None:
+        with actor._lock:
+            futures.clear()  # the future's last reference: its __del__ runs here, as a collection would run it
+        done.append(True)
+
+    t = threading.Thread(target=collect_under_the_lock, daemon=True)
+    t.start()
+    t.join(2)
+    assert done, "the thread waits for a lock it holds itself"
+    assert actor._idle(), "the request was not dropped"
