@@ -1,9 +1,9 @@
 """The sampling side of the off-policy examples' ``--actors n`` path, in numpy only (no paddle).
 
 A :class:`Collector` owns one gymnasium env and, on ``collect(weights, steps, random_steps)``, steps it
-``steps`` times with a numpy copy of the agent's exploration policy (given once by ``set_policy``) and returns the transitions
-(``obs, action, reward, next_obs, terminal``, as the replay memory stores them) and the episodes that
-ended.  Its env runs on across calls: an episode may span several chunks.  ``RemoteCollector`` is the
+``steps`` times with a numpy copy of the agent's exploration policy (given once by ``set_policy``) and
+returns the transitions (``obs, action, reward, next_obs, terminal``, as the replay memory stores them)
+and the episodes that ended.  Its env runs on across calls: an episode may span several chunks.  ``RemoteCollector`` is the
 same class under ``@parl.remote_class(wait=False)``, one process each; the driver keeps one ``collect``
 in flight per actor (``examples/_offpolicy_parallel.py``).
 
@@ -12,6 +12,9 @@ The policies are copies of the agents' ``sample`` in numpy, over the actor netwo
 
 * :class:`GaussianNoisePolicy` (DDPG, TD3): ``clip(tanh(MLP_relu(obs)) + N(0, expl_noise), -1, 1)``;
 * :class:`TanhGaussianPolicy` (SAC): ``h = MLP_relu(obs)``, ``tanh(mean(h) + exp(clip(log_std(h))) * N(0, 1))``.
+
+Each also has ``greedy(weights, obs)``, the agent's ``predict``: the driver evaluates with it, so that no acting
+anywhere goes through paddle (nor needs the weights in host memory: a learner on a GPU sends them as numpy).
 
 Actions are in ``[-1, 1]``; the collector maps them to the env's bounds (PARL's ``ActionMappingWrapper``),
 as the serial loop does.  ``terminal`` is gymnasium's ``terminated`` (time-limit truncations bootstrap).
@@ -57,9 +60,13 @@ class GaussianNoisePolicy:
 
     def __call__(self, w: Weights, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The action ``(act_dim,)`` float32 for one observation."""
-        h = _relu_mlp(w, self.layers[:-1], np.asarray(obs, np.float32))
-        a = np.tanh(_linear(w, self.layers[-1], h))
+        a = self.greedy(w, obs)
         return np.clip(a + rng.normal(0.0, self.expl_noise, size=a.shape), -1.0, 1.0).astype(np.float32)
+
+    def greedy(self, w: Weights, obs: np.ndarray) -> np.ndarray:
+        """The deterministic action (the agent's ``predict``): ``tanh(MLP_relu(obs))``, float32."""
+        h = _relu_mlp(w, self.layers[:-1], np.asarray(obs, np.float32))
+        return np.tanh(_linear(w, self.layers[-1], h)).astype(np.float32)
 
 
 class TanhGaussianPolicy:
@@ -82,6 +89,11 @@ class TanhGaussianPolicy:
         mean = _linear(w, self.mean, h)
         log_std = np.clip(_linear(w, self.log_std, h), *self.log_std_range)
         return np.tanh(mean + np.exp(log_std) * rng.standard_normal(mean.shape)).astype(np.float32)
+
+    def greedy(self, w: Weights, obs: np.ndarray) -> np.ndarray:
+        """The deterministic action (the agent's ``predict``): ``tanh(mean)``, float32."""
+        h = _relu_mlp(w, self.trunk, np.asarray(obs, np.float32))
+        return np.tanh(_linear(w, self.mean, h)).astype(np.float32)
 
 
 class Collector:
@@ -139,7 +151,8 @@ class Collector:
             else:
                 action = self.policy(weights, self.obs, self.rng)
             next_obs, reward, terminated, truncated, _ = self.env.step(low + (action + 1.0) * 0.5 * (high - low))
-            obs_buf[t], act_buf[t], rew_buf[t], next_buf[t], term_buf[t] = self.obs, action, reward, next_obs, terminated
+            obs_buf[t], act_buf[t], next_buf[t] = self.obs, action, next_obs
+            rew_buf[t], term_buf[t] = reward, terminated
             self.obs = next_obs
             self.ep_return += float(reward)
             self.ep_len += 1

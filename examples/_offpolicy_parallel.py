@@ -16,7 +16,10 @@ Who does what:
   replicas (:class:`OffPolicyReplica`): each step's minibatch (sampled here) is split k ways together with its
   rows' random draws (``agent.learn_noise``, drawn here: SAC's ``eps``), and the gradients are all-reduced,
   so a step of k learners is one learner's step on the whole minibatch, to float rounding.  The group's rank 0
-  returns the actor's weights with the last step of each block; evaluation and the saved model pull the rest.
+  returns the actor's weights with the last step of each block; the saved model pulls the rest at the end.
+* **Evaluation** runs the same numpy policy's deterministic action (``greedy``) over the newest weights: no
+  acting goes through paddle, so a learner may use a GPU (``--learners 1`` learns wherever paddle's default
+  device is; this path has not been run on a GPU).
 
 Update-to-data ratio: one gradient step per env step past ``warmup_steps``, as the serial loop.  An actor gets
 its next call only once its last chunk is taken, so collection runs at most ``n * actor_steps`` transitions
@@ -178,6 +181,16 @@ def _not_importable(name: str) -> bool:
     return importlib.machinery.PathFinder.find_spec(name.partition(".")[0]) is None
 
 
+class _Greedy:
+    """What :func:`evaluate` needs of an agent: ``predict``, here the numpy policy's deterministic action."""
+
+    def __init__(self, policy: Any, weights: Mapping[str, np.ndarray]) -> None:
+        self.policy, self.weights = policy, weights
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        return self.policy.greedy(self.weights, obs)
+
+
 class _InProcess:
     """``--actors 0``: one :class:`Collector` in this process, behind the calls of ``ActorPool`` used here."""
 
@@ -216,7 +229,8 @@ def _remote_collector(env_id: str, seed: int, policy: Any) -> Any:
 def _check(name: str, args: Any) -> None:
     if isinstance(args.actors, bool) or not isinstance(args.actors, int) or args.actors < 0:
         raise ValueError(f"{name}: --actors {args.actors!r}: use 0 (envs in this process) or n > 0 actor processes")
-    if isinstance(args.learners, bool) or not isinstance(args.learners, int) or not 1 <= args.learners <= args.batch_size:
+    k = args.learners
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= args.batch_size:
         raise ValueError(f"{name}: --learners {args.learners!r}: use 1 (learn in this process) or k > 1 learners, at "
                          f"most --batch-size {args.batch_size} (each takes batch_size / k rows of every step)")
     if args.actor_steps < 1:
@@ -272,13 +286,16 @@ def train_parallel(name: str, args: Any, make_agent: Callable[[int, int, Any], O
     pool: Any = None
     seed0 = (args.seed + 7919 * step) % 2**31  # a resumed run's envs start new episodes
     try:
-        learner = _GroupLearner(agent, make_agent, obs_dim, act_dim, args) if args.learners > 1 else _LocalLearner(agent)
+        if args.learners > 1:
+            learner = _GroupLearner(agent, make_agent, obs_dim, act_dim, args)
+        else:
+            learner = _LocalLearner(agent)
         if args.actors:
             pool = parl.ActorPool(lambda i: _remote_collector(args.env, seed0 + 1000 * i, policy), args.actors)
         else:
             pool = _InProcess(Collector(args.env, seed0))
             pool.collector.set_policy(policy)
-        return _loop(name, args, agent, learner, pool, rpm, noise_rng, eval_env, tlog, counters, logdir)
+        return _loop(name, args, agent, policy, learner, pool, rpm, noise_rng, eval_env, tlog, counters, logdir)
     finally:
         if isinstance(pool, _InProcess):
             pool.call = None  # the call not run yet: nothing to wait for
@@ -291,8 +308,8 @@ def train_parallel(name: str, args: Any, make_agent: Callable[[int, int, Any], O
         tlog.close()
 
 
-def _loop(name: str, args: Any, agent: OffPolicyAgent, learner: _LocalLearner | _GroupLearner, pool: Any,
-          rpm: ReplayMemory, noise_rng: np.random.Generator, eval_env: gym.Env, tlog: TrainLogger,
+def _loop(name: str, args: Any, agent: OffPolicyAgent, policy: Any, learner: _LocalLearner | _GroupLearner,
+          pool: Any, rpm: ReplayMemory, noise_rng: np.random.Generator, eval_env: gym.Env, tlog: TrainLogger,
           counters: dict[str, Any], logdir: str) -> dict[str, float]:
     total, warmup, chunk, batch_size = args.total_steps, args.warmup_steps, args.actor_steps, args.batch_size
     step, episodes, eval_return = int(counters["step"]), int(counters["episodes"]), float(counters["eval_return"])
@@ -344,8 +361,7 @@ def _loop(name: str, args: Any, agent: OffPolicyAgent, learner: _LocalLearner | 
             shared = None
         bar.update(step - before)
         if step // args.eval_every > before // args.eval_every or step == total:
-            learner.pull()
-            eval_return = evaluate(agent, eval_env, args.eval_episodes)
+            eval_return = evaluate(_Greedy(policy, weights), eval_env, args.eval_episodes)  # type: ignore[arg-type]
             tlog.log(step, eval_return=eval_return, episodes=episodes)
             logger.info(f"step {step} episodes {episodes} critic_loss {loss:.3f} eval_return {eval_return:.1f}")
         elif every and time.time() >= next_ckpt:  # (--learners 1 only: checked in _check)

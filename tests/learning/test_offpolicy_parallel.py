@@ -11,7 +11,7 @@ What must hold:
   tests/unit/rl/test_learners.py for why SGD), including the target networks and SAC's learned temperature; SAC's
   draws given with the batch are exactly the draws SAC makes itself; end to end, ``--actors 0 --learners 2``
   trains to the same weights as ``--actors 1 --learners 1`` (the same envs and draws, one learner);
-* the actors' numpy policies are the agents' ``sample``;
+* the actors' numpy policies are the agents' ``sample`` (and their ``greedy``, used to evaluate, ``predict``);
 * nothing is left behind: actors and learners end when training returns, and this process holds no more
   fastparl shared-memory segments than before.
 """
@@ -261,11 +261,13 @@ def test_numpy_policies_are_the_agents_sample():
     mean, log_std = agent._mean(h), np.clip(agent._log_std(h), -20.0, 2.0)
     expected = np.tanh(mean + np.exp(log_std) * np.random.default_rng(4).standard_normal(2))
     np.testing.assert_allclose(policy(agent.acting_weights(), obs, np.random.default_rng(4)), expected, atol=1e-6)
+    np.testing.assert_allclose(policy.greedy(agent.acting_weights(), obs), agent.predict(obs), atol=1e-6)
     agent = td3.make_agent(3, 2, td3.Args(hidden=16, expl_noise=0.3))
     policy = agent.acting_policy()
     assert isinstance(policy, GaussianNoisePolicy)
     expected = np.clip(agent.predict(obs) + np.random.default_rng(4).normal(0.0, 0.3, 2), -1.0, 1.0)
     np.testing.assert_allclose(policy(agent.acting_weights(), obs, np.random.default_rng(4)), expected, atol=1e-6)
+    np.testing.assert_allclose(policy.greedy(agent.acting_weights(), obs), agent.predict(obs), atol=1e-6)
 
 
 def test_settings_the_parallel_loop_cannot_run_are_refused(tmp_path):

@@ -1,0 +1,5 @@
+"""``python -m perf.budgets``."""
+
+from perf.budgets.report import main
+
+main()
