@@ -31,6 +31,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -166,12 +167,26 @@ def _child(part: str, system: str, a: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "perf.envs.e2e", "--one", part, system, "--env", a.env, "--num-envs",
            str(a.num_envs), "--steps", str(a.steps), "--seed", str(a.seed)]
     load = [round(x, 2) for x in os.getloadavg()]
+    ru0, busy0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), _busy_s(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **ONE_THREAD}, capture_output=True, text=True,
                           timeout=a.timeout)
+    ru1, busy1, elapsed = resource.getrusage(resource.RUSAGE_CHILDREN), _busy_s(), time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
     if proc.returncode or not lines:
         raise RuntimeError(f"{part} {system} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return {**json.loads(lines[-1][len(RESULT_TAG):]), "loadavg_start": load}
+    cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime  # the run's whole process tree
+    return {**json.loads(lines[-1][len(RESULT_TAG):]), "loadavg_start": load, "tree_cpu_s": cpu,
+            "others_cores": max(0.0, (busy1[0] - busy0[0] - cpu) / elapsed),
+            "niced_cores": (busy1[1] - busy0[1]) / elapsed}
+
+
+def _busy_s() -> tuple[float, float]:
+    """CPU seconds the machine's processes have used (/proc/stat): at nice <= 0 (user, system, irq, softirq),
+    and niced (nice > 0: the background runs that yield to everything else)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:8]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (ticks[0] + ticks[2] + ticks[5] + ticks[6]) / hz, ticks[1] / hz
 
 
 def _measure(part: str, a: argparse.Namespace) -> dict[str, Any]:
@@ -210,36 +225,39 @@ TITLES = {
 
 def render(data: dict[str, Any]) -> str:
     lines = ["# End to end: the same training on fastparl's vector env and on its framework's own",
-             "", "`python -m perf.envs.e2e sb3|cleanrl` (see `perf/envs/e2e.py`); wall time: median over the "
-             "rounds (min–max); each run in its own interpreter, one math-library thread; env / acting / "
-             "learning: the run's wall time split as the module docstring says (medians); ceiling: the "
-             "baseline's wall time over its wall time without env stepping (what a free vector env would "
-             "give).", ""]
+             "", "`python -m perf.envs.e2e sb3|cleanrl` (see `perf/envs/e2e.py`).  Each run in its own interpreter "
+             "with one math-library thread, the systems in turn, their order rotated each round.  wall: median "
+             "over the rounds (min–max); × baseline: the median of the ratio within each round (the load drifts "
+             "between minutes); env step / acting / learning: the run's wall time split as the module docstring "
+             "says (medians); CPU: user + system seconds of the run's processes (driver, actors or workers); "
+             "other load: the cores that other processes at normal priority used during the run (median; niced "
+             "background runs not counted); ceiling: the baseline's wall time over its wall time without env "
+             "stepping, what a free vector env would give.", ""]
     for part in ("sb3", "cleanrl"):
         if part not in data:
             lines += [f"## {TITLES[part]}", "", "not run yet", ""]
             continue
         d = data[part]
         args, runs, base = d["args"], d["runs"], BASELINE[part]
-        med = {s: {k: float(np.median([r[k] for r in rs])) for k in ("wall_s", "env_s", "act_s", "learn_s")}
-               for s, rs in runs.items() if rs}
+        keys = ("wall_s", "env_s", "act_s", "learn_s", "tree_cpu_s", "others_cores", "niced_cores")
+        med = {s: {k: float(np.median([r.get(k, np.nan) for r in rs])) for k in keys} for s, rs in runs.items() if rs}
         b = med.get(base)
         lines += [f"## {TITLES[part]}: {args['env']}, {args['num_envs']} envs, {args['steps']:,} steps asked "
                   f"({runs[next(iter(runs))][0]['env_steps']:,} run: whole rollouts), seed {args['seed']}, "
                   f"{args['rounds']} rounds", ""]
         head = ["vector env", "wall (s)", f"× {base}", "env step (s, share)", "acting (s)", "learning (s, share)",
-                "env steps/s", "final return"]
+                "CPU (s)", "other load (cores)", "final return"]
         rows = []
         for s, rs in runs.items():
             if not rs:
                 continue
             m, walls = med[s], [r["wall_s"] for r in rs]
+            ratio = "—" if b is None else f"{np.median([x['wall_s'] / r['wall_s'] for x, r in zip(runs[base], rs)]):.2f}"
             rets = sorted({round(r["final_return"], 1) for r in rs})
-            rows.append([s, f"{m['wall_s']:.1f} ({min(walls):.1f}–{max(walls):.1f})",
-                         "—" if b is None else f"{b['wall_s'] / m['wall_s']:.2f}",
+            rows.append([s, f"{m['wall_s']:.1f} ({min(walls):.1f}–{max(walls):.1f})", ratio,
                          f"{m['env_s']:.1f} ({m['env_s'] / m['wall_s']:.0%})", f"{m['act_s']:.1f}",
-                         f"{m['learn_s']:.1f} ({m['learn_s'] / m['wall_s']:.0%})",
-                         f"{rs[0]['env_steps'] / m['wall_s']:.0f}", " / ".join(f"{x:.1f}" for x in rets)])
+                         f"{m['learn_s']:.1f} ({m['learn_s'] / m['wall_s']:.0%})", f"{m['tree_cpu_s']:.0f}",
+                         f"{m['others_cores']:.2f}", " / ".join(f"{x:.1f}" for x in rets)])
         lines += md_table(head, rows)
         rs0 = next(iter(runs.values()))[0]
         lines += ["", f"Final return: {rs0['final_return_kind']}; one value per system when every round gave the "
@@ -248,13 +266,14 @@ def render(data: dict[str, Any]) -> str:
             lines += [f"Ceiling: {b['wall_s'] / (b['wall_s'] - b['env_s']):.2f}× {base} "
                       f"(its env stepping is {b['env_s'] / b['wall_s']:.0%} of its wall time)."]
         mi = d["machine"]
+        every = [r for rs in runs.values() for r in rs]
         lines += ["", f"Machine: {mi['cpu']}, {mi['usable_cores']} usable cores, {mi['memory_gb']} GB, Python "
                   f"{mi['python']}, {mi['date']}; load average at each run's start "
-                  f"{min(r['loadavg_start'][0] for rs in runs.values() for r in rs):.1f}–"
-                  f"{max(r['loadavg_start'][0] for rs in runs.values() for r in rs):.1f}; child processes left "
-                  f"after the runs: {d['children_left']}."]
+                  f"{min(r['loadavg_start'][0] for r in every):.1f}–{max(r['loadavg_start'][0] for r in every):.1f}; "
+                  f"niced background runs used {np.median([r.get('niced_cores', np.nan) for r in every]):.2f} cores "
+                  f"(median over the runs); child processes left after the runs: {d['children_left']}."]
         if d.get("background"):
-            lines += ["Other busy processes at the end (nice, %CPU, command): "
+            lines += ["Busiest other processes at the end (nice, %CPU over their lifetime, command): "
                       + "; ".join(f"`{p}`" for p in d["background"]) + "."]
         lines += [""]
     return "\n".join(lines)
