@@ -272,6 +272,13 @@ def render(data: dict[str, Any]) -> str:
                   f"{min(r['loadavg_start'][0] for r in every):.1f}–{max(r['loadavg_start'][0] for r in every):.1f}; "
                   f"niced background runs used {np.median([r.get('niced_cores', np.nan) for r in every]):.2f} cores "
                   f"(median over the runs); child processes left after the runs: {d['children_left']}."]
+        others = float(np.median([r.get("others_cores", np.nan) for r in every]))
+        if others > 0.25:
+            lines += [f"Not a quiet machine: other processes at normal priority used {others:.2f} of its "
+                      f"{mi['usable_cores']} cores (median over the runs), besides the niced runs.  A multi-process "
+                      "vector env (actors or workers) needs a core for each of its processes at every lockstep step "
+                      "and waits for one whenever others hold them; an in-process one runs whenever its single "
+                      "process gets a core.  These ratios are this loaded machine's, not a quiet one's."]
         if d.get("background"):
             lines += ["Busiest other processes at the end (nice, %CPU over their lifetime, command): "
                       + "; ".join(f"`{p}`" for p in d["background"]) + "."]
