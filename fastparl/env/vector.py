@@ -529,9 +529,13 @@ class RemoteVectorEnv(_BatchEnv):
         get(serving)
 
     def _drain(self) -> None:
+        """Finish the steps in flight and drop their results (their infos too: a file they came through goes)."""
         pending, self._pending = self._pending, {}
-        for started in pending.values():
+        for group, started in pending.items():
             self._collect(started)
+            if self.keep_infos:
+                for _, box in self._all_boxes if group is None else self._group_boxes[group]:
+                    take_infos(box)
 
     def close_extras(self, **kwargs: Any) -> None:
         for stop in (self._drain, self._stop_serving):

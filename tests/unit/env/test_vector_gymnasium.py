@@ -151,6 +151,29 @@ def test_remote_groups_and_large_infos_match_sync_vector_env(local):
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "fastparl-env-infos-*"))) == before
 
 
+def test_steps_dropped_by_reset_or_close_leave_no_infos_file(local):
+    """Infos too large for the shared buffer come through a file, which the step's reader deletes: also when
+    reset() or close() finish a step in flight and drop its results."""
+    pattern = os.path.join(tempfile.gettempdir(), "fastparl-env-infos-*")
+    before = set(glob.glob(pattern))
+    env = RemoteVectorEnv(_fns("big"), num_actors=2, groups=2, info_format="gymnasium")
+    try:
+        env.reset(seed=0)
+        for _ in range(7):  # the 7th step's infos hold the large array
+            for g in range(2):
+                env.step_async(np.zeros(2, np.int64), group=g)
+                if _ < 6:
+                    env.step_wait(group=g)
+        env.reset(seed=1)  # drops both groups' 7th steps
+        for _ in range(7):
+            env.step_async(np.zeros(4, np.int64))
+            if _ < 6:
+                env.step_wait()
+    finally:
+        env.close()  # drops the last step
+    assert set(glob.glob(pattern)) == before
+
+
 @pytest.mark.parametrize("where", ["local", "remote"])
 def test_is_a_gymnasium_vector_env(request, where):
     if where == "remote":
