@@ -13,8 +13,8 @@ The policies are copies of the agents' ``sample`` in numpy, over the actor netwo
 * :class:`GaussianNoisePolicy` (DDPG, TD3): ``clip(tanh(MLP_relu(obs)) + N(0, expl_noise), -1, 1)``;
 * :class:`TanhGaussianPolicy` (SAC): ``h = MLP_relu(obs)``, ``tanh(mean(h) + exp(clip(log_std(h))) * N(0, 1))``.
 
-Each also has ``greedy(weights, obs)``, the agent's ``predict``: the driver evaluates with it, so that no acting
-anywhere goes through paddle (nor needs the weights in host memory: a learner on a GPU sends them as numpy).
+Each also has ``greedy(weights, obs)``, the agent's ``predict``: the parallel loop evaluates with it, so none
+of its acting goes through paddle or reads paddle's parameters in place (the weights travel as numpy copies).
 
 Actions are in ``[-1, 1]``; the collector maps them to the env's bounds (PARL's ``ActionMappingWrapper``),
 as the serial loop does.  ``terminal`` is gymnasium's ``terminated`` (time-limit truncations bootstrap).

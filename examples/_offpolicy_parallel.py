@@ -17,9 +17,9 @@ Who does what:
   rows' random draws (``agent.learn_noise``, drawn here: SAC's ``eps``), and the gradients are all-reduced,
   so a step of k learners is one learner's step on the whole minibatch, to float rounding.  The group's rank 0
   returns the actor's weights with the last step of each block; the saved model pulls the rest at the end.
-* **Evaluation** runs the same numpy policy's deterministic action (``greedy``) over the newest weights: no
-  acting goes through paddle, so a learner may use a GPU (``--learners 1`` learns wherever paddle's default
-  device is; this path has not been run on a GPU).
+* **Evaluation** runs the same numpy policy's deterministic action (``greedy``) over the newest weights, so no
+  acting in this loop reads paddle's parameters in place.  (Not run on a GPU: the examples' agents still build
+  zero-copy ``NumpyMLP`` views of their CPU parameters when they are made, for the serial loop.)
 
 Update-to-data ratio: one gradient step per env step past ``warmup_steps``, as the serial loop.  An actor gets
 its next call only once its last chunk is taken, so collection runs at most ``n * actor_steps`` transitions

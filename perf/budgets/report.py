@@ -1,6 +1,9 @@
 """Wall time of full training budgets: the examples' env steps/s with ``--actors`` / ``--learners``, extrapolated.
 
-    python -m perf.budgets [--rounds 2] [--only sac,ppo] [--quick] [--out DIR]
+    python -m perf.budgets [--rounds 3] [--only sac,ppo,step] [--quick] [--out DIR]
+
+``--quick`` (a smoke test of the report, not a measurement): one round; SAC on Pendulum-v1 with 64-64 networks and
+batch 64, PPO for 2 updates, the step section for 2 rounds.
 
 Each cell runs the example's own ``train.py`` as a user would (a fresh interpreter, default threads), for a short
 budget, and reads the whole loop's rate off its ``progress.csv`` (``env_steps`` and ``time_elapsed`` of its rows)
@@ -50,8 +53,10 @@ class Config:
     def __init__(self, a: argparse.Namespace) -> None:
         self.rounds = 1 if a.quick else a.rounds
         # SAC: warm-up, steps skipped after it, window; PPO: updates (the first one is skipped)
-        # (HalfCheetah's episodes are 1000 steps: the serial loop logs a row every 1000 env steps)
-        self.sac_warmup, self.sac_skip, self.sac_window = (500, 500, 2_000) if a.quick else (1_000, 1_000, a.sac_window)
+        # (HalfCheetah's episodes are 1000 steps: the serial loop logs a row every 1000 env steps; Pendulum's 200)
+        self.sac_warmup, self.sac_skip, self.sac_window = (200, 200, 600) if a.quick else (1_000, 1_000, a.sac_window)
+        self.sac_env = ["--env", "Pendulum-v1", "--hidden", "64", "--batch-size", "64"] if a.quick else [
+            "--env", "HalfCheetah-v5"]
         self.ppo_updates = 2 if a.quick else a.ppo_updates
         self.quick, self.step_rounds = bool(a.quick), 2 if a.quick else a.step_rounds
         self.python = a.python
@@ -72,7 +77,7 @@ def _rate(points: list[tuple[int, float]]) -> tuple[float, int, float]:
 
 def sac_cell(cfg: Config, flags: list[str], logdir: str) -> tuple[list[str], dict[str, Any]]:
     total = cfg.sac_warmup + cfg.sac_skip + cfg.sac_window
-    cmd = ["examples/SAC/train.py", "--env", "HalfCheetah-v5", "--seed", "0", "--total-steps", str(total),
+    cmd = ["examples/SAC/train.py", *cfg.sac_env, "--seed", "0", "--total-steps", str(total),
            "--warmup-steps", str(cfg.sac_warmup), "--eval-every", str(10**9), "--eval-episodes", "1",
            "--no-tensorboard", "--logdir", logdir, *flags]
     return cmd, {"from": cfg.sac_warmup + cfg.sac_skip, "to": total, "episode_rows": True}
@@ -171,14 +176,17 @@ def render(R: dict[str, Any]) -> str:
     lines = ["# Wall time of full budgets: SAC and PPO with `--actors` / `--learners` (`python -m perf.budgets`)", "",
              f"{m['date']}, {m['cpu']}, {m['usable_cores']} cores, {m['memory_gb']} GB, python {m['python']}; "
              f"load average {m['loadavg_start'][0]:.2f} at the start, {m['loadavg_end'][0]:.2f} at the end.  "
-             "**A shared 2-core VM**: two other training runs (nice 19) kept both cores busy throughout, so these "
-             "runs had the cores at a higher priority but not to themselves (caches, memory bandwidth, and the "
-             "scheduler's latency for every extra process).", "",
+             "**A shared VM**: other jobs ran throughout (here: two long training runs at nice 19, and at times "
+             "other sessions' tests and benchmarks at normal priority), so the cells had the cores at a higher "
+             "priority than some of them but never to themselves; rounds vary by up to 2x, read the medians and "
+             "the ratios, not the digits.", "",
              "*Measured*: env steps/s of the whole training loop over a window of a real run (the example's own "
              "`train.py`, default threads), median over rounds (each round's rate in brackets).  *Extrapolated*: "
              "the wall time of 1M and 3M env steps at that rate (budget / rate; evaluations and the warm-up left "
              "out).", ""]
-    for key, title in (("sac", "SAC, HalfCheetah-v5 (256-256, batch 256, 1 gradient step per env step)"),
+    sac_title = ("SAC, Pendulum-v1 (--quick: 64-64, batch 64)" if R.get("quick") else
+                 "SAC, HalfCheetah-v5 (256-256, batch 256, 1 gradient step per env step)")
+    for key, title in (("sac", sac_title),
                        ("ppo", "PPO, Hopper-v5 (continuous preset: 1 env x 2048 steps, 10 epochs x 32 minibatches)")):
         sec = R.get(key)
         if not sec:
@@ -226,10 +234,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--ppo-updates", type=int, default=6, help="PPO updates a run (2048 steps each; the first skipped)")
     ap.add_argument("--step-rounds", type=int, default=10, help="rounds of the step section")
     ap.add_argument("--python", default=sys.executable, help="the interpreter that runs the examples")
+    ap.add_argument("--render", default="", help="only write budgets.md again from this budgets.json")
     a = ap.parse_args(argv)
+    if a.render:
+        with open(a.render) as f:
+            R = json.load(f)
+        with open(os.path.join(a.out, "budgets.md"), "w") as f:
+            f.write(render(R) + "\n")
+        return R
     cfg = Config(a)
     only = {s for s in a.only.split(",") if s}
-    R: dict[str, Any] = {"machine": machine_info(), "argv": list(sys.argv[1:] if argv is None else argv)}
+    R: dict[str, Any] = {"machine": machine_info(), "argv": list(sys.argv[1:] if argv is None else argv),
+                         "quick": bool(a.quick)}
     log(f"perf.budgets on {R['machine']['cpu']} ({R['machine']['usable_cores']} cores), "
         f"load {R['machine']['loadavg_start']}")
     sections = {"sac": lambda: measure(cfg, "sac", sac_cell, SAC_CELLS),

@@ -65,3 +65,21 @@ def test_rl_breakdown_quick(tmp_path):
     assert all(v > 0 for v in us.values()), us
     assert us["busy"] > us["busy_inner"]  # a call that busy-waits takes at least its wait
     assert "| runtime round trip (no-op call) |" in (tmp_path / "rl_breakdown.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_budgets_report_quick(tmp_path):
+    """perf.budgets runs every cell (the SAC and PPO examples with --actors 0/1 x --learners 1/2, and SAC's step
+    by rows) and writes a rate and extrapolated wall times for each."""
+    out = subprocess.run([sys.executable, "-m", "perf.budgets", "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=540)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    text = (tmp_path / "budgets.md").read_text()
+    assert "failed" not in text, text
+    R = json.loads((tmp_path / "budgets.json").read_text())
+    for section in ("sac", "ppo"):
+        rates = R[section]["rates"]
+        assert len(rates) == 4 and all(r[0] > 0 for r in rates.values()), rates
+    assert len(R["step"]["ms"]) == 5 and all(v[0] > 0 for v in R["step"]["ms"].values())
+    assert text.count("| `--actors 1 --learners 2` |") == 2 and "2 learners (gloo)" in text
