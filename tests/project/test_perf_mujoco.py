@@ -1,8 +1,9 @@
 """``python -m perf.mujoco``: the run list, and its Stable-Baselines3 reference runs (``perf/mujoco/sb3_run.py``).
 
 Without SB3: the list's order and names, fastparl's commands as they were (runs in progress resume by them), and
-SB3's runs skipped, not failed, when no interpreter imports stable_baselines3.  With SB3 (an interpreter found as
-perf.mujoco finds it: ``$SB3_PYTHON`` or /tmp/sb3venv/bin/python; skipped otherwise): tiny runs on
+SB3's runs skipped, not failed, when no interpreter imports stable_baselines3.  With SB3 (only when ``$SB3_PYTHON``
+names an interpreter that imports it, so that the default run never depends on what else this machine holds;
+skipped otherwise): tiny runs on
 InvertedPendulum-v5 through the run list (progress.csv in the examples' columns, result.json), stopped and
 resumed (the same rows as the uninterrupted run, bit for bit), and stopped by SIGTERM (checkpoint, exit 143,
 resume at that step).
@@ -69,9 +70,10 @@ def test_without_an_sb3_interpreter_its_runs_are_skipped_and_the_others_listed(t
 # ------------------------------------------------------------------------------------------ with SB3
 @pytest.fixture(scope="module")
 def sb3() -> str:
-    python = runs.sb3_python()
+    given = os.environ.get("SB3_PYTHON", "")
+    python = runs.sb3_python(given) if given else None
     if python is None:
-        pytest.skip("no interpreter imports stable_baselines3 (set SB3_PYTHON, or make /tmp/sb3venv with "
+        pytest.skip("set SB3_PYTHON to an interpreter that imports stable_baselines3 (e.g. a venv with "
                     "stable-baselines3, torch CPU and gymnasium[mujoco])")
     return python
 
