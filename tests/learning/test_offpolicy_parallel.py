@@ -120,10 +120,11 @@ def test_two_actors_fill_the_replay_with_real_steps_and_one_gradient_step_each(t
 @pytest.mark.slow
 @pytest.mark.seed(0)
 def test_sac_with_two_actors_learns_pendulum(tmp_path, seed):
-    """The serial learning test's budget (5k steps) and bar, with the env steps in 2 actors."""
+    """The serial learning test's bar with the env steps in 2 actors, at 8k steps (5k: a CI run ended at -706: the
+    collectors act on weights up to (n + 1) x 50 steps old, and their timing varies with the machine's load)."""
     sac = load_example("SAC")
     with leaves_nothing():
-        result = sac.train(sac.Args(seed=seed, total_steps=5_000, actors=2, logdir=str(tmp_path), **FAST))
+        result = sac.train(sac.Args(seed=seed, total_steps=8_000, actors=2, logdir=str(tmp_path), **FAST))
     print(f"SAC --actors 2: {result}")
     assert result["eval_return"] > -400, result
 
