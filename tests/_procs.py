@@ -74,6 +74,17 @@ def descendants(pid: int | None = None) -> set[int]:
     return {p.pid for p in procs if alive(p.pid)}
 
 
+def forked_actors() -> set[int]:
+    """Live processes forked by this driver's fork servers (actors and learners)."""
+    pids = set()
+    for server in psutil.Process().children():
+        try:
+            pids.update(p.pid for p in server.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            pass
+    return pids
+
+
 def memfd_fds(pid: int | str = "self") -> int:
     """How many descriptors of fastparl segments process ``pid`` holds."""
     n = 0

@@ -15,35 +15,23 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import psutil
 import pytest
 
 pytest.importorskip("paddle")
 pytest.importorskip("gymnasium")
 
 from _examples import RANDOM_RETURN, load_example, repro_logroot, run_seeds  # noqa: E402
-from _procs import still_alive  # noqa: E402
-
-
-def _actors() -> set[int]:
-    """Processes forked by this driver's fork server (the actors)."""
-    pids = set()
-    for server in psutil.Process().children():
-        try:
-            pids.update(p.pid for p in server.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            pass
-    return pids
+from _procs import forked_actors, still_alive  # noqa: E402
 
 
 @pytest.mark.slow
 @pytest.mark.seed(1)
 def test_ppo_with_two_learners_learns_cartpole(tmp_path, seed):
     mod = load_example("PPO")
-    before = _actors()
+    before = forked_actors()
     result = mod.train(mod.Args(env="CartPole-v1", seed=seed, total_steps=50_000, learners=2, logdir=str(tmp_path),
                                 tensorboard=False))
-    assert still_alive(_actors() - before, timeout=10) == [], "learner processes outlived training"
+    assert still_alive(forked_actors() - before, timeout=10) == [], "learner processes outlived training"
     assert result["eval_return"] >= 195, result
     assert result["eval_return"] > max(result["initial_eval_return"], RANDOM_RETURN) + 50, result
     rows = open(os.path.join(tmp_path, "progress.csv")).read().splitlines()
