@@ -10,12 +10,19 @@ cores can step envs faster.  Targets (issue 18): fastparl >= 0.9 x the ceiling, 
 (ceiling / theirs >= 2).  Systems that are not installed are skipped with the reason (SB3 and EnvPool are optional:
 ``pip install stable-baselines3 envpool``).
 
+Each system is profiled as it runs (:mod:`perf.envs.profile`): the driver's wall in the policy call and in step
+(for fastparl's envs, waiting for the actors apart from the driver's own work), the CPU of the driver and of the
+workers the system started, the other processes' CPU; beside the ceiling, two bounds that include the policy
+(lockstep and overlap), and for fastparl's target row the factors of rate / ceiling (cores kept busy x the env's
+share of the serial work x work per CPU second) with what each costs in µs per env step.
+
 EnvPool's ids and observations differ from gymnasium's for Atari (its own preprocessing: 84x84 grey, 4-frame stack,
 episodic life off here, noop starts) and it runs its envs in C++ threads; the MuJoCo and classic-control ids match.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import os
 import time
@@ -24,10 +31,12 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
-from perf.common.harness import log, md_table, median
+from perf.common.harness import SECTION_TIMEOUT_S, log, md_table, median
+from perf.envs.profile import QUIET, Profile, Workers, bounds, factors, policy_seconds, snapshot, summarize
 from perf.rl.workload import features as _features, make_env
 
 ATARI = "ALE/Pong-v5"
+Act = Callable[[Any], np.ndarray]  # a policy: observations -> actions (maybe timed, see profile.Profile)
 
 
 def _make_gym(env_id: str) -> Callable[[], gym.Env]:
@@ -53,15 +62,15 @@ class _Policy:
 
 
 # ------------------------------------------------------------------ systems: name -> (make, block)
-def _gym_lockstep(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
+def _gym_lockstep(env: Any, policy: Act, steps: int) -> Callable[[], None]:
     return _lockstep(env, policy, steps, env.reset(seed=0)[0])
 
 
-def _sb3_lockstep(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
+def _sb3_lockstep(env: Any, policy: Act, steps: int) -> Callable[[], None]:
     return _lockstep(env, policy, steps, env.reset())  # SB3's reset returns the observations only
 
 
-def _lockstep(env: Any, policy: _Policy, steps: int, obs: Any) -> Callable[[], None]:
+def _lockstep(env: Any, policy: Act, steps: int, obs: Any) -> Callable[[], None]:
     state = {"obs": obs}
 
     def block() -> None:
@@ -72,13 +81,13 @@ def _lockstep(env: Any, policy: _Policy, steps: int, obs: Any) -> Callable[[], N
     return block
 
 
-def _double_buffered(env: Any, policy: _Policy, steps: int) -> Callable[[], None]:
+def _double_buffered(env: Any, policy: Act, steps: int) -> Callable[[], None]:
     from perf.envs.report import _double_buffered_block  # the policy section's block (report imports this module)
 
     return _double_buffered_block(env, steps, policy)
 
 
-def _envpool_async(env: Any, policy: _Policy, steps: int, n: int) -> Callable[[], None]:
+def _envpool_async(env: Any, policy: Act, steps: int, n: int) -> Callable[[], None]:
     """EnvPool's async mode: batches of n/2 envs, each sent back as soon as the policy has acted on it."""
     env.async_reset()
 
@@ -168,38 +177,81 @@ def bench_ecosystem(cfg: Any) -> dict:
             continue
         probe = _make_gym(env_id)()
         policy = _Policy(probe.observation_space, probe.action_space)
+        obs0 = np.asarray(probe.reset(seed=0)[0])
         probe.close()
         steps = max(4, int(cfg.eco_seconds * serial / 8 / max(sizes)))  # a block ~ eco_seconds / 8 per system
         for n in sizes:
-            systems = _systems(env_id, n, cores, steps, policy)
-            made, blocks, errors = {}, {}, {}
-            for name, (mk, blk) in systems.items():
-                if cfg.quick and ("AsyncVectorEnv" in name or "Subproc" in name) and n > 8:
-                    continue
-                try:
-                    made[name] = mk()
-                    blocks[name] = blk(made[name], policy, steps)
-                    blocks[name]()  # warm up
-                except Exception as e:  # noqa: BLE001 - one system failing must not lose the others
-                    errors[name] = f"{type(e).__name__}: {e}"[:300]
-            rates: dict[str, list[float]] = {name: [] for name in blocks}
-            try:
-                for _ in range(rounds):
-                    for name, fn in blocks.items():
-                        t = time.perf_counter()
-                        fn()
-                        rates[name].append(steps * n / (time.perf_counter() - t))
-            finally:
-                for env in made.values():
-                    try:
-                        env.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-            cell = {"env": env_id, "num_envs": n, "steps": steps, "serial": serial, "ceiling": cores * serial,
-                    "rates": {name: median(r) for name, r in rates.items() if r}, "errors": errors}
+            # the harness's watchdog, re-armed per cell: 3 envs x 2 sizes outlast one section's limit under load
+            faulthandler.dump_traceback_later(SECTION_TIMEOUT_S, exit=True)
+            policy_s = policy_seconds(policy, np.stack([obs0] * n), 0.1 if cfg.quick else 0.5)
+            cell = _measure_cell(cfg, env_id, n, cores, steps, rounds, policy)
+            cell.update(serial=serial, ceiling=cores * serial, policy_s=policy_s, bounds=bounds(cores, serial, policy_s))
             results["cells"].append(cell)
             log(f"ecosystem {env_id} x {n}: " + ", ".join(f"{k.split('(')[0]} {v:,.0f}" for k, v in cell["rates"].items()))
     return results
+
+
+def _measure_cell(cfg: Any, env_id: str, n: int, cores: int, steps: int, rounds: int, policy: _Policy) -> dict:
+    """Every system of one (env, size) cell, profiled: blocks in turn, ``rounds`` rounds; rates and profiles
+    are medians over the quiet rounds when at least 5 are quiet, else over all."""
+    made, blocks, profs, errors = {}, {}, {}, {}
+    for name, (mk, blk) in _systems(env_id, n, cores, steps, policy).items():
+        if cfg.quick and ("AsyncVectorEnv" in name or "Subproc" in name) and n > 8:
+            continue
+        try:
+            before = snapshot()
+            made[name] = mk()
+            profs[name] = prof = Profile()
+            prof.hook(made[name])
+            block = blk(made[name], prof.timed(policy), steps)
+            block()  # warm up (threads a system starts lazily are running by now)
+            prof.workers = Workers(before)
+            blocks[name] = block
+        except Exception as e:  # noqa: BLE001 - one system failing must not lose the others
+            errors[name] = f"{type(e).__name__}: {e}"[:300]
+    records: dict[str, list[dict]] = {name: [] for name in blocks}
+    try:
+        for _ in range(rounds):
+            for name, fn in blocks.items():
+                records[name].append(profs[name].run(fn))
+    finally:
+        for env in made.values():
+            try:
+                env.close()
+            except Exception:  # noqa: BLE001
+                pass
+    cell: dict[str, Any] = {"env": env_id, "num_envs": n, "steps": steps, "rounds": rounds, "errors": errors}
+    if not records:
+        return cell | {"rates": {}}
+    others = [_weighted([r[i] for r in records.values()], "others") for i in range(rounds)]
+    quiet = [i for i, o in enumerate(others) if o < QUIET]
+    use = quiet if len(quiet) >= 5 else list(range(rounds))
+    per_round = {name: [steps * n / r["wall"] for r in rs] for name, rs in records.items()}
+    target = next((k for k in per_round if k.startswith("fastparl") and "double-buffered" in k), None)
+    return cell | {
+        "quiet_rounds": len(quiet), "others": others,
+        "niced": [_weighted([r[i] for r in records.values()], "niced") for i in range(rounds)],
+        "rates": {name: median([rs[i] for i in use]) for name, rs in per_round.items()},
+        "all_rounds": {name: [round(x) for x in rs] for name, rs in per_round.items()},
+        "profile": {name: summarize([rs[i] for i in use], steps * n, cores, len(profs[name].workers or ()))
+                    for name, rs in records.items()},
+        "target": target,  # fastparl's row the targets are judged on; its ratios: medians of within-round ratios
+        "ratios": {} if target is None else {
+            other: median([per_round[target][i] / rs[i] for i in use]) for other, rs in per_round.items()
+            if other.startswith(THEIRS)}}
+
+
+THEIRS = ("gymnasium AsyncVectorEnv", "SB3 SubprocVecEnv")  # the systems the 2x target compares with
+
+
+def _weighted(recs: list[dict], key: str) -> float:
+    """Others' cores over a round: each block's, weighted by its wall time."""
+    got = [(r[key], r["wall"]) for r in recs if r[key] is not None]
+    return sum(v * w for v, w in got) / sum(w for _, w in got) if got else float("nan")
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
 
 
 def render_ecosystem(E: dict) -> list[str]:
@@ -210,28 +262,98 @@ def render_ecosystem(E: dict) -> list[str]:
         L.append(f"- {m}")
     if E.get("missing"):
         L.append("")
+    L += ["Columns (`perf/envs/profile.py`): ÷ the ceiling (cores × the serial env loop, no policy) and ÷ the bounds "
+          "that add the policy (*lockstep*: envs on every core, then the policy while they wait; *overlap*: envs and "
+          "policy share the cores, nothing waits, at most 1 / policy); the driver's wall: the policy call, and step "
+          "(for fastparl: waiting for the actors · its own work: actions in, results and infos out); CPU in cores: "
+          "the driver process · the workers the system started (actors, subprocesses, EnvPool threads; busy: ÷ "
+          "min(workers, cores)); the same CPU in µs per env step; other processes' cores during its blocks "
+          "(normal priority + niced) and the cores left idle.  Medians over the rounds used.", ""]
     for cell in E.get("cells", []):
         if "error" in cell:
             L += [f"{cell['env']}: {cell['error']}", ""]
-            continue
-        ceiling = cell["ceiling"]
-        L += [f"### {cell['env']}, {cell['num_envs']} envs", "",
-              f"Ceiling: {E['cores']} cores × serial env loop {cell['serial']:,.0f} steps/s = **{ceiling:,.0f}**.  "
-              f"Blocks of {cell['steps']} batch steps.", ""]
-        rates = cell["rates"]
-        theirs = {k: v for k, v in rates.items() if k.startswith(("gymnasium AsyncVectorEnv", "SB3 SubprocVecEnv"))}
-        rows = []
-        for name, v in sorted(rates.items(), key=lambda kv: -kv[1]):
-            note = ""
-            if name.startswith("fastparl RemoteVectorEnv") and "double-buffered" in name:
-                parts = [f"{v / ceiling:.2f} of the ceiling (target 0.9)"]
-                for other, r in theirs.items():
-                    room = ceiling / r
-                    parts.append(f"{v / r:.2f}× {other.split('(')[0].strip()} (target 2×{'' if room >= 2 else f'; ceiling allows only {room:.2f}×'})")
-                note = "; ".join(parts)
-            rows.append([name, f"{v:,.0f}", f"{v / ceiling:.2f}", note])
-        L += md_table(["system", "env steps/s", "÷ ceiling", "targets"], rows)
-        for name, err in cell.get("errors", {}).items():
-            L.append(f"- {name}: {err}")
-        L.append("")
+        else:
+            L += _render_cell(cell, E["cores"])
     return L
+
+
+def _render_cell(cell: dict, cores: int) -> list[str]:
+    n, serial, ceiling = cell["num_envs"], cell["serial"], cell["ceiling"]
+    L = [f"### {cell['env']}, {n} envs", "",
+         f"Ceiling: {cores} cores × serial env loop {serial:,.0f} steps/s ({1e6 / serial:.1f} µs a step) = "
+         f"**{ceiling:,.0f}**.  Blocks of {cell['steps']} batch steps."]
+    b = cell.get("bounds")
+    if b:
+        L[-1] += (f"  The policy alone: {1e6 * cell['policy_s']:.1f} µs per env step (a batch of {n}); with it, "
+                  f"lockstep bound **{b['lockstep']:,.0f}** ({b['lockstep'] / ceiling:.2f} of the ceiling), overlap "
+                  f"bound **{b['overlap']:,.0f}** ({b['overlap'] / ceiling:.2f}).")
+    if "quiet_rounds" in cell:
+        L[-1] += (f"  {cell['quiet_rounds']} of {cell['rounds']} rounds quiet; other processes used "
+                  f"{median(np.subtract(cell['others'], cell['niced'])):.2f} cores at normal priority and "
+                  f"{median(cell['niced']):.2f} niced "
+                  "(medians over the rounds).")
+    L.append("")
+    prof = cell.get("profile", {})
+    rows = []
+    for name, v in sorted(cell["rates"].items(), key=lambda kv: -kv[1]):
+        row = [name, f"{v:,.0f}", f"{v / ceiling:.2f}"]
+        p = prof.get(name)
+        if p and b:
+            step = _pct(p["step"]) + ("" if p["wait"] is None else f" ({_pct(p['wait'])} · {_pct(p['own'])})")
+            workers = "—" if not p["workers"] else (f"{p['workers_cores']:.2f} ({p['workers']} workers, busy "
+                                                    f"{p['busy']:.2f})")
+            row += [f"{v / b['lockstep']:.2f} · {v / b['overlap']:.2f}", _pct(p["policy"]), step,
+                    f"{p['driver_cores']:.2f} · {workers}", f"{p['driver_us']:.0f} + {p['workers_us']:.0f}",
+                    f"{p['others']:.2f} + {p['niced']:.2f} · {p.get('idle', float('nan')):.2f}"]
+        rows.append(row)
+    head = ["system", "env steps/s", "÷ ceiling"]
+    if b:
+        head += ["÷ lockstep · overlap bound", "policy", "step (waiting · own)", "CPU cores: driver · workers",
+                 "CPU µs / env step: driver + workers", "others' cores: normal + niced · idle"]
+    L += md_table(head, [r + [""] * (len(head) - len(r)) for r in rows])
+    for name, err in cell.get("errors", {}).items():
+        L.append(f"- {name}: {err}")
+    L += [""] + _targets(cell, cores)
+    return L
+
+
+def _targets(cell: dict, cores: int) -> list[str]:
+    """The targets line and what stands between, for fastparl's double-buffered row."""
+    rates, ceiling, b = cell["rates"], cell["ceiling"], cell.get("bounds")
+    target = cell.get("target") or next((k for k in rates if k.startswith("fastparl") and "double-buffered" in k), None)
+    if target is None or target not in rates:
+        return []
+    v = rates[target]
+    parts = [f"{v / ceiling:.2f} of the ceiling (target 0.9)"]
+    for other, r in rates.items():
+        if other.startswith(THEIRS):
+            ratio = cell.get("ratios", {}).get(other, v / r)
+            room = f"ceiling allows {ceiling / r:.2f}×" + (f", the overlap bound {b['overlap'] / r:.2f}×" if b else "")
+            parts.append(f"{ratio:.2f}× {other.split('(')[0].strip()} (target 2×; {room})")
+    L = [f"Targets ({target}): " + "; ".join(parts) + ".", ""]
+    p = cell.get("profile", {}).get(target)
+    if not (p and b):
+        return L
+    f = factors(v, p, cores, cell["serial"], cell["policy_s"])
+    env_us, pol_us = 1e6 / cell["serial"], 1e6 * cell["policy_s"]
+    loss = min(("U: cores held by other processes or left idle", f["U"]), ("P: the policy's own cost", f["P"]),
+               ("E: CPU spent per env step beyond the env and the policy", f["E"]), key=lambda kv: kv[1])
+    text = (f"What stands between (fastparl): {v / ceiling:.2f} of the ceiling ≈ U {f['U']:.2f} × P {f['P']:.2f} × "
+            f"E {f['E']:.2f}.  U: the driver and {p['workers']} actors kept "
+            f"{p['driver_cores'] + p['workers_cores']:.2f} of {cores} cores busy (actors busy {p['busy']:.2f}); other "
+            f"processes used {p['others']:.2f} at normal priority and {p['niced']:.2f} niced (background runs, which "
+            f"run mostly while ours wait), {p.get('idle', float('nan')):.2f} idle.  P: the policy costs {pol_us:.1f} µs per "
+            f"env step beside the env's {env_us:.1f}.  E: the driver spent {p['driver_us']:.1f} µs of CPU per env step "
+            f"({p['driver_us'] - pol_us:+.1f} beyond the policy) and the actors {p['workers_us']:.1f} "
+            f"({p['workers_us'] - env_us:+.1f} beyond the serial env loop).  The driver's wall: policy "
+            f"{_pct(p['policy'])}, waiting for the actors {_pct(p['wait'])}, its own work in step {_pct(p['own'])}.  "
+            f"Largest factor lost: {loss[0]} ({loss[1]:.2f}).")
+    mine = p["driver_us"] + p["workers_us"]
+    for other, r in rates.items():
+        q = cell["profile"].get(other)
+        if other.startswith(THEIRS) and q:
+            theirs = q["driver_us"] + q["workers_us"]
+            used = (p["driver_cores"] + p["workers_cores"]) / (q["driver_cores"] + q["workers_cores"])
+            text += (f"  Against {other.split('(')[0].strip()}: {v / r:.2f}× ≈ {used:.2f}× the cores kept busy × "
+                     f"{theirs / mine:.2f}× less CPU per env step (theirs {q['driver_us']:.0f} + {q['workers_us']:.0f} µs).")
+    return L + [text, ""]

@@ -36,6 +36,7 @@ from fastparl.env import make_vector_env
 from perf.common import plots
 from perf.common.harness import log, md_table, median, run_report, status
 from perf.envs.ecosystem import ATARI, bench_ecosystem, render_ecosystem
+from perf.envs.profile import QUIET, OtherCPU
 
 TARGET = 1.8  # RemoteVectorEnv(2 actors x 64), double-buffered, with the MLP / SyncVectorEnv(64) with the MLP
 
@@ -89,7 +90,7 @@ def _lockstep_block(env: Any, steps: int, policy: MLP | None, acts: np.ndarray |
     return block
 
 
-def _double_buffered_block(env: Any, steps: int, policy: MLP) -> Callable[[], None]:
+def _double_buffered_block(env: Any, steps: int, policy: Callable[[Any], np.ndarray]) -> Callable[[], None]:
     """``steps`` steps of every group, the driver acting on one group while the actors step the others."""
     obs = env.reset(seed=0)[0]
     state = {g: np.array(obs[s]) for g, s in enumerate(env.group_slices)}
@@ -108,47 +109,6 @@ def _double_buffered_block(env: Any, steps: int, policy: MLP) -> Callable[[], No
     return block
 
 
-class _OtherCPU:
-    """CPU seconds that processes outside this process tree used during a ``with`` block (Linux).
-
-    The machine is shared: a round in which other work held a core says nothing about these
-    systems, so :func:`_run` keeps only rounds where others used < ``QUIET`` of a core.
-    """
-
-    def __enter__(self) -> "_OtherCPU":
-        self.t0, self.busy0, self.ours0 = time.perf_counter(), _machine_busy(), _tree_cpu()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        wall = time.perf_counter() - self.t0
-        busy, ours = _machine_busy(), _tree_cpu()
-        self.cores = None if busy is None or self.busy0 is None else ((busy - self.busy0) - (ours - self.ours0)) / wall
-
-
-def _machine_busy() -> float | None:
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-    except OSError:
-        return None
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
-
-
-def _tree_cpu() -> float:
-    import psutil
-
-    me = psutil.Process()
-    total = 0.0
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            t = proc.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
-QUIET = 0.15  # cores: rounds in which other processes used more are dropped (if enough remain)
 
 
 def _run(cfg: Config, envs: dict[str, Any], blocks: dict[str, Callable[[], None]]) -> dict[str, Any]:
@@ -164,7 +124,7 @@ def _run(cfg: Config, envs: dict[str, Any], blocks: dict[str, Callable[[], None]
     while len(rounds) < cfg.rounds or (time.perf_counter() < t_end and sum(
             o is not None and o < QUIET for _, o in rounds) < cfg.min_quiet):
         rates = {}
-        with _OtherCPU() as other:
+        with OtherCPU() as other:
             for name, fn in blocks.items():
                 t = time.perf_counter()
                 fn()
@@ -320,11 +280,11 @@ def render(R: dict) -> str:
           "actions while the actors step the others (a block includes filling and draining that pipeline).  Pinned: "
           "`pin=True`, actor a on CPU a.  Steps are signalled through futexes on shared memory unless the row says "
           "remote calls.", "",
-          f"Each system runs a block of {steps} batch steps in turn, in rounds.  env steps/s: median over the "
-          f"*quiet* rounds (other processes used < {QUIET} of a core, from /proc/stat less this process tree) when "
-          "at least 5 are quiet, else over all; × SyncVectorEnv: median of the ratio within each such round (this "
-          "VM's speed drifts by tens of percent between minutes, which within-round ratios cancel).  Remote envs "
-          "run zero-copy.",
+          f"Each system runs {'its block' if steps == '?' else f'a block of {steps} batch steps'} in turn, in "
+          f"rounds.  env steps/s: median over the *quiet* rounds (other processes used < {QUIET} of a core, from "
+          "/proc/stat less this process tree) when at least 5 are quiet, else over all; × SyncVectorEnv and the "
+          "targets' ratios: median of the ratio within each such round (this VM's speed drifts by tens of percent "
+          "between minutes, which within-round ratios cancel).  Remote envs run zero-copy.",
           f"Took {R['elapsed_s']:.0f} s."]
     return "\n".join(L)
 
