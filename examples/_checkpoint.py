@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 from typing import Any
 
 import numpy as np
+
+from fastparl.utils.path_utils import atomic_folder
 
 __all__ = ["save", "load", "exists"]
 
@@ -55,9 +56,12 @@ def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dic
     None (on-policy); ``extra`` holds picklable objects of the loop (normalisers, schedulers, ...)."""
     import paddle
 
-    tmp = folder + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    with atomic_folder(folder) as tmp:
+        _write(tmp, agent, rpm, envs, counters, extra, paddle)
+
+
+def _write(tmp: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dict[str, Any],
+           extra: dict[str, Any] | None, paddle: Any) -> None:
     params: dict[str, Any] = {}
     numbers: dict[str, Any] = {}
     for name, (kind, value) in _learners(agent.alg).items():
@@ -79,12 +83,6 @@ def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dic
              "envs": [env.unwrapped.np_random.bit_generator.state for env in envs], "extra": extra or {}}
     with open(os.path.join(tmp, "state.pkl"), "wb") as f:
         pickle.dump(state, f)
-    old = folder + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.isdir(folder):
-        os.rename(folder, old)
-    os.rename(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...]) -> dict[str, Any]:

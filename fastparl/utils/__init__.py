@@ -25,7 +25,7 @@ from fastparl.utils.machine_info import (
     is_xpu_available,
 )
 from fastparl.utils.np_utils import np_cross_entropy, np_softmax
-from fastparl.utils.path_utils import format_uniform_path
+from fastparl.utils.path_utils import atomic_folder, format_uniform_path
 from fastparl.utils.progress import CSVLogger, TrainLogger, progress_bar
 from fastparl.utils.scheduler import LinearDecayScheduler, PiecewiseScheduler
 from fastparl.utils.seeding import set_seed
@@ -76,6 +76,7 @@ __all__ = [
     "SerializeError",
     "TrainLogger",
     "UtilsError",
+    "atomic_folder",
     "calc_discount_sum_rewards",
     "calc_gae",
     "check_model_method",

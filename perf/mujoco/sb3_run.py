@@ -41,7 +41,6 @@ import math
 import os
 import pickle
 import random
-import shutil
 import signal
 import sys
 import time
@@ -59,6 +58,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path[:0] = [os.path.join(REPO, "perf", "training"), REPO]
 from sb3_models import make_env, make_model  # noqa: E402  (perf/training/, as runner.py imports it)
 
+from fastparl.utils.path_utils import atomic_folder  # noqa: E402
 from fastparl.utils.progress import TrainLogger  # noqa: E402
 
 EVAL_SEED_OFFSET = 10_000  # the examples' eval env: reset(seed=seed + 10000) once
@@ -145,9 +145,11 @@ def set_env_state(env: Any, states: list[dict[str, Any]]) -> None:
 def save(folder: str, model: Any, eval_env: gym.Env, counters: dict[str, Any]) -> list[str]:
     """Write the checkpoint (module docstring) to ``folder``, replacing the last one atomically; returns the env
     attributes that could not be saved."""
-    tmp = folder + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    with atomic_folder(folder) as tmp:
+        return _write(tmp, model, eval_env, counters)
+
+
+def _write(tmp: str, model: Any, eval_env: gym.Env, counters: dict[str, Any]) -> list[str]:
     model.save(os.path.join(tmp, "model.zip"))
     if isinstance(model, OffPolicyAlgorithm):
         model.save_replay_buffer(os.path.join(tmp, "replay_buffer.pkl"))
@@ -160,12 +162,6 @@ def save(folder: str, model: Any, eval_env: gym.Env, counters: dict[str, Any]) -
              "env": envs, "eval_env": eval_state}
     with open(os.path.join(tmp, "state.pkl"), "wb") as f:  # numpy and Python objects only: readable without torch
         pickle.dump(state, f)
-    old = folder + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.isdir(folder):
-        os.rename(folder, old)
-    os.rename(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
     return unsaved + eval_unsaved
 
 

@@ -325,3 +325,25 @@ def test_parl_error_names_and_light_import():
     code = "import sys, fastparl.utils; print([m for m in ('paddle', 'numba', 'tensorboardX') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_atomic_folder_swaps_in_the_new_contents_and_keeps_the_old_ones_when_writing_fails(tmp_path):
+    from fastparl.utils import atomic_folder
+
+    folder = str(tmp_path / "ckpt")
+    for version in ("1", "2"):
+        with atomic_folder(folder) as tmp:
+            assert not os.path.exists(os.path.join(tmp, "v"))  # a fresh folder each time
+            with open(os.path.join(tmp, "v"), "w") as f:
+                f.write(version)
+        assert open(os.path.join(folder, "v")).read() == version
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_folder(folder) as tmp:
+            with open(os.path.join(tmp, "v"), "w") as f:
+                f.write("3")
+            raise RuntimeError("killed while writing")
+    assert open(os.path.join(folder, "v")).read() == "2"  # the last whole checkpoint
+    assert sorted(os.listdir(tmp_path)) == ["ckpt", "ckpt.tmp"]  # the half-written one, cleared by the next call
+    with atomic_folder(folder) as tmp:
+        pass
+    assert sorted(os.listdir(tmp_path)) == ["ckpt"] and os.listdir(folder) == []
