@@ -117,8 +117,8 @@ class Collector:
 
     def set_policy(self, policy: Any) -> None:
         """Act with ``policy``: a :class:`GaussianNoisePolicy`, :class:`TanhGaussianPolicy` (any
-        ``policy(weights, obs, rng) -> action``).  A call of its own, not a constructor argument: an actor
-        unpickles its constructor's arguments before it has the driver's ``sys.path`` to import their classes."""
+        ``policy(weights, obs, rng) -> action``).  A call of its own, not a constructor argument, so that the
+        serial loop's in-process collector and the actors' collectors are given their policy the same way."""
         self.policy = policy
 
     def collect(self, weights: Weights | None, steps: int, random_steps: int = 0) -> dict[str, np.ndarray]:

@@ -9,8 +9,6 @@ is :mod:`.class_transfer`'s.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from typing import Any
@@ -35,12 +33,11 @@ class Dispatcher:
         failed: ``INIT`` failed; the actor should send the reply and exit.
     """
 
-    def __init__(self, setup_process: bool = True):
+    def __init__(self) -> None:
         self.obj: Any = None
         self.cls_name = "?"
         self.failed = False
         self.what = ""  # the request being run, for error messages about its reply
-        self.setup_process = setup_process  # INIT sets sys.path and cwd (not in the caller's own process)
 
     def handle(self, op: int, payload: Any) -> tuple[int, Any]:
         """Execute one request; returns ``(reply op, reply payload)``."""
@@ -77,14 +74,8 @@ class Dispatcher:
         return ERR, error_info(RuntimeError(f"unknown request op {op}"), "remote")
 
     def _init(self, payload: Any) -> tuple[int, Any]:
-        spec, args, kwargs, path, cwd = payload
+        spec, args, kwargs = payload  # unpickled already: sys.path and cwd were set before (protocol.INIT)
         try:
-            if self.setup_process and path is not None:  # the driver's view (None: another host, keep ours)
-                sys.path[:] = path
-                try:
-                    os.chdir(cwd)
-                except OSError:
-                    pass
             cls = resolve_class(spec)
             self.cls_name = cls.__name__
             self.obj = cls(*args, **kwargs)

@@ -12,9 +12,11 @@ Driver -> actor (answered by :class:`~fastparl.remote.dispatcher.Dispatcher`):
 ========  ==================================================================================
 op        payload
 ========  ==================================================================================
-INIT      ``(class spec, args, kwargs, sys.path or None, cwd or None)``: build the object; the
-          spec is :func:`fastparl.remote.class_transfer.class_spec`'s; ``None`` path and cwd
-          (an actor on another host) keep the actor's own.
+INIT      ``(class spec, args, kwargs)``: build the object; the spec is
+          :func:`fastparl.remote.class_transfer.class_spec`'s.  The actor's process has the
+          driver's ``sys.path`` and working directory before INIT arrives (SPAWN's ``"path"`` and
+          ``"cwd"``; a Ray actor's constructor), so that classes of the arguments import as they
+          do in the driver; an actor on another host keeps its own.
 CALL      ``(method name, args tuple, kwargs dict or None)``
 GETATTR   ``name``
 SETATTR   ``(name, value)``
@@ -39,10 +41,11 @@ OUTPUT    ``(op, payload, stdout bytes, stderr bytes)``: the reply ``(op, payloa
 Driver <-> fork server (:mod:`.local.forkserver`), over the same channel format:
 
 ========  ==================================================================================
-SPAWN     ``{"env": dict, "overrides": {name: value or None}, "name": class name, "nfds": n}``
-          and ``n`` descriptors sent just before the frame (the actor's two sockets); a worker
-          daemon's actor has ``"nfds": 0``, ``"zmq": {endpoint, identity, nonce, token, curve}``
-          (see :mod:`.zmq.host`) and ``"cwd"``; reply OK with the actor's pid, or ERR
+SPAWN     ``{"env": dict, "path": sys.path, "cwd": str, "overrides": {name: value or None},
+          "name": class name, "nfds": n}`` and ``n`` descriptors sent just before the frame (the
+          actor's two sockets); a worker daemon's actor has ``"nfds": 0``, ``"zmq": {endpoint,
+          identity, nonce, token, curve}`` (see :mod:`.zmq.host`), its shipped files' ``"cwd"``
+          and no ``"path"`` (it keeps the worker's); reply OK with the actor's pid, or ERR
 STATUS    an actor's pid; reply OK with its exit code (negative: the signal) or ``None``
 OK        sent once by the fork server when it is ready (``seq`` 0, payload its pid)
 ========  ==================================================================================

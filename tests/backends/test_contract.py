@@ -16,7 +16,7 @@ import fastparl
 from fastparl.errors import (ActorDiedError, FastparlError, FutureTimeoutError, RemoteAttributeError, RemoteError,
                              SerializationError)
 
-from _procs import segment_inode, still_alive
+from _procs import own_memfds, segment_inode, still_alive
 from _actors import AsyncWorker, Base, CustomError, Plain, RemotePlain
 
 
@@ -355,6 +355,47 @@ def test_class_from_a_module_loaded_by_path_travels_by_value(backend, tmp_path):
         assert Remote().hello() == "hi from made_up_name_xyz"
     finally:
         del sys.modules["made_up_name_xyz"]
+
+
+@pytest.mark.backends("local", "local-posix", "serial", "ray")  # an actor on another host keeps its own sys.path
+def test_constructor_arguments_of_a_module_the_driver_made_importable_at_run_time(backend, tmp_path, monkeypatch):
+    """A script that does ``sys.path.insert(0, its folder)`` (as PARL's examples do) may pass objects of its
+    own modules to an actor's constructor: the actor has the driver's sys.path before it unpickles them."""
+    import gc
+    import sys
+
+    (tmp_path / "run_time_path_mod.py").write_text(
+        "import numpy as np\n\n"
+        "class Config:\n"
+        "    def __init__(self, scale):\n"
+        "        self.scale = scale\n"
+        "        self.weights = np.ones(1 << 18)  # 2 MiB: out of band, through shared memory where there is some\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # sys.path.insert(0, ...) at run time, undone after the test
+    from run_time_path_mod import Config
+
+    class Holder:
+        def __init__(self, config):
+            self.config = config
+
+        def total(self):
+            return type(self.config).__module__, self.config.scale * float(self.config.weights.sum())
+
+        def pid(self):
+            return os.getpid()
+
+    try:
+        gc.collect()
+        fds0 = own_memfds()
+        holder = fastparl.remote_class(Holder)(Config(3.0))
+        assert holder.total() == ("run_time_path_mod", 3.0 * (1 << 18))
+        pid = holder.pid()
+        del holder
+        gc.collect()
+        if fastparl.remote.current_backend().capabilities.processes:
+            assert still_alive([pid]) == []
+        assert own_memfds() == fds0, "shared memory of the constructor's arguments outlived the actor"
+    finally:
+        del sys.modules["run_time_path_mod"]
 
 
 @pytest.mark.requires("zero_copy")

@@ -157,8 +157,12 @@ class LocalBackend(ThisMachineBackend, ActorSpawner):
                 killpg(a.pid)
 
     def spawn(self, cls_name: str, overrides: dict[str, str | None], fds: list[int]) -> int:
-        """Fork an actor on ``fds`` (its frame socket and descriptor socket); returns its pid."""
-        req = {"env": dict(os.environ), "overrides": overrides, "name": cls_name, "nfds": len(fds)}
+        """Fork an actor on ``fds`` (its frame socket and descriptor socket); returns its pid.
+
+        The actor starts with this process's environment, ``sys.path`` and working directory as they
+        are now, before it reads its INIT: its constructor's arguments unpickle with them."""
+        req = {"env": dict(os.environ), "path": list(sys.path), "cwd": os.getcwd(), "overrides": overrides,
+               "name": cls_name, "nfds": len(fds)}
         return int(self._request(SPAWN, req, fds))
 
     def exit_code(self, pid: int, wait: float = 1.0) -> int | None:

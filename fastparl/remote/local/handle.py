@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import weakref
 from abc import abstractmethod
 from typing import Any
@@ -66,8 +64,7 @@ class LocalActor(TrackedActor):
             self.transport = Channel(*ours)
             backend.monitor.add_actor(self, self.pid, f"({self.cls_name} pid={self.pid}) ", opts.get("max_memory"))
             backend.actors.add(self)
-            spec = class_spec(cls)
-            self.request(INIT, (spec, args, kwargs, list(sys.path), os.getcwd()), "__init__", args, kwargs)
+            self.request(INIT, (class_spec(cls), args, kwargs), "__init__", args, kwargs)
         except BaseException:
             self.close()
             raise

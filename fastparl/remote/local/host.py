@@ -63,7 +63,7 @@ def run_actor(leave_server: Callable[[], None], req: dict[str, Any], fds: list[i
 
 
 def _become_actor(req: dict[str, Any], out_fds: list[int], server_pid: int) -> None:
-    """Signals, parent-death signal, output pipes, environment and working directory of the actor."""
+    """Signals, parent-death signal, output pipes, environment, ``sys.path`` and working directory of the actor."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
@@ -89,6 +89,8 @@ def _become_actor(req: dict[str, Any], out_fds: list[int], server_pid: int) -> N
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    if req.get("path") is not None:  # the driver's, as it is now: what INIT unpickles may need it
+        sys.path[:] = req["path"]
     if req.get("cwd"):
         os.chdir(req["cwd"])
 

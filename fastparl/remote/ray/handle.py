@@ -54,7 +54,7 @@ class RayActor(ActorHandle):
         self._generic: Any = handle._fp_handle.remote
         what = describe_request(cls_name, INIT, "__init__")
         try:
-            ref = handle._fp_start.remote(INIT, (spec, args, kwargs, None, None))
+            ref = handle._fp_start.remote(INIT, (spec, args, kwargs))
         except Exception as e:  # noqa: BLE001
             self._stop()
             raise describe_unpicklable(f"the arguments of {what}", args, kwargs, _submit_cause(e)) from None

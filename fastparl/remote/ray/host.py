@@ -56,7 +56,7 @@ class Host:
                 pass
         # Remote classes used inside this actor become Ray actors of the same cluster (connect() reads this).
         os.environ["FASTPARL_BACKEND"] = "ray"
-        self._fp_dispatcher = Dispatcher(setup_process=False)
+        self._fp_dispatcher = Dispatcher()
 
     def _fp_start(self, op: int, payload: Any) -> tuple[int, Any, int]:
         """The INIT request; also returns this process's pid."""

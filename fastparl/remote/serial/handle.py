@@ -44,11 +44,11 @@ class SerialActor(ActorHandle):
         self.pid = os.getpid()
         self.error: FastparlError | None = None
         self.gpus = gpu_pool.acquire(int(opts.get("n_gpu") or 0), self.cls_name)
-        self.dispatcher = Dispatcher(setup_process=False)
+        self.dispatcher = Dispatcher()
         self._lock = threading.RLock()  # one call at a time, as in an actor process, whatever the threads
         try:
             ok, value = self._run(INIT, (args, kwargs), "__init__", args, kwargs,
-                                  lambda a_kw: (("obj", cls), *a_kw, None, None))
+                                  lambda a_kw: (("obj", cls), *a_kw))
         except BaseException:
             self.release()
             raise

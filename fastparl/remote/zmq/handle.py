@@ -118,7 +118,7 @@ class ZmqActor(TrackedActor):
                         f"at {backend.endpoint_for(worker)} within {START_TIMEOUT:g} s: can {self.host} reach this "
                         "machine (firewall, address)?")
             self.transport = ZmqTransport(hub, self.identity, f"host {self.host} (worker {worker.address})")
-            self.request(INIT, (class_spec(cls, remote=True), args, kwargs, None, None), "__init__", args, kwargs)
+            self.request(INIT, (class_spec(cls, remote=True), args, kwargs), "__init__", args, kwargs)
         except BaseException:
             self.kill(ActorDiedError(f"actor {self.cls_name} failed to start"))
             self.close()
