@@ -13,6 +13,8 @@ region):
   **workers'** (the processes and threads the system's constructor started: actors, subprocesses, EnvPool's
   threads), from psutil / /proc around the block, in cores (÷ wall) and in µs per env step; workers
   **busy**: their cores ÷ min(workers, cores);
+- the time the driver and the workers were runnable but **queued** for a CPU (the scheduler's run queue,
+  ``/proc/.../schedstat``): a worker's wall is busy + queued + asleep (waiting for work);
 - the **others'** CPU during the block (/proc/stat less this process tree): at normal priority, and niced;
   and the cores left idle.
 
@@ -37,6 +39,7 @@ The rate factors exactly (the CPU identity ``rate = cores used / CPU s per env s
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, Callable
 
@@ -133,6 +136,26 @@ class Workers:
                 pass
         return procs + threads, t.user + t.system - threads
 
+    def queued(self) -> tuple[float, float] | None:
+        """(workers', the calling thread's) seconds so far runnable but waiting for a CPU (the scheduler's run
+        queue, /proc/.../schedstat: every thread of a worker process); None where the kernel does not say."""
+        try:
+            own = _sched_wait_s(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+            total = sum(_sched_wait_s(f"/proc/self/task/{t}/schedstat") for t in self.tids)
+            for p in self.procs:
+                try:
+                    total += sum(_sched_wait_s(f"/proc/{p.pid}/task/{t}/schedstat") for t in os.listdir(f"/proc/{p.pid}/task"))
+                except FileNotFoundError:  # the worker ended
+                    pass
+        except (OSError, ValueError, IndexError):
+            return None
+        return total, own
+
+
+def _sched_wait_s(path: str) -> float:
+    with open(path) as f:
+        return int(f.read().split()[1]) / 1e9  # on-CPU ns, run-queue wait ns, timeslices
+
 
 class Profile:
     """One system's profile: wraps its policy (and fastparl's ``_collect``), times its blocks."""
@@ -175,13 +198,17 @@ class Profile:
             raise RuntimeError("Profile.run: set .workers (Workers(snapshot before the system was made)) first")
         self.policy_s = self.wait_s = 0.0
         w0, d0 = self.workers.cpu()
+        q0 = self.workers.queued()
         with OtherCPU() as other:
             t0 = time.perf_counter()
             block()
             wall = time.perf_counter() - t0
+        q1 = self.workers.queued()
         w1, d1 = self.workers.cpu()
         return {"wall": wall, "policy": self.policy_s, "wait": self.wait_s if self.seam else None, "driver_cpu": d1 - d0,
-                "workers_cpu": w1 - w0, "others": other.cores, "niced": other.niced, "idle": other.idle}
+                "workers_cpu": w1 - w0, "others": other.cores, "niced": other.niced, "idle": other.idle,
+                "workers_queued": None if q0 is None or q1 is None else q1[0] - q0[0],
+                "driver_queued": None if q0 is None or q1 is None else q1[1] - q0[1]}
 
 
 def policy_seconds(policy: Callable[[Any], np.ndarray], obs: np.ndarray, seconds: float) -> float:
@@ -214,7 +241,11 @@ def summarize(records: list[dict[str, Any]], env_steps: int, cores: int, workers
         "workers_us": med(lambda r: 1e6 * r["workers_cpu"] / env_steps),
         "others": med(lambda r: r["others"] - r["niced"] if r["others"] is not None else np.nan),  # normal priority
         "niced": med(lambda r: r["niced"] if r["niced"] is not None else np.nan),
-        "idle": med(lambda r: r["idle"] if r["idle"] is not None else np.nan)}
+        "idle": med(lambda r: r["idle"] if r["idle"] is not None else np.nan),
+        # runnable but waiting for a CPU: the driver's share of its wall; the workers' in cores (summed)
+        "driver_queued": med(lambda r: r["driver_queued"] / r["wall"] if r.get("driver_queued") is not None else np.nan),
+        "workers_queued": med(lambda r: r["workers_queued"] / r["wall"] if r.get("workers_queued") is not None
+                              else np.nan)}
     if records and records[0]["wait"] is not None:
         out["wait"] = med(lambda r: r["wait"] / r["wall"])
         out["own"] = med(lambda r: 1 - (r["policy"] + r["wait"]) / r["wall"])
