@@ -3,7 +3,7 @@
     python -m perf.budgets [--rounds 3] [--only sac,ppo,step] [--quick] [--out DIR]
 
 ``--quick`` (a smoke test of the report, not a measurement): one round; SAC on Pendulum-v1 with 64-64 networks and
-batch 64, PPO for 2 updates, the step section for 2 rounds.
+batch 64 (500 steps), PPO for 2 updates of 512-step rollouts, the step section for 2 rounds.
 
 Each cell runs the example's own ``train.py`` as a user would (a fresh interpreter, default threads), for a short
 budget, and reads the whole loop's rate off its ``progress.csv`` (``env_steps`` and ``time_elapsed`` of its rows)
@@ -54,10 +54,12 @@ class Config:
         self.rounds = 1 if a.quick else a.rounds
         # SAC: warm-up, steps skipped after it, window; PPO: updates (the first one is skipped)
         # (HalfCheetah's episodes are 1000 steps: the serial loop logs a row every 1000 env steps; Pendulum's 200)
-        self.sac_warmup, self.sac_skip, self.sac_window = (200, 200, 600) if a.quick else (1_000, 1_000, a.sac_window)
+        self.sac_warmup, self.sac_skip, self.sac_window = (100, 100, 300) if a.quick else (1_000, 1_000, a.sac_window)
         self.sac_env = ["--env", "Pendulum-v1", "--hidden", "64", "--batch-size", "64"] if a.quick else [
             "--env", "HalfCheetah-v5"]
         self.ppo_updates = 2 if a.quick else a.ppo_updates
+        self.ppo_rollout = ["--num-steps", "512", "--num-minibatches", "8"] if a.quick else []  # (64-row minibatches)
+        self.ppo_steps = 512 if a.quick else 2048
         self.quick, self.step_rounds = bool(a.quick), 2 if a.quick else a.step_rounds
         self.python = a.python
 
@@ -84,9 +86,10 @@ def sac_cell(cfg: Config, flags: list[str], logdir: str) -> tuple[list[str], dic
 
 
 def ppo_cell(cfg: Config, flags: list[str], logdir: str) -> tuple[list[str], dict[str, Any]]:
-    cmd = ["examples/PPO/train.py", "--env", "Hopper-v5", "--seed", "0", "--total-steps", str(2048 * cfg.ppo_updates),
-           "--eval-episodes", "1", "--no-tensorboard", "--logdir", logdir, *flags]
-    return cmd, {"from": 2048, "to": 2048 * cfg.ppo_updates, "episode_rows": False}
+    n = cfg.ppo_steps
+    cmd = ["examples/PPO/train.py", "--env", "Hopper-v5", "--seed", "0", "--total-steps", str(n * cfg.ppo_updates),
+           *cfg.ppo_rollout, "--eval-episodes", "1", "--no-tensorboard", "--logdir", logdir, *flags]
+    return cmd, {"from": n, "to": n * cfg.ppo_updates, "episode_rows": False}
 
 
 def run_cell(cfg: Config, make: Any, flags: list[str]) -> dict[str, Any]:
