@@ -32,7 +32,8 @@ import gymnasium as gym
 import numpy as np
 
 from perf.common.harness import SECTION_TIMEOUT_S, log, md_table, median
-from perf.envs.profile import QUIET, Profile, Workers, bounds, factors, policy_seconds, snapshot, summarize
+from perf.envs.profile import (QUIET, Profile, Workers, blas_threads, bounds, factors, policy_seconds, snapshot,
+                               summarize)
 from perf.rl.workload import features as _features, make_env
 
 ATARI = "ALE/Pong-v5"
@@ -170,7 +171,20 @@ def bench_ecosystem(cfg: Any) -> dict:
             __import__(mod)
         except ImportError:
             missing.append(f"{what}: not installed (pip install {mod.replace('_', '-')})")
-    results: dict[str, Any] = {"cores": cores, "missing": missing, "cells": []}
+    default = blas_threads()  # the driver's OpenBLAS threads: the library's default, then as --eco-blas-threads says
+    run = cfg.eco_blas_threads if cfg.eco_blas_threads > 0 and default is not None else default
+    results: dict[str, Any] = {"cores": cores, "missing": missing, "cells": [],
+                               "blas_threads": {"default": default, "run": run}}
+    try:
+        _bench_envs(cfg, envs, sizes, cores, rounds, results, default, run)
+    finally:
+        if default is not None:
+            blas_threads(default)
+    return results
+
+
+def _bench_envs(cfg: Any, envs: list[str], sizes: list[int], cores: int, rounds: int, results: dict,
+                default: int | None, run: int | None) -> None:
     for env_id in envs:
         try:
             serial = _serial_rate(env_id, 0.5 if cfg.quick else 2.0)
@@ -181,16 +195,25 @@ def bench_ecosystem(cfg: Any) -> dict:
         policy = _Policy(probe.observation_space, probe.action_space)
         obs0 = np.asarray(probe.reset(seed=0)[0])
         probe.close()
-        steps = max(4, int(cfg.eco_seconds * serial / 8 / max(sizes)))  # a block ~ eco_seconds / 8 per system
         for n in sizes:
+            # a block: ~eco_seconds / 8 at the ceiling, the same env steps at every size (long enough for the
+            # CPU counters and a double-buffered pipeline's fill and drain)
+            steps = max(4, int(cfg.eco_seconds * serial / 8 / n))
             # the harness's watchdog, re-armed per cell: 3 envs x 2 sizes outlast one section's limit under load
             faulthandler.dump_traceback_later(SECTION_TIMEOUT_S, exit=True)
-            policy_s = policy_seconds(policy, np.stack([obs0] * n), 0.1 if cfg.quick else 0.5)
+            batch, secs = np.stack([obs0] * n), (0.1 if cfg.quick else 0.5)
+            extra = {}
+            if run != default and default is not None and run is not None:  # the policy alone on the default too
+                blas_threads(default)
+                extra["policy_s_default_threads"], extra["policy_cpu_s_default_threads"] = policy_seconds(
+                    policy, batch, secs)
+                blas_threads(run)
+            policy_s, policy_cpu_s = policy_seconds(policy, batch, secs)
             cell = _measure_cell(cfg, env_id, n, cores, steps, rounds, policy)
-            cell.update(serial=serial, ceiling=cores * serial, policy_s=policy_s, bounds=bounds(cores, serial, policy_s))
+            cell.update(serial=serial, ceiling=cores * serial, policy_s=policy_s, policy_cpu_s=policy_cpu_s,
+                        bounds=bounds(cores, serial, policy_s, policy_cpu_s), **extra)
             results["cells"].append(cell)
             log(f"ecosystem {env_id} x {n}: " + ", ".join(f"{k.split('(')[0]} {v:,.0f}" for k, v in cell["rates"].items()))
-    return results
 
 
 def _measure_cell(cfg: Any, env_id: str, n: int, cores: int, steps: int, rounds: int, policy: _Policy) -> dict:
@@ -270,6 +293,10 @@ def render_ecosystem(E: dict) -> list[str]:
         L.append(f"- {m}")
     if E.get("missing"):
         L.append("")
+    bt = E.get("blas_threads")
+    if bt:
+        L += [f"The driver's policy runs on {bt['run']} OpenBLAS thread(s) (`--eco-blas-threads`; the library's default "
+              f"here: {bt['default']}), in every system alike.", ""]
     L += ["Columns (`perf/envs/profile.py`): ÷ the ceiling (cores × the serial env loop, no policy) and ÷ the bounds "
           "that add the policy (*lockstep*: envs on every core, then the policy while they wait; *overlap*: envs and "
           "policy share the cores, nothing waits, at most 1 / policy); the driver's wall: the policy call, and step "
@@ -292,7 +319,12 @@ def _render_cell(cell: dict, cores: int) -> list[str]:
          f"**{ceiling:,.0f}**.  Blocks of {cell['steps']} batch steps."]
     b = cell.get("bounds")
     if b:
-        L[-1] += (f"  The policy alone: {1e6 * cell['policy_s']:.1f} µs per env step (a batch of {n}); with it, "
+        other = ""
+        if "policy_s_default_threads" in cell:
+            other = (f"; on OpenBLAS's default threads, not used in this run: {1e6 * cell['policy_s_default_threads']:.1f}"
+                     f" µs, CPU {1e6 * cell['policy_cpu_s_default_threads']:.1f} µs")
+        L[-1] += (f"  The policy alone: {1e6 * cell['policy_s']:.1f} µs per env step (a batch of {n}; CPU "
+                  f"{1e6 * cell.get('policy_cpu_s', cell['policy_s']):.1f} µs{other}); with it, "
                   f"lockstep bound **{b['lockstep']:,.0f}** ({b['lockstep'] / ceiling:.2f} of the ceiling), overlap "
                   f"bound **{b['overlap']:,.0f}** ({b['overlap'] / ceiling:.2f}).")
     if "quiet_rounds" in cell:
@@ -342,8 +374,8 @@ def _targets(cell: dict, cores: int) -> list[str]:
     p = cell.get("profile", {}).get(target)
     if not (p and b):
         return L
-    f = factors(v, p, cores, cell["serial"], cell["policy_s"])
-    env_us, pol_us = 1e6 / cell["serial"], 1e6 * cell["policy_s"]
+    f = factors(v, p, cores, cell["serial"], cell.get("policy_cpu_s", cell["policy_s"]))
+    env_us, pol_us = 1e6 / cell["serial"], 1e6 * cell.get("policy_cpu_s", cell["policy_s"])
     loss = min(("U: cores held by other processes or left idle", f["U"]), ("P: the policy's own cost", f["P"]),
                ("E: CPU spent per env step beyond the env and the policy", f["E"]), key=lambda kv: kv[1])
     text = (f"What stands between (fastparl): {v / ceiling:.2f} of the ceiling ≈ U {f['U']:.2f} × P {f['P']:.2f} × "
@@ -353,8 +385,9 @@ def _targets(cell: dict, cores: int) -> list[str]:
             f"and asleep (waiting for work) the rest; the driver queued {_frac(p, 'driver_queued', 1)} of its wall; other "
             f"processes used {p['others']:.2f} at normal priority and {p['niced']:.2f} niced (background runs, which "
             f"run mostly while ours wait), {p.get('idle', float('nan')):.2f} idle.  P: the policy costs {pol_us:.1f} µs per "
-            f"env step beside the env's {env_us:.1f}.  E: the driver spent {p['driver_us']:.1f} µs of CPU per env step "
-            f"({p['driver_us'] - pol_us:+.1f} beyond the policy) and the actors {p['workers_us']:.1f} "
+            f"env step of CPU beside the env's {env_us:.1f}.  E: the driver spent {p['driver_us']:.1f} µs of CPU per env step "
+            f"({p['driver_us'] - pol_us:+.1f} beyond the policy's CPU alone; its other threads, OpenBLAS's, "
+            f"{p.get('helpers_cores', 0.0):.2f} cores) and the actors {p['workers_us']:.1f} "
             f"({p['workers_us'] - env_us:+.1f} beyond the serial env loop).  The driver's wall: policy "
             f"{_pct(p['policy'])}, waiting for the actors {_pct(p['wait'])}, its own work in step {_pct(p['own'])}.  "
             f"Largest factor lost: {loss[0]} ({loss[1]:.2f}).")

@@ -9,29 +9,31 @@ region):
   ``RemoteVectorEnv`` step splits again at ``_collect`` (the driver waiting for its actors' futex or call
   replies) into **waiting** and the driver's **own** work (actions into shared memory, posting, views of the
   results, the infos batched);
-- **CPU**: the driver process's CPU seconds (threads it started for the system excluded) and the
-  **workers'** (the processes and threads the system's constructor started: actors, subprocesses, EnvPool's
-  threads), from psutil / /proc around the block, in cores (÷ wall) and in µs per env step; workers
-  **busy**: their cores ÷ min(workers, cores);
+- **CPU**: the driver process's CPU seconds (its other threads, e.g. OpenBLAS's, included and also given
+  apart; threads it started for the system excluded) and the **workers'** (the processes and threads the
+  system's constructor started: actors, subprocesses, EnvPool's threads), per thread from the scheduler
+  (``/proc/.../schedstat``, ns: psutil's clock ticks are too coarse for short blocks), in cores (÷ wall) and
+  in µs per env step; workers **busy**: their cores ÷ min(workers, cores);
 - the time the driver and the workers were runnable but **queued** for a CPU (the scheduler's run queue,
-  ``/proc/.../schedstat``): a worker's wall is busy + queued + asleep (waiting for work);
+  same file): a worker's wall is busy + queued + asleep (waiting for work);
 - the **others'** CPU during the block (/proc/stat less this process tree): at normal priority, and niced;
   and the cores left idle.
 
-Bounds that include the policy (``p``: the policy alone, seconds per env step on a batch of the cell's size,
-timed in this process in the same run; ``s``: the serial env loop's steps/s, ``C = cores x s`` the ceiling):
+Bounds that include the policy (``p`` / ``p_cpu``: the policy alone, wall / CPU seconds per env step on a
+batch of the cell's size, timed in this process in the same run — OpenBLAS may run it on two threads, so
+``p_cpu`` can exceed ``p``; ``s``: the serial env loop's steps/s, ``C = cores x s`` the ceiling):
 
 - lockstep ``1 / (1/C + p)``: every core steps envs while the driver waits, then the driver runs the policy
   while the envs wait (what a lockstep vector env can reach with free stepping and no batch handling);
-- overlap ``min(cores / (1/s + p), 1/p)``: envs and policy share the cores and nothing waits (double-
+- overlap ``min(cores / (1/s + p_cpu), 1/p)``: envs and policy share the cores and nothing waits (double-
   buffered, EnvPool async); the driver's one thread caps it at ``1/p``.
 
 Neither counts the batch's own handling (copies, infos, signals): that shows in the efficiency below.
 The rate factors exactly (the CPU identity ``rate = cores used / CPU s per env step``)::
 
     rate / C = U x P x E,   U = (driver + workers cores) / cores     (the cores the system kept busy)
-                            P = (1/s) / (1/s + p)                    (the env's share of the serial work)
-                            E = (1/s + p) / (driver + workers CPU s per env step)   (work vs CPU spent)
+                            P = (1/s) / (1/s + p_cpu)                (the env's share of the serial work)
+                            E = (1/s + p_cpu) / (driver + workers CPU s per env step)   (work vs CPU spent)
 
 ``1 - U`` is the cores taken by other processes or left idle (both measured beside it).
 """
@@ -48,7 +50,7 @@ import psutil
 
 from perf.common.harness import median
 
-__all__ = ["QUIET", "OtherCPU", "tree_cpu", "Workers", "Profile", "snapshot", "policy_seconds",
+__all__ = ["QUIET", "OtherCPU", "tree_cpu", "Workers", "Profile", "snapshot", "blas_threads", "policy_seconds",
            "bounds", "summarize", "factors"]
 
 QUIET = 0.15  # cores: rounds in which other processes used more are dropped (if enough remain)
@@ -116,45 +118,63 @@ class Workers:
 
     def __init__(self, before: tuple[set[int], set[int]]):
         pids, tids = snapshot()
-        self.procs = [psutil.Process(p) for p in sorted(pids - before[0])]
+        self.pids = sorted(pids - before[0])
         self.tids = tids - before[1]
 
     def __len__(self) -> int:
-        return len(self.procs) + len(self.tids)
+        return len(self.pids) + len(self.tids)
 
-    def cpu(self) -> tuple[float, float]:
-        """(workers', driver's) CPU seconds so far; the driver: this process less the workers' threads."""
-        me = psutil.Process()
-        t = me.cpu_times()
-        threads = sum(th.user_time + th.system_time for th in me.threads() if th.id in self.tids) if self.tids else 0.0
+    def counters(self) -> dict[str, float]:
+        """Seconds so far, per thread from the scheduler (/proc/.../schedstat, ns): on a CPU and runnable but
+        queued for one, of the calling thread (``driver``), of this process's other threads that are not the
+        system's (``helpers``: OpenBLAS's, ...) and of the workers (every thread of a worker process).  Where
+        the kernel keeps no schedstat: CPU from psutil (clock ticks), queued NaN."""
+        me = threading.get_native_id()
+        c = dict.fromkeys(("driver_cpu", "driver_queued", "helpers_cpu", "workers_cpu", "workers_queued"), 0.0)
+        try:
+            for t in os.listdir("/proc/self/task"):
+                run, queued = _sched(f"/proc/self/task/{t}/schedstat")
+                who = "driver" if int(t) == me else "workers" if int(t) in self.tids else "helpers"
+                c[f"{who}_cpu"] += run
+                if who != "helpers":
+                    c[f"{who}_queued"] += queued
+            for pid in self.pids:
+                for t in _tasks(pid):
+                    run, queued = _sched(f"/proc/{pid}/task/{t}/schedstat")
+                    c["workers_cpu"] += run
+                    c["workers_queued"] += queued
+            return c
+        except (OSError, ValueError, IndexError):
+            pass
+        mine = psutil.Process()
+        threads = sum(th.user_time + th.system_time for th in mine.threads() if th.id in self.tids)
         procs = 0.0
-        for p in self.procs:
+        for pid in self.pids:
             try:
-                c = p.cpu_times()
-                procs += c.user + c.system
+                t = psutil.Process(pid).cpu_times()
+                procs += t.user + t.system
             except psutil.Error:
                 pass
-        return procs + threads, t.user + t.system - threads
-
-    def queued(self) -> tuple[float, float] | None:
-        """(workers', the calling thread's) seconds so far runnable but waiting for a CPU (the scheduler's run
-        queue, /proc/.../schedstat: every thread of a worker process); None where the kernel does not say."""
-        try:
-            own = _sched_wait_s(f"/proc/self/task/{threading.get_native_id()}/schedstat")
-            total = sum(_sched_wait_s(f"/proc/self/task/{t}/schedstat") for t in self.tids)
-            for p in self.procs:
-                try:
-                    total += sum(_sched_wait_s(f"/proc/{p.pid}/task/{t}/schedstat") for t in os.listdir(f"/proc/{p.pid}/task"))
-                except FileNotFoundError:  # the worker ended
-                    pass
-        except (OSError, ValueError, IndexError):
-            return None
-        return total, own
+        t = mine.cpu_times()
+        return {"driver_cpu": t.user + t.system - threads, "driver_queued": float("nan"), "helpers_cpu": 0.0,
+                "workers_cpu": procs + threads, "workers_queued": float("nan")}
 
 
-def _sched_wait_s(path: str) -> float:
-    with open(path) as f:
-        return int(f.read().split()[1]) / 1e9  # on-CPU ns, run-queue wait ns, timeslices
+def _tasks(pid: int) -> list[str]:
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:  # the worker ended
+        return []
+
+
+def _sched(path: str) -> tuple[float, float]:
+    """A thread's seconds on a CPU and queued for one (0, 0 once it has ended)."""
+    try:
+        with open(path) as f:
+            run, queued = f.read().split()[:2]
+    except FileNotFoundError:
+        return 0.0, 0.0
+    return int(run) / 1e9, int(queued) / 1e9
 
 
 class Profile:
@@ -197,34 +217,64 @@ class Profile:
         if self.workers is None:
             raise RuntimeError("Profile.run: set .workers (Workers(snapshot before the system was made)) first")
         self.policy_s = self.wait_s = 0.0
-        w0, d0 = self.workers.cpu()
-        q0 = self.workers.queued()
+        c0 = self.workers.counters()
         with OtherCPU() as other:
             t0 = time.perf_counter()
             block()
             wall = time.perf_counter() - t0
-        q1 = self.workers.queued()
-        w1, d1 = self.workers.cpu()
-        return {"wall": wall, "policy": self.policy_s, "wait": self.wait_s if self.seam else None, "driver_cpu": d1 - d0,
-                "workers_cpu": w1 - w0, "others": other.cores, "niced": other.niced, "idle": other.idle,
-                "workers_queued": None if q0 is None or q1 is None else q1[0] - q0[0],
-                "driver_queued": None if q0 is None or q1 is None else q1[1] - q0[1]}
+        c1 = self.workers.counters()
+        d = {k: c1[k] - c0[k] for k in c0}
+        return {"wall": wall, "policy": self.policy_s, "wait": self.wait_s if self.seam else None,
+                "driver_cpu": d["driver_cpu"] + d["helpers_cpu"], "helpers_cpu": d["helpers_cpu"],
+                "workers_cpu": d["workers_cpu"], "driver_queued": d["driver_queued"],
+                "workers_queued": d["workers_queued"], "others": other.cores, "niced": other.niced, "idle": other.idle}
 
 
-def policy_seconds(policy: Callable[[Any], np.ndarray], obs: np.ndarray, seconds: float) -> float:
-    """The policy alone on the batch ``obs``, seconds per env step (mean over ``seconds`` of calls)."""
+def blas_threads(n: int = 0) -> int | None:
+    """This process's OpenBLAS threads (numpy's scipy-openblas and any other OpenBLAS loaded, through ctypes
+    as threadpoolctl does): set to ``n`` when ``n`` > 0; returns the count before (None: no OpenBLAS found).
+
+    Why it matters here: on a wide input (Atari's 1,764 features) OpenBLAS runs the policy's matmuls on two
+    threads; on two cores shared with env actors and other work those threads wait for each other and for
+    a CPU (measured: the policy alone 9x slower on 2 threads than on 1 on the loaded 2-core VM).
+    """
+    import ctypes
+
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    before = None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                k = int(get())
+                before = k if before is None else before
+                if n > 0:
+                    put(n)
+                break
+    return before
+
+
+def policy_seconds(policy: Callable[[Any], np.ndarray], obs: np.ndarray, seconds: float) -> tuple[float, float]:
+    """The policy alone on the batch ``obs``: wall and CPU seconds (this process: OpenBLAS's threads too) per env
+    step, means over ``seconds`` of calls."""
     policy(obs)
-    calls, t0 = 0, time.perf_counter()
+    calls, t0, c0 = 0, time.perf_counter(), time.process_time()
     while calls < 3 or time.perf_counter() - t0 < seconds:
         policy(obs)
         calls += 1
-    return (time.perf_counter() - t0) / calls / len(obs)
+    return (time.perf_counter() - t0) / calls / len(obs), (time.process_time() - c0) / calls / len(obs)
 
 
-def bounds(cores: int, serial: float, policy_s: float) -> dict[str, float]:
+def bounds(cores: int, serial: float, policy_s: float, policy_cpu_s: float) -> dict[str, float]:
     """The ceiling and the two bounds with the policy (the module's docstring), env steps/s."""
     return {"ceiling": cores * serial, "lockstep": 1 / (1 / (cores * serial) + policy_s),
-            "overlap": min(cores / (1 / serial + policy_s), 1 / policy_s)}
+            "overlap": min(cores / (1 / serial + policy_cpu_s), 1 / policy_s)}
 
 
 def summarize(records: list[dict[str, Any]], env_steps: int, cores: int, workers: int) -> dict[str, Any]:
@@ -243,9 +293,9 @@ def summarize(records: list[dict[str, Any]], env_steps: int, cores: int, workers
         "niced": med(lambda r: r["niced"] if r["niced"] is not None else np.nan),
         "idle": med(lambda r: r["idle"] if r["idle"] is not None else np.nan),
         # runnable but waiting for a CPU: the driver's share of its wall; the workers' in cores (summed)
-        "driver_queued": med(lambda r: r["driver_queued"] / r["wall"] if r.get("driver_queued") is not None else np.nan),
-        "workers_queued": med(lambda r: r["workers_queued"] / r["wall"] if r.get("workers_queued") is not None
-                              else np.nan)}
+        "driver_queued": med(lambda r: r["driver_queued"] / r["wall"]),
+        "workers_queued": med(lambda r: r["workers_queued"] / r["wall"]),
+        "helpers_cores": med(lambda r: r["helpers_cpu"] / r["wall"])}  # of driver_cores: its other threads
     if records and records[0]["wait"] is not None:
         out["wait"] = med(lambda r: r["wait"] / r["wall"])
         out["own"] = med(lambda r: 1 - (r["policy"] + r["wait"]) / r["wall"])
@@ -254,8 +304,9 @@ def summarize(records: list[dict[str, Any]], env_steps: int, cores: int, workers
     return out
 
 
-def factors(rate: float, prof: dict[str, Any], cores: int, serial: float, policy_s: float) -> dict[str, float]:
+def factors(rate: float, prof: dict[str, Any], cores: int, serial: float, policy_cpu_s: float) -> dict[str, float]:
     """rate / ceiling = U x P x E (the module's docstring), from a system's :func:`summarize`."""
     cpu_s = (prof["driver_us"] + prof["workers_us"]) / 1e6
-    return {"U": (prof["driver_cores"] + prof["workers_cores"]) / cores, "P": (1 / serial) / (1 / serial + policy_s),
-            "E": (1 / serial + policy_s) / cpu_s if cpu_s > 0 else float("nan"), "of_ceiling": rate / (cores * serial)}
+    return {"U": (prof["driver_cores"] + prof["workers_cores"]) / cores,
+            "P": (1 / serial) / (1 / serial + policy_cpu_s),
+            "E": (1 / serial + policy_cpu_s) / cpu_s if cpu_s > 0 else float("nan"), "of_ceiling": rate / (cores * serial)}

@@ -53,6 +53,7 @@ class Config:
         self.eco_envs = ["CartPole-v1"] if a.quick else [e for e in a.eco_envs.split(",") if e]
         self.eco_sizes = [8] if a.quick else [int(x) for x in a.eco_sizes.split(",") if x]
         self.eco_rounds, self.eco_seconds = a.eco_rounds, (0.5 if a.quick else a.eco_seconds)
+        self.eco_blas_threads: int = a.eco_blas_threads
         self.actors = [k for k in (1, 2, 4, 8, 16) if k <= self.max_actors] or [1]
 
 
@@ -328,6 +329,9 @@ def _add_args(p: Any) -> None:
     p.add_argument("--eco-sizes", default="8,64", help="ecosystem section: numbers of envs (--quick: 8)")
     p.add_argument("--eco-rounds", type=int, default=5, help="ecosystem section: rounds (median)")
     p.add_argument("--eco-seconds", type=float, default=4.0, help="ecosystem section: ~seconds per round and size")
+    p.add_argument("--eco-blas-threads", type=int, default=1,
+                   help="ecosystem section: the driver policy's OpenBLAS threads (0: the library's default; on 2 "
+                        "loaded cores its 2 threads make the Atari policy ~9x slower)")
 
 
 def main(argv: list[str] | None = None) -> dict:

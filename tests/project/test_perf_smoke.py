@@ -47,12 +47,14 @@ def test_vector_env_report_quick(tmp_path):
     assert "RemoteVectorEnv(2 actors x 8)" in text and "SyncVectorEnv(8)" in stdout
     # the ecosystem section's profile (perf/envs/profile.py): what stands between each system and the ceiling
     assert "÷ lockstep · overlap bound" in text and "What stands between (fastparl)" in text
-    cell = json.loads((tmp_path / "envs.json").read_text())["ecosystem"]["cells"][0]
+    eco = json.loads((tmp_path / "envs.json").read_text())["ecosystem"]
+    assert set(eco["blas_threads"]) == {"default", "run"}
+    cell = eco["cells"][0]
     assert {"ceiling", "lockstep", "overlap"} <= set(cell["bounds"]) and cell["policy_s"] > 0
     assert cell["target"] in cell["rates"] and set(cell["profile"]) == set(cell["rates"])
     for name, prof in cell["profile"].items():
-        assert {"policy", "step", "driver_cores", "workers_cores", "driver_us", "workers_us", "others", "niced",
-                "idle"} <= set(prof), name
+        assert {"policy", "step", "driver_cores", "helpers_cores", "workers_cores", "driver_us", "workers_us",
+                "driver_queued", "workers_queued", "others", "niced", "idle"} <= set(prof), name
         if name.startswith("fastparl RemoteVectorEnv"):  # waiting for the actors timed apart; both actors found
             assert prof["wait"] is not None and prof["own"] is not None and prof["workers"] == 2, (name, prof)
 
