@@ -19,15 +19,59 @@ continues the same learning, not bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from fastparl.utils.path_utils import atomic_folder
 
-__all__ = ["save", "load", "exists"]
+__all__ = ["save", "load", "exists", "saving_on_sigterm", "due", "exit_if_stopping"]
+
+_stop = {"requested": False}  # set by SIGTERM inside saving_on_sigterm()
+
+
+@contextlib.contextmanager
+def saving_on_sigterm(enabled: bool = True) -> Iterator[None]:
+    """While inside: SIGTERM asks the training loop to save a checkpoint at its next chance (:func:`due`) and
+    exit with status 143 (:func:`exit_if_stopping`), instead of ending the run at once.  The previous handler
+    is back on the way out.  A no-op unless ``enabled`` (the run checkpoints) and in the main thread.
+
+    Needed because ``import paddle`` installs a SIGTERM handler that aborts the process: a run stopped with
+    SIGTERM (``perf.mujoco``, a batch scheduler) would lose the training since its last periodic checkpoint."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request(_signum: int, _frame: object) -> None:
+        _stop["requested"] = True
+
+    before = signal.signal(signal.SIGTERM, request)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        _stop["requested"] = False
+
+
+def due(next_time: float) -> bool:
+    """Whether to checkpoint now: the interval's end ``next_time`` (``time.time()``) passed, or SIGTERM asked."""
+    return _stop["requested"] or time.time() >= next_time
+
+
+def exit_if_stopping(folder: str) -> None:
+    """After a checkpoint: if SIGTERM asked for it, end the run (``SystemExit(143)``; ``--resume`` goes on)."""
+    if _stop["requested"]:
+        from fastparl.utils import logger
+
+        logger.info(f"SIGTERM: checkpoint saved in {folder}; stopping (run again with --resume to go on)")
+        raise SystemExit(128 + signal.SIGTERM)
 
 
 def exists(folder: str) -> bool:

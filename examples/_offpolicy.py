@@ -203,6 +203,13 @@ def train(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyA
         from _offpolicy_parallel import train_parallel
 
         return train_parallel(name, args, make_agent)
+    with checkpoint.saving_on_sigterm(bool(getattr(args, "checkpoint_every", 0.0))):
+        return _train_serial(name, args, make_agent)
+
+
+def _train_serial(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyAgent]) -> dict[str, float]:
+    """:func:`train`'s loop in this process (``--actors 0 --learners 1``): PARL's, one env step then one gradient
+    step."""
     logdir = args.logdir or f"runs/{name}_{args.env}/seed{args.seed}"
     env, eval_env = gym.make(args.env), gym.make(args.env)
     if not isinstance(env.action_space, gym.spaces.Box):
@@ -245,12 +252,13 @@ def train(name: str, args: Any, make_agent: Callable[[int, int, Any], OffPolicyA
         if terminated or truncated:
             episodes += 1
             tlog.log(step, episode_return=ep_return, episode_length=ep_len, critic_loss=loss)
-            if every and time.time() >= next_ckpt and step < args.total_steps and step % args.eval_every:
+            if every and checkpoint.due(next_ckpt) and step < args.total_steps and step % args.eval_every:
                 # between episodes and before the reset: a resumed run continues exactly as this one would
                 checkpoint.save(ckpt, agent, rpm, (env, eval_env), {"step": step, "episodes": episodes,
                                                                     "wall": time.time() - start,
                                                                     "eval_return": eval_return})
                 tlog.flush()
+                checkpoint.exit_if_stopping(ckpt)
                 next_ckpt = time.time() + every
             obs, _ = env.reset()
             ep_return, ep_len = 0.0, 0

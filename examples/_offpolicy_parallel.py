@@ -295,7 +295,8 @@ def train_parallel(name: str, args: Any, make_agent: Callable[[int, int, Any], O
         else:
             pool = _InProcess(Collector(args.env, seed0))
             pool.collector.set_policy(policy)
-        return _loop(name, args, agent, policy, learner, pool, rpm, noise_rng, eval_env, tlog, counters, logdir)
+        with checkpoint.saving_on_sigterm(bool(args.checkpoint_every)):
+            return _loop(name, args, agent, policy, learner, pool, rpm, noise_rng, eval_env, tlog, counters, logdir)
     finally:
         if isinstance(pool, _InProcess):
             pool.call = None  # the call not run yet: nothing to wait for
@@ -364,11 +365,12 @@ def _loop(name: str, args: Any, agent: OffPolicyAgent, policy: Any, learner: _Lo
             eval_return = evaluate(_Greedy(policy, weights), eval_env, args.eval_episodes)  # type: ignore[arg-type]
             tlog.log(step, eval_return=eval_return, episodes=episodes)
             logger.info(f"step {step} episodes {episodes} critic_loss {loss:.3f} eval_return {eval_return:.1f}")
-        elif every and time.time() >= next_ckpt:  # (--learners 1 only: checked in _check)
+        elif every and checkpoint.due(next_ckpt):  # (--learners 1 only: checked in _check)
             checkpoint.save(ckpt, agent, rpm, (eval_env,), {"step": step, "episodes": episodes,
                                                             "wall": time.time() - start, "eval_return": eval_return},
                             {"noise_rng": noise_rng.bit_generator.state})
             tlog.flush()
+            checkpoint.exit_if_stopping(ckpt)
             next_ckpt = time.time() + every
     bar.close()
     train_time = time.time() - t_train

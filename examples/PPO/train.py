@@ -181,6 +181,11 @@ def evaluate(agent: PPOAgent, env: gym.Env, norm: ObsNorm, episodes: int) -> flo
 
 def train(args: Args) -> dict[str, float]:
     """Train PPO; return eval returns (before/after), wall time and env steps/s."""
+    with checkpoint.saving_on_sigterm(bool(args.checkpoint_every)):
+        return _train(args)
+
+
+def _train(args: Args) -> dict[str, float]:
     start = time.time()
     if args.learners < 1:
         raise ValueError(f"--learners {args.learners}: use 1 to learn in this process or k > 1 for k learners")
@@ -279,12 +284,13 @@ def train(args: Args) -> dict[str, float]:
                  **diagnostics)
         if update % max(1, num_updates // 10) == 0 and episodes:
             logger.info(f"step {steps}: mean return of the last {len(episodes)} episodes {np.mean(episodes):.1f}")
-        if args.checkpoint_every and time.time() >= next_ckpt and update < num_updates:
+        if args.checkpoint_every and checkpoint.due(next_ckpt) and update < num_updates:
             checkpoint.save(ckpt, agent, None, (eval_env,),
                             {"step": steps, "update": update, "sample_time": sample_time, "wall": time.time() - start},
                             {"obs_rms": norm.rms, "rew_rms": rew_rms, "episodes": episodes,
                              "lr_scheduler": agent.lr_scheduler, "agent_rng": agent.rng.bit_generator.state})
             tlog.flush()
+            checkpoint.exit_if_stopping(ckpt)
             next_ckpt = time.time() + args.checkpoint_every
     envs.close()
     if group is not None:

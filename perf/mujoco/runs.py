@@ -165,6 +165,11 @@ def status(runs: list[Run], sb3: str | None = None) -> int:
     return 0
 
 
+STOP_WAIT = 300.0  # s a run may take to reach its next checkpoint after SIGTERM (HalfCheetah: a 1000-step episode
+# at a loaded machine's 10-40 steps/s, then the replay memory's save), before it is killed (it then resumes from its
+# last periodic checkpoint)
+
+
 def run_all(runs: list[Run], parallel: int, sb3: str | None = None) -> int:
     """Run what is not done, ``parallel`` at a time, in the list's order; SB3's runs are skipped without ``sb3``.
     SIGTERM or SIGINT: the runs are sent SIGTERM (they checkpoint) and this returns."""
@@ -211,8 +216,8 @@ def _run_pending(pending: list[Run], parallel: int, sb3: str | None) -> int:
                 log = open(os.path.join(r.folder, "stdout.log"), "a")  # noqa: SIM115 - closed below
                 cmd = r.command(sb3)
                 print(f"[{time.strftime('%H:%M:%S')}] start {r.name}: {' '.join(cmd[1:])}", flush=True)
-                active[subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **ONE_THREAD})] = r
+                active[subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                        env={**os.environ, **ONE_THREAD})] = r  # (a terminal's Ctrl-C: relayed)
                 log.close()  # the child holds its own copy
             time.sleep(2.0)
             for proc, r in list(active.items()):
@@ -226,11 +231,11 @@ def _run_pending(pending: list[Run], parallel: int, sb3: str | None) -> int:
                         print(f"[{time.strftime('%H:%M:%S')}] {r.name} exited with {proc.returncode}: see "
                               f"{os.path.join(r.folder, 'stdout.log')}", flush=True)
     finally:
-        for proc in active:  # they resume from their last checkpoint next time
+        for proc in active:  # they save a checkpoint at their next chance (an episode's end) and exit
             proc.send_signal(signal.SIGTERM)
         for proc in active:
             try:
-                proc.wait(30)
+                proc.wait(STOP_WAIT)
             except subprocess.TimeoutExpired:
                 proc.kill()
         signal.signal(signal.SIGTERM, before[0])

@@ -1,5 +1,6 @@
 """A long off-policy run survives being killed: ``--resume`` continues from its last checkpoint exactly as the
-uninterrupted run would (examples/_checkpoint.py): the same final weights, bit for bit."""
+uninterrupted run would (examples/_checkpoint.py): the same final weights, bit for bit.  SIGTERM makes a run save
+a checkpoint before it exits."""
 
 from __future__ import annotations
 
@@ -48,17 +49,34 @@ def _checkpoint_step(logdir: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["SAC", "TD3"])
-def test_a_killed_run_resumed_ends_with_the_same_weights(tmp_path, algo):
+@pytest.mark.parametrize("algo,stop", [("SAC", "SIGKILL"), ("TD3", "SIGTERM")])
+def test_a_killed_run_resumed_ends_with_the_same_weights(tmp_path, algo, stop):
+    """SIGKILL: the run resumes from its last periodic checkpoint.  SIGTERM (a scheduler's or perf.mujoco's stop):
+    the run saves a checkpoint at its next episode's end and exits with 143, though paddle's own SIGTERM handler
+    would abort it (here no periodic checkpoint is due: without that save there is nothing to resume from)."""
     whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
     _run(algo, whole)
-    proc = _run(algo, broken, "--checkpoint-every", "0.01", wait=False)
-    deadline = time.monotonic() + 300
-    while _checkpoint_step(broken) < 1400:  # past warm-up and an evaluation: learning and all RNGs in play
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    if stop == "SIGKILL":
+        proc = _run(algo, broken, "--checkpoint-every", "0.01", wait=False)
+        deadline = time.monotonic() + 300
+        while _checkpoint_step(broken) < 1400:  # past warm-up and an evaluation: learning and all RNGs in play
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-3000:]
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    else:
+        cmd = [sys.executable, os.path.join(ROOT, "examples", algo, "train.py"), *ARGS, "--logdir", broken,
+               "--checkpoint-every", "100000"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seen = []
+        for line in proc.stdout:  # the evaluation at step 1000 is logged: learning and all RNGs in play
+            seen.append(line)
+            if "step 1000 " in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=300) == 143, "".join(seen)[-2000:] + rest[-3000:]
+        assert "SIGTERM: checkpoint saved" in rest and 1000 < _checkpoint_step(broken) <= 1400, rest[-3000:]
     assert _checkpoint_step(broken) < 2400
     _run(algo, broken, "--resume", "--checkpoint-every", "0.01")
     a, b = _weights(whole), _weights(broken)
