@@ -83,18 +83,25 @@ def report(runs: list[Run]) -> int:
         hours = [_progress(r)["time_s"] / 3600 for r in done]
         rate = [_progress(r)["steps"] / max(_progress(r)["time_s"], 1e-9) for r in done]
         pub = PUBLISHED.get(g)
-        rows.append({"group": g, "algo": first.algo, "env": first.env, "steps": first.steps, "seeds_done": len(done),
+        partial = [{"run": r.name, "steps": _progress(r)["steps"], "eval_return": _progress(r)["eval_return"]}
+                   for r in rs if not _done(r) and _progress(r)["steps"]]
+        rows.append({"partial": partial, "group": g, "algo": first.algo, "env": first.env, "steps": first.steps, "seeds_done": len(done),
                      "seeds": len(rs), "mean": float(np.mean(finals)) if finals else None,
                      "std": float(np.std(finals)) if finals else None, "wall_h": float(np.mean(hours)) if hours else None,
                      "steps_per_s": float(np.mean(rate)) if rate else None, "published": pub,
                      "sb3": [_sb3_side(r) for r in sides["sb3"]]})
     lines = ["# Mid-scale MuJoCo runs (`python -m perf.mujoco`)", "",
-             "Final evaluation: mean of 10 deterministic episodes at the end of each run; mean ± std over seeds.", "",
+             "Final evaluation: mean of 10 deterministic episodes at the end of each run; mean ± std over the finished "
+             "seeds (runs under way: their seed, steps so far and last evaluation, in brackets).", "",
              "| algorithm | env | steps | seeds done | final return | wall (h / run) | env steps/s | SB3 here (same budget) "
              "| published |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         val = "—" if r["mean"] is None else f"{r['mean']:.0f} ± {r['std']:.0f}"
+        if r["partial"]:  # runs under way: where they are (their last evaluation), apart from the finished seeds
+            val += " (running: " + ", ".join(
+                f"{p['run'].rsplit('-', 1)[1]} at {p['steps']:,}: "
+                + ("no eval yet" if p["eval_return"] is None else f"{p['eval_return']:.0f}") for p in r["partial"]) + ")"
         pub = "not found yet" if not r["published"] else "; ".join(f"{v:.0f} ± {u:.0f} ({src})"
                                                                     for v, u, src in r["published"])
         wall = "—" if r["wall_h"] is None else f"{r['wall_h']:.1f}"

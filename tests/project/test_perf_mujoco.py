@@ -175,3 +175,23 @@ def test_a_second_run_list_refuses_to_start_while_one_runs(tmp_path, monkeypatch
     finally:
         held.close()
     assert runs._take_lock() is not None  # free again once the holder is gone
+
+
+def test_the_report_shows_finished_seeds_apart_from_runs_under_way(tmp_path, monkeypatch):
+    from perf.mujoco import report
+
+    monkeypatch.setattr(runs, "ROOT", str(tmp_path / "mujoco"))
+    monkeypatch.setattr(report, "OUT", str(tmp_path))
+    done, running = runs.Run("TD3", "Hopper-v5", 10_000, 0), runs.Run("TD3", "Hopper-v5", 10_000, 1)
+    for r, rows in ((done, [(5000, 10.0, 100.0), (10000, 20.0, 300.0)]), (running, [(5000, 12.0, 123.0)])):
+        os.makedirs(r.folder)
+        with open(os.path.join(r.folder, "progress.csv"), "w") as f:
+            f.write("env_steps,time_elapsed,episode_return,eval_return\n")
+            f.writelines(f"{s},{t},,{e}\n" for s, t, e in rows)
+    runs._finish(done)
+    assert report.report([done, running]) == 0
+    text = (tmp_path / "mujoco.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| TD3 | Hopper-v5"))
+    assert "| 1 / 2 | 300 ± 0 (running: s1 at 5,000: 123) |" in row, row  # the running seed is not in the mean
+    assert json.loads((tmp_path / "mujoco.json").read_text())[0]["partial"] == [
+        {"run": "td3-hopper-s1", "steps": 5000, "eval_return": 123.0}]
