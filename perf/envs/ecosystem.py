@@ -142,22 +142,24 @@ def _systems(env_id: str, n: int, cores: int, steps: int, policy: _Policy) -> di
     return out
 
 
-def _serial_rate(env_id: str, seconds: float) -> float:
-    """One env stepped in this process with random actions: the work every system must do, per core."""
+def _serial_rate(env_id: str, seconds: float) -> tuple[float, float]:
+    """One env stepped in this process with random actions: the work every system must do, per core.  Returns
+    steps per second of wall and the CPU seconds a step took (this thread's: on a loaded machine the loop is
+    off its core part of the time, and the wall-clock rate, the ceiling's, counts that)."""
     env = _make_gym(env_id)()
     env.reset(seed=0)
     env.action_space.seed(0)
     acts = [env.action_space.sample() for _ in range(512)]
-    steps, t0 = 0, time.perf_counter()
+    steps, t0, c0 = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - t0 < seconds:
         for a in acts[:64]:
             _, _, term, trunc, _ = env.step(a)
             if term or trunc:
                 env.reset()
         steps += 64
-    rate = steps / (time.perf_counter() - t0)
+    rate, cpu = steps / (time.perf_counter() - t0), (time.thread_time() - c0) / steps
     env.close()
-    return rate
+    return rate, cpu
 
 
 def bench_ecosystem(cfg: Any) -> dict:
@@ -187,7 +189,7 @@ def _bench_envs(cfg: Any, envs: list[str], sizes: list[int], cores: int, rounds:
                 default: int | None, run: int | None) -> None:
     for env_id in envs:
         try:
-            serial = _serial_rate(env_id, 0.5 if cfg.quick else 2.0)
+            serial, serial_cpu_s = _serial_rate(env_id, 0.5 if cfg.quick else 2.0)
         except Exception as e:  # noqa: BLE001 - e.g. ale-py or mujoco missing
             results["cells"].append({"env": env_id, "error": f"{type(e).__name__}: {e}"})
             continue
@@ -210,7 +212,8 @@ def _bench_envs(cfg: Any, envs: list[str], sizes: list[int], cores: int, rounds:
                 blas_threads(run)
             policy_s, policy_cpu_s = policy_seconds(policy, batch, secs)
             cell = _measure_cell(cfg, env_id, n, cores, steps, rounds, policy)
-            cell.update(serial=serial, ceiling=cores * serial, policy_s=policy_s, policy_cpu_s=policy_cpu_s,
+            cell.update(serial=serial, serial_cpu_s=serial_cpu_s, ceiling=cores * serial, policy_s=policy_s,
+                        policy_cpu_s=policy_cpu_s,
                         bounds=bounds(cores, serial, policy_s, policy_cpu_s), **extra)
             results["cells"].append(cell)
             log(f"ecosystem {env_id} x {n}: " + ", ".join(f"{k.split('(')[0]} {v:,.0f}" for k, v in cell["rates"].items()))
@@ -317,6 +320,10 @@ def _render_cell(cell: dict, cores: int) -> list[str]:
     L = [f"### {cell['env']}, {n} envs", "",
          f"Ceiling: {cores} cores × serial env loop {serial:,.0f} steps/s ({1e6 / serial:.1f} µs a step) = "
          f"**{ceiling:,.0f}**.  Blocks of {cell['steps']} batch steps."]
+    if "serial_cpu_s" in cell:
+        e = cell["serial_cpu_s"]
+        L[-1] += (f"  The serial loop's CPU: {1e6 * e:.1f} µs a step (it had a core {e * serial:.2f} of its wall: "
+                  f"with a core to itself, the *CPU ceiling* {cores} / {1e6 * e:.1f} µs = {cores / e:,.0f}).")
     b = cell.get("bounds")
     if b:
         other = ""
@@ -374,21 +381,22 @@ def _targets(cell: dict, cores: int) -> list[str]:
     p = cell.get("profile", {}).get(target)
     if not (p and b):
         return L
-    f = factors(v, p, cores, cell["serial"], cell.get("policy_cpu_s", cell["policy_s"]))
-    env_us, pol_us = 1e6 / cell["serial"], 1e6 * cell.get("policy_cpu_s", cell["policy_s"])
+    env_s = cell.get("serial_cpu_s", 1 / cell["serial"])
+    f = factors(v, p, cores, env_s, cell.get("policy_cpu_s", cell["policy_s"]))
+    env_us, pol_us = 1e6 * env_s, 1e6 * cell.get("policy_cpu_s", cell["policy_s"])
     loss = min(("U: cores held by other processes or left idle", f["U"]), ("P: the policy's own cost", f["P"]),
                ("E: CPU spent per env step beyond the env and the policy", f["E"]), key=lambda kv: kv[1])
-    text = (f"What stands between (fastparl): {v / ceiling:.2f} of the ceiling ≈ U {f['U']:.2f} × P {f['P']:.2f} × "
+    text = (f"What stands between (fastparl): {f['of_ceiling']:.2f} of the CPU ceiling ≈ U {f['U']:.2f} × P {f['P']:.2f} × "
             f"E {f['E']:.2f}.  U: the driver and {p['workers']} actors kept "
             f"{p['driver_cores'] + p['workers_cores']:.2f} of {cores} cores busy; an actor was busy "
             f"{p['workers_cores'] / p['workers']:.2f} of the time, queued for a CPU {_frac(p, 'workers_queued', p['workers'])} "
             f"and asleep (waiting for work) the rest; the driver queued {_frac(p, 'driver_queued', 1)} of its wall; other "
             f"processes used {p['others']:.2f} at normal priority and {p['niced']:.2f} niced (background runs, which "
             f"run mostly while ours wait), {p.get('idle', float('nan')):.2f} idle.  P: the policy costs {pol_us:.1f} µs per "
-            f"env step of CPU beside the env's {env_us:.1f}.  E: the driver spent {p['driver_us']:.1f} µs of CPU per env step "
+            f"env step of CPU beside the env's {env_us:.1f} (the serial loop's CPU).  E: the driver spent {p['driver_us']:.1f} µs of CPU per env step "
             f"({p['driver_us'] - pol_us:+.1f} beyond the policy's CPU alone; its other threads, OpenBLAS's, "
             f"{p.get('helpers_cores', 0.0):.2f} cores) and the actors {p['workers_us']:.1f} "
-            f"({p['workers_us'] - env_us:+.1f} beyond the serial env loop).  The driver's wall: policy "
+            f"({p['workers_us'] - env_us:+.1f} beyond the serial env loop's CPU).  The driver's wall: policy "
             f"{_pct(p['policy'])}, waiting for the actors {_pct(p['wait'])}, its own work in step {_pct(p['own'])}.  "
             f"Largest factor lost: {loss[0]} ({loss[1]:.2f}).")
     rest = [f"{k.split('), ', 1)[1]} {r:,.0f} ({r / v:.2f}×)" for k, r in rates.items()

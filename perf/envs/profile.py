@@ -29,11 +29,13 @@ batch of the cell's size, timed in this process in the same run — OpenBLAS may
   buffered, EnvPool async); the driver's one thread caps it at ``1/p``.
 
 Neither counts the batch's own handling (copies, infos, signals): that shows in the efficiency below.
-The rate factors exactly (the CPU identity ``rate = cores used / CPU s per env step``)::
+The rate factors exactly (the CPU identity ``rate = cores used / CPU s per env step``) against the *CPU
+ceiling* ``cores x s_cpu`` (``1/s_cpu``: the serial loop's CPU seconds a step; on a loaded machine the loop
+is off its core part of its wall, so ``C``, from its wall, is lower)::
 
-    rate / C = U x P x E,   U = (driver + workers cores) / cores     (the cores the system kept busy)
-                            P = (1/s) / (1/s + p_cpu)                (the env's share of the serial work)
-                            E = (1/s + p_cpu) / (driver + workers CPU s per env step)   (work vs CPU spent)
+    rate / (cores x s_cpu) = U x P x E,   U = (driver + workers cores) / cores     (the cores the system kept busy)
+                            P = (1/s_cpu) / (1/s_cpu + p_cpu)        (the env's share of the serial work)
+                            E = (1/s_cpu + p_cpu) / (driver + workers CPU s per env step)   (work vs CPU spent)
 
 ``1 - U`` is the cores taken by other processes or left idle (both measured beside it).
 """
@@ -304,9 +306,12 @@ def summarize(records: list[dict[str, Any]], env_steps: int, cores: int, workers
     return out
 
 
-def factors(rate: float, prof: dict[str, Any], cores: int, serial: float, policy_cpu_s: float) -> dict[str, float]:
-    """rate / ceiling = U x P x E (the module's docstring), from a system's :func:`summarize`."""
+def factors(rate: float, prof: dict[str, Any], cores: int, env_cpu_s: float, policy_cpu_s: float) -> dict[str, float]:
+    """rate / CPU ceiling = U x P x E (the module's docstring), from a system's :func:`summarize`; ``env_cpu_s``: the
+    serial loop's CPU seconds per step (``1/s`` in the docstring, measured on CPU time: the CPU ceiling is
+    ``cores / env_cpu_s``, the wall-clock one lower by the share of its wall the loop had a core)."""
     cpu_s = (prof["driver_us"] + prof["workers_us"]) / 1e6
     return {"U": (prof["driver_cores"] + prof["workers_cores"]) / cores,
-            "P": (1 / serial) / (1 / serial + policy_cpu_s),
-            "E": (1 / serial + policy_cpu_s) / cpu_s if cpu_s > 0 else float("nan"), "of_ceiling": rate / (cores * serial)}
+            "P": env_cpu_s / (env_cpu_s + policy_cpu_s),
+            "E": (env_cpu_s + policy_cpu_s) / cpu_s if cpu_s > 0 else float("nan"),
+            "of_ceiling": rate * env_cpu_s / cores}
