@@ -16,8 +16,8 @@ region):
   in µs per env step; workers **busy**: their cores ÷ min(workers, cores);
 - the time the driver and the workers were runnable but **queued** for a CPU (the scheduler's run queue,
   same file): a worker's wall is busy + queued + asleep (waiting for work);
-- the **others'** CPU during the block (/proc/stat less this process tree): at normal priority, and niced;
-  and the cores left idle.
+- the **others'** CPU during the block (every process outside this tree, from its own counters): at normal
+  priority, and niced; and the cores left idle (/proc/stat).
 
 Bounds that include the policy (``p`` / ``p_cpu``: the policy alone, wall / CPU seconds per env step on a
 batch of the cell's size, timed in this process in the same run — OpenBLAS may run it on two threads, so
@@ -52,41 +52,42 @@ import psutil
 
 from perf.common.harness import median
 
-__all__ = ["QUIET", "OtherCPU", "tree_cpu", "Workers", "Profile", "snapshot", "blas_threads", "policy_seconds",
+__all__ = ["QUIET", "OtherCPU", "Workers", "Profile", "snapshot", "blas_threads", "policy_seconds",
            "bounds", "summarize", "factors"]
 
 QUIET = 0.15  # cores: rounds in which other processes used more are dropped (if enough remain)
 
 
-def _stat_s() -> tuple[float, float, float] | None:
-    """CPU seconds of the machine (/proc/stat): used (all but idle and iowait; steal included), of that the
-    niced part, and idle (with iowait)."""
+def _stat_s() -> tuple[float, float] | None:
+    """The machine's idle (with iowait) and steal seconds so far (/proc/stat)."""
     try:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:9]]
     except OSError:
         return None
     hz = os.sysconf("SC_CLK_TCK")
-    return (sum(v) - v[3] - v[4]) / hz, v[1] / hz, (v[3] + v[4]) / hz
+    return (v[3] + v[4]) / hz, v[7] / hz
 
 
-def tree_cpu() -> float:
-    """CPU seconds (user + system) of this process and all its descendants alive now."""
-    me = psutil.Process()
-    total = 0.0
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            t = proc.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
+def _others() -> dict[int, tuple[float, bool]]:
+    """Every process outside this process tree: its CPU seconds so far (user + system) and whether it is niced.
+
+    Per process, not /proc/stat's per-tick samples: those miss threads that run between ticks (ours, which
+    wake for a step and sleep again), which made the niced share look larger than all others' together."""
+    ours = {os.getpid(), *(p.pid for p in psutil.Process().children(recursive=True))}
+    out = {}
+    for p in psutil.process_iter(["cpu_times", "nice"]):
+        t = p.info["cpu_times"]
+        if p.pid not in ours and t is not None:
+            out[p.pid] = (t.user + t.system, (p.info["nice"] or 0) > 0)
+    return out
 
 
 class OtherCPU:
     """CPU that processes outside this process tree used during a ``with`` block (Linux), in cores:
-    ``cores`` all of it (the hypervisor's steal included), ``niced`` the part at nice > 0 (background runs
-    that yield to everything else; this tree runs at nice 0); ``idle``: cores nobody used.
+    ``cores`` all of it (with the hypervisor's steal), ``niced`` the part of processes at nice > 0 (background
+    runs that yield to everything else; this tree runs at nice 0); ``idle``: cores nobody used (/proc/stat).
+    Processes that start and end within the block are missed.
 
     The machine is shared: a round in which other work held a core says nothing about these systems, so
     the reports keep only rounds where others used < ``QUIET`` of a core (when enough are quiet).
@@ -94,19 +95,25 @@ class OtherCPU:
 
     cores: float | None = None
     niced: float | None = None
-    idle: float | None = None  # cores nobody used
+    idle: float | None = None
 
     def __enter__(self) -> "OtherCPU":
-        self.t0, self.busy0, self.ours0 = time.perf_counter(), _stat_s(), tree_cpu()
+        self.before, self.stat0, self.t0 = _others(), _stat_s(), time.perf_counter()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         wall = time.perf_counter() - self.t0
-        busy, ours = _stat_s(), tree_cpu()
-        if busy is not None and self.busy0 is not None:
-            self.cores = max(0.0, (busy[0] - self.busy0[0]) - (ours - self.ours0)) / wall
-            self.niced = (busy[1] - self.busy0[1]) / wall
-            self.idle = (busy[2] - self.busy0[2]) / wall
+        after, stat = _others(), _stat_s()
+        used = niced = 0.0
+        for pid, (cpu, nice) in after.items():
+            d = cpu - self.before.get(pid, (0.0, nice))[0]
+            used += d
+            niced += d if nice else 0.0
+        self.niced = niced / wall
+        self.cores = used / wall
+        if stat is not None and self.stat0 is not None:
+            self.cores += (stat[1] - self.stat0[1]) / wall
+            self.idle = (stat[0] - self.stat0[0]) / wall
 
 
 def snapshot() -> tuple[set[int], set[int]]:

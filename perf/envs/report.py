@@ -17,7 +17,7 @@ Sections:
 Each system runs blocks of ``--steps`` batch steps in turn, in rounds (so that load drift hits all
 alike); a double-buffered block includes priming and draining its pipeline.  Rates are env steps/s
 (batch steps x envs).  The machine may be shared: a block during which other processes used more
-than 0.15 of a core (/proc/stat less this process tree) is not *quiet*; tables show medians over
+than 0.15 of a core (their own CPU counters, this tree left out) is not *quiet*; tables show medians over
 quiet blocks, and rounds continue (``--min-quiet``, ``--max-seconds``) until each system has enough.
 Remote envs run zero-copy (``copy=False``).
 """
@@ -283,7 +283,7 @@ def render(R: dict) -> str:
           "remote calls.", "",
           f"Each system runs {'its block' if steps == '?' else f'a block of {steps} batch steps'} in turn, in "
           f"rounds.  env steps/s: median over the *quiet* rounds (other processes used < {QUIET} of a core, from "
-          "/proc/stat less this process tree) when at least 5 are quiet, else over all; × SyncVectorEnv and the "
+          "their own CPU counters, this process tree left out) when at least 5 are quiet, else over all; × SyncVectorEnv and the "
           "targets' ratios: median of the ratio within each such round (this VM's speed drifts by tens of percent "
           "between minutes, which within-round ratios cancel).  Remote envs run zero-copy.",
           f"Took {R['elapsed_s']:.0f} s."]
