@@ -90,6 +90,7 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
         self.metadata = {"autoreset_mode": mode}
         self.autoreset_mode = mode
         self._ids = np.arange(num_envs, dtype=np.int32)
+        self._ids_bytes = self._ids.tobytes()  # (comparing bytes: a fifth of np.array_equal's cost per step)
 
     def _make(self, seed: int) -> Any:
         return self._envpool.make(self._id, env_type="gymnasium", num_envs=self.num_envs, seed=seed, **self._kwargs)
@@ -108,7 +109,7 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         obs, rew, term, trunc, info = self._pool.step(np.asarray(actions), self._ids)
         order = np.asarray(info["env_id"])
-        if not np.array_equal(order, self._ids):  # results by env id (EnvPool answers in its own order)
+        if order.shape != self._ids.shape or order.tobytes() != self._ids_bytes:  # by env id (EnvPool's own order)
             back = np.argsort(order)
             obs, rew, term, trunc = obs[back], rew[back], term[back], trunc[back]
             info = {k: (np.asarray(v)[back] if np.shape(v)[:1] == (self.num_envs,) else v) for k, v in info.items()}
@@ -133,9 +134,10 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
         """EnvPool's per-env arrays, in gymnasium's vector format (each key with its ``_key`` mask)."""
         out: dict[str, Any] = {}
         for key in ("elapsed_step", "lives", "reward"):
-            if key in info and len(np.shape(info[key])) and len(info[key]) == self.num_envs:
-                out[key] = np.asarray(info[key])
-                out[f"_{key}"] = np.ones(self.num_envs, dtype=bool)
+            value = info.get(key)
+            if value is not None and np.ndim(value) and len(value) == self.num_envs:
+                out[key] = np.asarray(value)
+                out[f"_{key}"] = np.ones(self.num_envs, dtype=bool)  # (fresh: wrappers may write into masks)
         return out
 
     def close_extras(self, **kwargs: Any) -> None:

@@ -132,6 +132,10 @@ def _systems(env_id: str, n: int, cores: int, steps: int, policy: _Policy) -> di
         out[f"EnvPool sync({n}, {cores} threads)"] = (
             lambda: envpool.make(ep_id, env_type="gymnasium", num_envs=n, num_threads=cores, seed=0, **kw),
             _gym_lockstep)
+        for mode in ("next-step", "same-step"):  # fastparl's engine: the same pool behind gymnasium's VectorEnv
+            out[f"{ENGINE}, {mode}, {cores} threads)"] = (
+                lambda mode=mode: make_vector_env(env_id, n, engine="envpool", autoreset_mode=mode.replace("-", "_"),
+                                                  num_threads=cores, seed=0), _gym_lockstep)
         if n >= 2:
             out[f"EnvPool async({n}, batches of {n // 2}, {cores} threads)"] = (
                 lambda: envpool.make(ep_id, env_type="gymnasium", num_envs=n, batch_size=n // 2, num_threads=cores,
@@ -266,9 +270,13 @@ def _measure_cell(cfg: Any, env_id: str, n: int, cores: int, steps: int, rounds:
         "target": target,  # fastparl's row the targets are judged on; its ratios: medians of within-round ratios
         "ratios": {} if target is None else {
             other: median([per_round[target][i] / rs[i] for i in use]) for other, rs in per_round.items()
-            if other.startswith(THEIRS)}}
+            if other.startswith(THEIRS)},
+        "engine_ratios": {  # fastparl's EnvPool engine against raw EnvPool (sync), within rounds (target 0.9)
+            name: median([rs[i] / raw[i] for i in use]) for name, rs in per_round.items() if name.startswith(ENGINE)
+            for raw in [next((v for k, v in per_round.items() if k.startswith("EnvPool sync(")), None)] if raw}}
 
 
+ENGINE = "fastparl make_vector_env(engine='envpool'"  # rows of fastparl's EnvPool engine (name prefix)
 THEIRS = ("gymnasium AsyncVectorEnv", "SB3 SubprocVecEnv")  # the systems the 2x target compares with
 TARGET_MODE = "double-buffered, pinned"  # fastparl's row the targets are judged on (as in the policy section)
 
@@ -378,6 +386,11 @@ def _targets(cell: dict, cores: int) -> list[str]:
             room = f"ceiling allows {ceiling / r:.2f}×" + (f", the overlap bound {b['overlap'] / r:.2f}×" if b else "")
             parts.append(f"{ratio:.2f}× {other.split('(')[0].strip()} (target 2×; {room})")
     L = [f"Targets ({target}): " + "; ".join(parts) + ".", ""]
+    engine = cell.get("engine_ratios", {})
+    if engine:
+        L += ["EnvPool engine (target ≥ 0.9× raw EnvPool sync, the same pool and threads; same-step also steps the "
+              "ended envs once more to return their first observation): " + "; ".join(
+                  f"{name[len(ENGINE) + 2:].rstrip(')')}: {r:.2f}×" for name, r in engine.items()) + ".", ""]
     p = cell.get("profile", {}).get(target)
     if not (p and b):
         return L

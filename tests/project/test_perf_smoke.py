@@ -1,5 +1,6 @@
 """The perf/ reports run (quick mode) and write their tables; speed itself is not asserted here."""
 
+import importlib.util
 import json
 import os
 import re
@@ -57,6 +58,9 @@ def test_vector_env_report_quick(tmp_path):
                 "driver_queued", "workers_queued", "others", "niced", "idle"} <= set(prof), name
         if name.startswith("fastparl RemoteVectorEnv"):  # waiting for the actors timed apart; both actors found
             assert prof["wait"] is not None and prof["own"] is not None and prof["workers"] == 2, (name, prof)
+    if importlib.util.find_spec("envpool") is not None:  # fastparl's EnvPool engine beside raw EnvPool
+        assert len(cell["engine_ratios"]) == 2 and all(r > 0 for r in cell["engine_ratios"].values()), cell
+        assert "EnvPool engine (target ≥ 0.9× raw EnvPool sync" in text
 
 
 def test_a_report_without_out_writes_to_scratch_not_the_committed_results(tmp_path, monkeypatch):
