@@ -167,12 +167,16 @@ class _BatchEnv(gym.vector.VectorEnv):
         pick = np.array if self.copy else _same
         infos: dict[str, Any] = {}
         if self.keep_infos:
-            add = (batch or self)._add_info
-            for offset, block_entries in entries:
-                for i, info, final in block_entries:
+            owner = batch or self
+            flat = [(offset + i, info, final) for offset, block_entries in entries for i, info, final in block_entries]
+            scalars = None if any(final for _, _, final in flat) else _scalar_infos(flat, owner.num_envs)
+            if scalars is not None:
+                infos = scalars
+            else:
+                for i, info, final in flat:
                     if final:
-                        info = {"final_obs": np.array(b["final_obs"][offset + i]), "final_info": info}
-                    infos = add(infos, info, offset + i)
+                        info = {"final_obs": np.array(b["final_obs"][i]), "final_info": info}
+                    infos = owner._add_info(infos, info, i)
         elif n_done:
             ended = b["ended"].copy()
             infos = {"final_obs": b["final_obs"].copy(), "_final_obs": ended,
@@ -632,6 +636,32 @@ class _EnvMaker:
 
     def __call__(self) -> gym.Env:
         return gym.make(self.env_id, **self.kwargs)
+
+
+def _scalar_infos(flat: Sequence[tuple[int, dict, bool]], num_envs: int) -> dict[str, Any] | None:
+    """gymnasium's ``_add_info`` over ``flat`` (``(env index, info, _)`` in env order) in one NumPy assignment a key,
+    when every value is a Python or NumPy scalar and each key's values are of one type (else None: the general
+    path).  The same arrays, dtypes (the first value's type), masks and key order; a step of HalfCheetah's infos
+    (4 floats an env) costs ~1.5 µs a value through ``_add_info``."""
+    cols: dict[str, tuple[type, list[int], list[Any]]] = {}
+    for i, info, _ in flat:
+        for key, value in info.items():
+            t = type(value)
+            col = cols.get(key)
+            if col is None:
+                if key == "final_obs" or not (t in (int, float, bool) or issubclass(t, np.number)):
+                    return None
+                col = cols[key] = (t, [], [])
+            elif col[0] is not t:
+                return None
+            col[1].append(i)
+            col[2].append(value)
+    infos: dict[str, Any] = {}
+    for key, (t, rows, values) in cols.items():
+        array, mask = np.zeros(num_envs, dtype=t), np.zeros(num_envs, dtype=np.bool_)
+        array[rows], mask[rows] = values, True
+        infos[key], infos[f"_{key}"] = array, mask
+    return infos
 
 
 def _same(x: np.ndarray) -> np.ndarray:

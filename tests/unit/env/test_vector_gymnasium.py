@@ -30,9 +30,9 @@ def _fns(case):
         """Infos on some steps only (so masks matter), of several types, and on reset; ``big``: a large array
         now and then (more than a block's shared info buffer: the file path of the remote env)."""
 
-        def __init__(self, env, big=False):
+        def __init__(self, env, big=False, scalars=False):
             super().__init__(env)
-            self.t, self.big = 0, big
+            self.t, self.big, self.scalars = 0, big, scalars
 
         def reset(self, *, seed=None, options=None):
             obs, info = self.env.reset(seed=seed, options=options)
@@ -43,7 +43,9 @@ def _fns(case):
             obs, r, term, trunc, info = self.env.step(action)
             self.t += 1
             if self.t % 3:
-                info = {**info, "t": self.t, "x": float(obs[0]), "vec": np.full(2, self.t, np.int32)}
+                info = {**info, "t": self.t, "x": float(obs[0])}
+                if not self.scalars:  # (scalars only: batched by fastparl's fast path, fastparl.env.vector._scalar_infos)
+                    info["vec"] = np.full(2, self.t, np.int32)
             if self.big and self.t % 7 == 0:
                 info = {**info, "blob": np.arange(300_000, dtype=np.float64) + self.t}
             return obs, r, term, trunc, info
@@ -55,11 +57,12 @@ def _fns(case):
         return gym.wrappers.NormalizeReward(gym.wrappers.NormalizeObservation(env), gamma=0.99)
 
     env_id, kwargs = {"cartpole": ("CartPole-v1", {}), "pendulum": ("Pendulum-v1", {"max_episode_steps": 15}),
-                      "infos": ("CartPole-v1", {}), "big": ("CartPole-v1", {}), "normalized": ("", {})}[case]
+                      "infos": ("CartPole-v1", {}), "big": ("CartPole-v1", {}), "normalized": ("", {}),
+                      "scalar infos": ("CartPole-v1", {})}[case]
     if case == "normalized":
         return [normalized] * 4
-    if case in ("infos", "big"):
-        return [lambda: WithInfos(gym.make(env_id, **kwargs), big=case == "big")] * 4
+    if case in ("infos", "big", "scalar infos"):
+        return [lambda: WithInfos(gym.make(env_id, **kwargs), big=case == "big", scalars=case == "scalar infos")] * 4
     return [lambda: gym.make(env_id, **kwargs)] * 4
 
 
@@ -93,7 +96,7 @@ def _run_against_sync(ours, ref, steps, seed=7):
 
 @pytest.mark.parametrize("where", ["local", "remote"])
 @pytest.mark.parametrize("mode", MODES, ids=[m.value for m in MODES])
-@pytest.mark.parametrize("case", ["cartpole", "pendulum", "infos", "normalized"])
+@pytest.mark.parametrize("case", ["cartpole", "pendulum", "infos", "scalar infos", "normalized"])
 def test_steps_and_infos_match_sync_vector_env(request, case, mode, where):
     """Observations, rewards, flags and infos (final_obs / final_info and their masks in SAME_STEP)
     are those of SyncVectorEnv in the same autoreset mode, on the same seeds and actions."""
@@ -353,3 +356,28 @@ def test_make_vec_builds_fastparl_envs(request, where):
         ref.close()
     with pytest.raises(ValueError, match="already registered"):
         register_vector_env("Pendulum-v1", new_id)
+
+
+def test_scalar_infos_batch_as_gymnasiums_add_info():
+    """The fast path for steps whose infos are scalars: the arrays, dtypes, masks and key order of gymnasium's
+    ``_add_info``, env by env; anything else (arrays, dicts, a key's types mixed) goes the general way (None)."""
+    from fastparl.env.vector import _scalar_infos
+
+    ref = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * 5)
+    rng = np.random.default_rng(0)
+    kinds = [lambda: int(rng.integers(9)), lambda: float(rng.normal()), lambda: bool(rng.random() < 0.5),
+             lambda: np.float32(rng.normal()), lambda: np.int16(rng.integers(9)), lambda: np.float64(rng.normal())]
+    for trial in range(200):
+        keys = {f"k{j}": kinds[int(rng.integers(len(kinds)))] for j in range(int(rng.integers(1, 4)))}
+        flat = [(i, {k: draw() for k, draw in keys.items() if rng.random() < 0.7}, False)
+                for i in sorted(rng.choice(5, size=int(rng.integers(1, 6)), replace=False).tolist())]
+        want: dict = {}
+        for i, info, _ in flat:
+            want = ref._add_info(want, info, i)
+        got = _scalar_infos(flat, 5)
+        assert got is not None and list(got) == list(want), (trial, flat)
+        assert data_equivalence(got, want, exact=True), (trial, flat, got, want)
+    for odd in ({"a": np.zeros(2)}, {"a": {"b": 1}}, {"a": "text"}, {"final_obs": 1.0}):
+        assert _scalar_infos([(0, odd, False)], 5) is None, odd
+    assert _scalar_infos([(0, {"a": 1}, False), (1, {"a": 1.5}, False)], 5) is None  # int then float: general path
+    ref.close()
