@@ -195,3 +195,17 @@ def test_the_report_shows_finished_seeds_apart_from_runs_under_way(tmp_path, mon
     assert "| 1 / 2 | 300 ± 0 (running: s1 at 5,000: 123) |" in row, row  # the running seed is not in the mean
     assert json.loads((tmp_path / "mujoco.json").read_text())[0]["partial"] == [
         {"run": "td3-hopper-s1", "steps": 5000, "eval_return": 123.0}]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="no Linux scheduler autogroups here")
+def test_runs_started_under_nice_get_its_niceness_for_their_session(tmp_path):
+    """A run starts in its own session (its own scheduler autogroup, where nice alone does not lower its share):
+    the manager's niceness is given to that group."""
+    code = ("import subprocess, sys; from perf.mujoco import runs\n"
+            "p = subprocess.Popen(['sleep', '30'], start_new_session=True, stdout=subprocess.DEVNULL)\n"
+            "try:\n    runs._lower_like_this_process(p.pid)\n    print(open(f'/proc/{p.pid}/autogroup').read())\n"
+            "finally:\n    p.kill(); p.wait()")
+    out = subprocess.run(["nice", "-n", "7", sys.executable, "-c", code], cwd=runs.REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "7", out.stdout  # "/autogroup-N nice 7"
