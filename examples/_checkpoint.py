@@ -98,14 +98,14 @@ def save(folder: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dic
          extra: dict[str, Any] | None = None) -> None:
     """Write the checkpoint (see the module docstring) to ``folder``, replacing the last one.  ``rpm`` may be
     None (on-policy); ``extra`` holds picklable objects of the loop (normalisers, schedulers, ...)."""
-    import paddle
-
     with atomic_folder(folder) as tmp:
-        _write(tmp, agent, rpm, envs, counters, extra, paddle)
+        _write(tmp, agent, rpm, envs, counters, extra)
 
 
 def _write(tmp: str, agent: Any, rpm: Any, envs: tuple[Any, ...], counters: dict[str, Any],
-           extra: dict[str, Any] | None, paddle: Any) -> None:
+           extra: dict[str, Any] | None) -> None:
+    import paddle
+
     params: dict[str, Any] = {}
     numbers: dict[str, Any] = {}
     for name, (kind, value) in _learners(agent.alg).items():
